@@ -1,0 +1,2 @@
+//! Chart packages: loading and validating chart directories, `.helmignore`, building and
+//! reading `.tgz` archives.

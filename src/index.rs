@@ -1,0 +1,1 @@
+//! The synthesised `index.yaml` served to Helm by the getter.
