@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod commands;
 pub mod index;
+pub mod sign;
 
 pub fn run_main() -> i32 {
     0
