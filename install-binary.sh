@@ -1,0 +1,206 @@
+#!/bin/sh
+# Install (or update) the helm-ccr binary for the `ccr` Helm plugin, then the `ccr-getter`
+# companion plugin beside it. Run by Helm's install and update hooks; POSIX sh.
+#
+# Relies only on HELM_PLUGIN_DIR (Helm 4 runs hooks without HELM_BIN and most HELM_* vars).
+# Where the binary comes from, first that applies:
+#   1. HELM_CCR_BINARY=/path/to/helm-ccr    a prebuilt binary, copied as it is;
+#   2. the release asset helm-ccr-VERSION-OS-ARCH.tar.gz and sha256sums.txt, downloaded from
+#      HELM_CCR_RELEASE_BASE_URL (default: the GitHub release of plugin.yaml's version) and
+#      checked: a checksum mismatch is a refusal, never a reason to try something else;
+#   3. when no asset can be had (offline, no release, unsupported platform):
+#      `cargo build --release --locked` in the plugin directory (a source checkout), honouring
+#      CARGO_TARGET_DIR;
+#   4. otherwise: say what to do, exit 1.
+# Set HELM_CCR_SKIP_DOWNLOAD=1 to go straight from 1 to 3.
+# Ends with a smoke run of `bin/helm-ccr version`.
+
+set -eu
+
+me="helm-ccr install"
+say() { printf '%s: %s\n' "$me" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 1; }
+
+[ -n "${HELM_PLUGIN_DIR:-}" ] || die "HELM_PLUGIN_DIR is not set (this script is run by 'helm plugin install')"
+[ -d "$HELM_PLUGIN_DIR" ] || die "HELM_PLUGIN_DIR=$HELM_PLUGIN_DIR is not a directory"
+case "$HELM_PLUGIN_DIR" in
+  /*) plugin_dir=$HELM_PLUGIN_DIR ;;
+  *) plugin_dir=$(cd "$HELM_PLUGIN_DIR" && pwd) ;;
+esac
+plugin_dir=${plugin_dir%/}
+
+version=$(sed -n 's/^version:[[:space:]]*["'\'']\{0,1\}\([^"'\'' ]*\)["'\'']\{0,1\}[[:space:]]*$/\1/p' \
+  "$plugin_dir/plugin.yaml" | head -n 1)
+[ -n "$version" ] || die "cannot read the version from $plugin_dir/plugin.yaml"
+
+bin_dir="$plugin_dir/bin"
+target="$bin_dir/helm-ccr"
+work=""
+cleanup() {
+  if [ -n "$work" ]; then rm -rf "$work"; fi
+  rm -f "$bin_dir/.helm-ccr.tmp.$$"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# install_file SRC: put SRC at bin/helm-ccr atomically (copy beside it, then rename).
+install_file() {
+  mkdir -p "$bin_dir"
+  cp "$1" "$bin_dir/.helm-ccr.tmp.$$"
+  chmod 0755 "$bin_dir/.helm-ccr.tmp.$$"
+  mv -f "$bin_dir/.helm-ccr.tmp.$$" "$target"
+}
+
+detect_platform() {
+  case $(uname -s 2>/dev/null) in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    *) os="" ;;
+  esac
+  case $(uname -m 2>/dev/null) in
+    x86_64 | amd64) arch=amd64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) arch="" ;;
+  esac
+}
+
+# fetch URL FILE: 0 when FILE holds the body of a successful answer, non-zero otherwise.
+# Short connect timeout so an offline machine falls through to the source build at once.
+fetch() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --proto '=https,http' --connect-timeout 5 --max-time 300 -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -T 10 -t 1 -O "$2" "$1"
+  else
+    say "neither curl nor wget is available"
+    return 1
+  fi
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d ' ' -f 1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 "$1" | cut -d ' ' -f 1
+  elif command -v openssl >/dev/null 2>&1; then
+    openssl dgst -sha256 "$1" | sed 's/^.*= *//'
+  else
+    return 1
+  fi
+}
+
+# Returns 0 when installed, 2 when no asset could be had (try the next way);
+# exits 1 itself on a checksum problem.
+install_release() {
+  detect_platform
+  if [ -z "$os" ] || [ -z "$arch" ]; then
+    say "no prebuilt binary for $(uname -s 2>/dev/null)/$(uname -m 2>/dev/null)"
+    return 2
+  fi
+  base=${HELM_CCR_RELEASE_BASE_URL:-https://github.com/baidubce-community/helm-ccr/releases/download/v$version}
+  base=${base%/}
+  asset="helm-ccr-$version-$os-$arch.tar.gz"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-install.XXXXXX") || die "cannot create a temporary directory"
+  say "downloading $base/$asset"
+  if ! fetch "$base/$asset" "$work/$asset"; then
+    say "could not download $base/$asset"
+    return 2
+  fi
+  if ! fetch "$base/sha256sums.txt" "$work/sha256sums.txt"; then
+    say "could not download $base/sha256sums.txt"
+    return 2
+  fi
+  # From here on every problem is a refusal: the asset exists but cannot be trusted.
+  want=$(awk -v f="$asset" '{ n = $2; sub(/^\*/, "", n); if (n == f) { print $1; exit } }' \
+    "$work/sha256sums.txt")
+  [ -n "$want" ] || die "refusing $asset: sha256sums.txt has no checksum for it"
+  got=$(sha256_of "$work/$asset") || die "refusing $asset: no sha256sum, shasum or openssl to check it with"
+  want=$(printf '%s' "$want" | tr 'A-F' 'a-f')
+  if [ "$got" != "$want" ]; then
+    die "refusing $asset: checksum mismatch (sha256 $got, sha256sums.txt says $want); nothing was installed"
+  fi
+  mkdir "$work/x" || die "cannot create $work/x"
+  tar -xzf "$work/$asset" -C "$work/x" || die "refusing $asset: not a readable .tar.gz"
+  for cand in "$work/x/helm-ccr" "$work/x/bin/helm-ccr" "$work/x/helm-ccr-$version-$os-$arch/helm-ccr"; do
+    if [ -f "$cand" ] && [ ! -L "$cand" ]; then
+      install_file "$cand"
+      say "installed $asset (sha256 $got)"
+      return 0
+    fi
+  done
+  die "refusing $asset: it holds no helm-ccr binary"
+}
+
+# Returns 0 when built and installed, 2 when this is no source checkout or there is no cargo.
+install_from_source() {
+  if [ ! -f "$plugin_dir/Cargo.toml" ] || [ ! -f "$plugin_dir/src/main.rs" ]; then
+    say "$plugin_dir is not a source checkout: cannot build from source"
+    return 2
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    say "cargo is not on PATH: cannot build from source"
+    return 2
+  fi
+  say "building from source: cargo build --release --locked (this takes a few minutes)"
+  (cd "$plugin_dir" && cargo build --release --locked --bin helm-ccr) ||
+    die "cargo build --release --locked failed (see above)"
+  case "${CARGO_TARGET_DIR:-}" in
+    "") built="$plugin_dir/target/release/helm-ccr" ;;
+    /*) built="$CARGO_TARGET_DIR/release/helm-ccr" ;;
+    *) built="$plugin_dir/$CARGO_TARGET_DIR/release/helm-ccr" ;;
+  esac
+  [ -f "$built" ] || die "cargo build succeeded but $built does not exist"
+  install_file "$built"
+  say "installed $built"
+}
+
+# The ccr-getter plugin, beside this one: its manifest, a marker the delete hook looks for,
+# and bin/helm-ccr linked to this plugin's binary (so an update here updates the getter too).
+install_getter() {
+  plugins=$(dirname "$plugin_dir")
+  getter="$plugins/ccr-getter"
+  if [ -e "$getter" ] && [ ! -f "$getter/.helm-ccr-getter" ]; then
+    die "$getter exists and was not written by this plugin: remove it and run 'helm plugin update ccr'"
+  fi
+  rm -rf "$getter"
+  mkdir -p "$getter/bin"
+  cp "$plugin_dir/getter/plugin.yaml" "$getter/plugin.yaml"
+  ln -s "$target" "$getter/bin/helm-ccr"
+  printf 'written by the ccr plugin at %s; removed by its delete hook\n' "$plugin_dir" \
+    >"$getter/.helm-ccr-getter"
+  say "installed the ccr-getter plugin (ccr:// repositories) at $getter"
+}
+
+if [ -n "${HELM_CCR_BINARY:-}" ]; then
+  if [ ! -f "$HELM_CCR_BINARY" ] || [ ! -x "$HELM_CCR_BINARY" ]; then
+    die "HELM_CCR_BINARY=$HELM_CCR_BINARY is not an executable file"
+  fi
+  install_file "$HELM_CCR_BINARY"
+  say "installed $HELM_CCR_BINARY"
+else
+  status=2
+  if [ "${HELM_CCR_SKIP_DOWNLOAD:-0}" != 1 ]; then
+    if install_release; then status=0; else status=$?; fi
+  fi
+  if [ "$status" != 0 ]; then
+    if install_from_source; then status=0; else status=$?; fi
+    if [ "$status" != 0 ]; then
+      cat >&2 <<EOF
+$me: error: no helm-ccr binary could be installed for v$version.
+  Either download helm-ccr-$version-<os>-<arch>.tar.gz from the release, put its helm-ccr binary
+  at $target and run 'helm plugin update ccr';
+  or install the Rust toolchain (https://rustup.rs) and run 'helm plugin update ccr' from a
+  source checkout; or set HELM_CCR_BINARY=/path/to/helm-ccr and run 'helm plugin update ccr'.
+EOF
+      exit 1
+    fi
+  fi
+fi
+
+if ! "$target" version >/dev/null; then
+  rm -f "$target"
+  die "the installed binary does not run ('helm-ccr version' failed): removed it"
+fi
+install_getter
+say "$("$target" version 2>/dev/null | head -n 1) ready: try 'helm ccr --help'"
