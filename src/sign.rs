@@ -29,11 +29,6 @@ pub fn encode(s: &str) -> String {
     utf8_percent_encode(s, BCE_ENCODE).to_string()
 }
 
-/// Encodes each `/`-separated segment of an (unencoded) path, keeping the slashes.
-pub fn encode_path(path: &str) -> String {
-    path.split('/').map(encode).collect::<Vec<_>>().join("/")
-}
-
 /// The canonical (and wire) query string: `E(k)=E(v)` pairs, sorted, joined by `&`.
 pub fn canonical_query(query: &[(String, String)]) -> String {
     let mut pairs: Vec<String> = query
@@ -78,9 +73,24 @@ fn hmac_hex(key: &[u8], data: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A request to sign. `path` is the unencoded path; `headers` are (name, value) pairs, every
-/// one of which is signed (pass only the headers to sign: `host`, `x-bce-date` and, under STS,
-/// `x-bce-security-token`).
+/// Builds the canonical (and wire) path from unencoded segments: each segment encoded by
+/// [`encode`] (so a `/` inside a chart name stays inside its segment), joined by `/`.
+/// Empty, `.` and `..` segments are refused: they would name another path.
+pub fn build_path(segments: &[&str]) -> Result<String, String> {
+    let mut path = String::new();
+    for seg in segments {
+        if seg.is_empty() || *seg == "." || *seg == ".." {
+            return Err(format!("{seg:?} cannot be a path segment"));
+        }
+        path.push('/');
+        path.push_str(&encode(seg));
+    }
+    Ok(path)
+}
+
+/// A request to sign. `path` is the encoded path as it goes on the wire (see [`build_path`]);
+/// `headers` are (name, value) pairs, every one of which is signed (pass only the headers to
+/// sign: `host`, `x-bce-date` and, under STS, `x-bce-security-token`).
 pub struct Request<'a> {
     pub method: &'a str,
     pub path: &'a str,
@@ -123,7 +133,7 @@ pub fn sign(
     let canonical_request = format!(
         "{}\n{}\n{}\n{}",
         req.method.to_ascii_uppercase(),
-        encode_path(req.path),
+        req.path,
         canonical_query(req.query),
         canonical_headers
     );
@@ -150,7 +160,13 @@ mod tests {
     fn encoding_matches_bce_rules() {
         assert_eq!(encode("a b+c/~._-"), "a%20b%2Bc%2F~._-");
         assert_eq!(encode("é"), "%C3%A9");
-        assert_eq!(encode_path("/v1/x/1.0.0+b"), "/v1/x/1.0.0%2Bb");
+        assert_eq!(
+            build_path(&["v1", "x", "1.0.0+b"]).unwrap(),
+            "/v1/x/1.0.0%2Bb"
+        );
+        assert_eq!(build_path(&["c", "../x"]).unwrap(), "/c/..%2Fx");
+        assert!(build_path(&["c", ".."]).is_err());
+        assert!(build_path(&["c", ""]).is_err());
     }
 
     #[test]
@@ -183,11 +199,19 @@ mod tests {
             let s = |k: &str| v[k].as_str().unwrap().to_string();
             // The vectors give the path as it travels on the wire; we sign the decoded path.
             let wire_path = s("path");
-            let path = percent_encoding::percent_decode_str(&wire_path)
-                .decode_utf8()
-                .unwrap()
-                .to_string();
-            assert_eq!(encode_path(&path), wire_path, "{name}: wire path");
+            let segments: Vec<String> = wire_path
+                .split('/')
+                .skip(1)
+                .map(|seg| {
+                    percent_encoding::percent_decode_str(seg)
+                        .decode_utf8()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let path = build_path(&segments).unwrap();
+            assert_eq!(path, wire_path, "{name}: wire path");
             let query: Vec<(String, String)> = v["query"]
                 .as_array()
                 .unwrap()

@@ -1,0 +1,774 @@
+//! The CCR Helm chart API client: all eight endpoints, BCE-signed, with retries for transient
+//! faults, clock-skew correction, streamed uploads and downloads.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{Map, Value};
+use ureq::http;
+
+use crate::api::{self, HelmChart, HelmChartVersion};
+use crate::credentials::Credentials;
+use crate::error::ApiError;
+use crate::multipart;
+use crate::output::Output;
+use crate::settings::Endpoint;
+use crate::sign;
+
+/// Largest JSON answer read (a list page, an error body).
+const MAX_JSON_BYTES: u64 = 32 << 20;
+/// Page size for list calls (the API's maximum).
+const PAGE_SIZE: usize = 100;
+/// Pages followed at most, so that a server that never ends its list cannot hang us.
+const MAX_PAGES: usize = 10_000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// No byte for this long on an open connection means a dead peer.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything a client needs, resolved by [`crate::settings::connect`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub endpoint: Endpoint,
+    pub instance: String,
+    pub namespace: String,
+    pub credentials: Credentials,
+    /// Attempts per request for transient faults (at least 1).
+    pub attempts: u32,
+    /// No request starts or runs past this instant.
+    pub deadline: Option<Instant>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+    pub output: Output,
+}
+
+/// A signed, retrying client for one CCR namespace.
+pub struct Client {
+    agent: ureq::Agent,
+    cfg: ClientConfig,
+    /// Seconds to add to the local clock, learnt from the server's `Date` on `RequestExpired`.
+    clock_offset: AtomicI64,
+    skew_corrected: AtomicBool,
+}
+
+/// What happened to a request that did not succeed.
+enum Failure {
+    /// The server answered with an error status.
+    Api(ApiError, Option<String>),
+    /// No answer: the request may or may not have been processed.
+    Transport(anyhow::Error, bool),
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// The registry accepted it.
+    Uploaded,
+    /// An attempt's answer was lost, and the registry holds exactly our bytes.
+    AlreadyStored,
+}
+
+/// A package to upload.
+pub struct Upload<'a> {
+    pub chart: &'a Path,
+    pub file_name: &'a str,
+    pub prov: Option<&'a Path>,
+    pub name: &'a str,
+    pub version: &'a str,
+    /// sha256 hex of the package.
+    pub sha256: &'a str,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).with_context(|| format!("reading --ca-file {}", ca.display()))?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                bail!("--ca-file {}: no PEM certificate in it", ca.display());
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        if cfg.insecure_skip_tls_verify {
+            tls = tls.disable_verification(true);
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .tls_config(tls.build())
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_per_read(Some(IDLE_TIMEOUT))
+            .timeout_per_write(Some(IDLE_TIMEOUT))
+            .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            cfg,
+            clock_offset: AtomicI64::new(0),
+            skew_corrected: AtomicBool::new(false),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    fn out(&self) -> &Output {
+        &self.cfg.output
+    }
+
+    fn now_unix(&self) -> i64 {
+        let local = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        local + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    fn path(&self, extra: &[&str]) -> Result<String> {
+        let mut segs = vec![
+            "v1",
+            "instances",
+            self.cfg.instance.as_str(),
+            "projects",
+            self.cfg.namespace.as_str(),
+            "charts",
+        ];
+        segs.extend_from_slice(extra);
+        sign::build_path(&segs).map_err(|e| anyhow!("bad request path: {e}"))
+    }
+
+    fn remaining(&self) -> Result<Option<Duration>> {
+        match self.cfg.deadline {
+            None => Ok(None),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    bail!("timed out (--timeout)");
+                }
+                Ok(Some(left))
+            }
+        }
+    }
+
+    /// Sends one signed request; no retries.
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        content_type: Option<&str>,
+        body: ureq::SendBody<'_>,
+        content_length: Option<u64>,
+    ) -> Result<http::Response<ureq::Body>, Failure> {
+        let creds = &self.cfg.credentials;
+        let timestamp = sign::format_timestamp(self.now_unix());
+        let host = self.cfg.endpoint.host_header();
+        let mut signed = vec![
+            ("host".to_string(), host.clone()),
+            ("x-bce-date".to_string(), timestamp.clone()),
+        ];
+        if let Some(token) = &creds.security_token {
+            signed.push(("x-bce-security-token".to_string(), token.clone()));
+        }
+        let signature = sign::sign(
+            &sign::Request {
+                method,
+                path,
+                query,
+                headers: &signed,
+            },
+            &sign::SigningKey {
+                access_key_id: &creds.access_key_id,
+                secret_access_key: &creds.secret_access_key,
+            },
+            &timestamp,
+            sign::DEFAULT_EXPIRATION_SECONDS,
+        );
+        let qs = sign::canonical_query(query);
+        let url = if qs.is_empty() {
+            format!("{}{}", self.cfg.endpoint.base_url(), path)
+        } else {
+            format!("{}{}?{}", self.cfg.endpoint.base_url(), path, qs)
+        };
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("host", &host)
+            .header("x-bce-date", &timestamp)
+            .header("authorization", &signature.authorization);
+        if let Some(token) = &creds.security_token {
+            builder = builder.header("x-bce-security-token", token);
+        }
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        if let Some(len) = content_length {
+            builder = builder.header("content-length", len.to_string());
+        }
+        if self.out().debug {
+            self.out().debug(&format!(
+                "{method} {url} (authorization: bce-auth-v1/{}/{timestamp}/{}/{}/<redacted>{})",
+                creds.access_key_id,
+                sign::DEFAULT_EXPIRATION_SECONDS,
+                signature.signed_headers,
+                if creds.security_token.is_some() {
+                    ", x-bce-security-token: <redacted>"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let request = builder
+            .body(body)
+            .map_err(|e| Failure::Transport(anyhow!("bad request: {e}"), false))?;
+        let remaining = self
+            .remaining()
+            .map_err(|e| Failure::Transport(e, false))?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(remaining)
+            .build();
+        let started = Instant::now();
+        match self.agent.run(request) {
+            Ok(resp) => {
+                let request_id = header(&resp, "x-bce-request-id");
+                self.out().debug(&format!(
+                    "{method} {url} -> {} ({} ms{})",
+                    resp.status().as_u16(),
+                    started.elapsed().as_millis(),
+                    request_id
+                        .as_deref()
+                        .map(|id| format!(", request id {id}"))
+                        .unwrap_or_default()
+                ));
+                if resp.status().is_success() {
+                    return Ok(resp);
+                }
+                let status = resp.status().as_u16();
+                let date = header(&resp, "date");
+                let mut resp = resp;
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 10)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                Err(Failure::Api(ApiError::from_body(status, &body, request_id), date))
+            }
+            Err(e) => {
+                self.out().debug(&format!("{method} {url} -> {e}"));
+                let transient = matches!(
+                    e,
+                    ureq::Error::Io(_)
+                        | ureq::Error::Timeout(_)
+                        | ureq::Error::ConnectionFailed
+                        | ureq::Error::Protocol(_)
+                );
+                let msg = describe_transport(&e, &self.cfg.endpoint);
+                Err(Failure::Transport(anyhow!(msg), transient))
+            }
+        }
+    }
+
+    /// On `RequestExpired`, learns the clock offset from the server's `Date` once.
+    fn correct_clock(&self, date: Option<&str>) -> bool {
+        if self.skew_corrected.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let Some(server) = date.and_then(parse_http_date) else {
+            return false;
+        };
+        let local = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.clock_offset.store(server - local, Ordering::SeqCst);
+        self.out().debug(&format!(
+            "RequestExpired: local clock is {}s off the server's; re-signing with the server's time",
+            local - server
+        ));
+        true
+    }
+
+    /// Waits before attempt `attempt + 1`: exponential backoff with jitter, or `Retry-After`.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Result<()> {
+        let base = Duration::from_millis(250u64 << attempt.min(6).saturating_sub(1));
+        let base = base.min(Duration::from_secs(8));
+        let wait = match retry_after {
+            Some(ra) => ra.min(Duration::from_secs(60)),
+            None => jitter(base),
+        };
+        if let Some(left) = self.remaining()? {
+            if wait >= left {
+                bail!("timed out (--timeout) while waiting to retry");
+            }
+        }
+        self.out()
+            .debug(&format!("retrying in {} ms", wait.as_millis()));
+        std::thread::sleep(wait);
+        Ok(())
+    }
+
+    /// A JSON call with retries: transient faults (and, for idempotent methods, connection
+    /// failures) are retried; a `RequestExpired` is corrected once. Returns the body.
+    fn call(
+        &self,
+        method: &str,
+        extra: &[&str],
+        query: &[(String, String)],
+        json: Option<&Value>,
+    ) -> Result<Vec<u8>> {
+        let path = self.path(extra)?;
+        let body = json.map(|j| serde_json::to_vec(j).unwrap_or_default());
+        let mut attempt = 0;
+        let mut outcome_unknown = false;
+        loop {
+            attempt += 1;
+            let send_body = match &body {
+                Some(b) => ureq::SendBody::from_owned_reader(io::Cursor::new(b.clone())),
+                None => ureq::SendBody::none(),
+            };
+            let (ct, len) = match &body {
+                Some(b) => (Some("application/json"), Some(b.len() as u64)),
+                None => (None, None),
+            };
+            match self.send_once(method, &path, query, ct, send_body, len) {
+                Ok(mut resp) => {
+                    return resp
+                        .body_mut()
+                        .with_config()
+                        .limit(MAX_JSON_BYTES)
+                        .read_to_vec()
+                        .map_err(|e| anyhow!("reading the registry's answer: {e}"));
+                }
+                Err(Failure::Api(err, date)) => {
+                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
+                        attempt -= 1;
+                        continue;
+                    }
+                    // A DELETE whose earlier answer was lost may have done its work.
+                    if method == "DELETE" && outcome_unknown && err.is_not_found() {
+                        self.out()
+                            .debug("DELETE answered 404 after a lost answer: already deleted");
+                        return Ok(Vec::new());
+                    }
+                    if err.is_transient() && attempt < self.cfg.attempts {
+                        outcome_unknown = true;
+                        self.backoff(attempt, None)?;
+                        continue;
+                    }
+                    return Err(err.into());
+                }
+                Err(Failure::Transport(e, transient)) => {
+                    if transient && attempt < self.cfg.attempts {
+                        outcome_unknown = true;
+                        self.backoff(attempt, None)?;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Follows every page of a list endpoint.
+    fn list_all(&self, extra: &[&str], filter: Option<(&str, &str)>) -> Result<Vec<Map<String, Value>>> {
+        let mut items = Vec::new();
+        for page_no in 1..=MAX_PAGES {
+            let mut query = vec![
+                ("pageNo".to_string(), page_no.to_string()),
+                ("pageSize".to_string(), PAGE_SIZE.to_string()),
+            ];
+            if let Some((k, v)) = filter {
+                query.push((k.to_string(), v.to_string()));
+            }
+            let body = self.call("GET", extra, &query, None)?;
+            let page = api::parse_page(&body)?;
+            let got = page.items.len();
+            items.extend(page.items);
+            let done = match page.total {
+                Some(total) => items.len() as u64 >= total || got == 0,
+                None => got < PAGE_SIZE,
+            };
+            if done {
+                return Ok(items);
+            }
+        }
+        bail!("the registry's list did not end after {MAX_PAGES} pages")
+    }
+
+    /// Every chart of the namespace, sorted by name.
+    pub fn list_charts(&self) -> Result<Vec<HelmChart>> {
+        let mut charts: Vec<HelmChart> = self
+            .list_all(&[], None)?
+            .into_iter()
+            .filter_map(HelmChart::from_raw)
+            .collect();
+        charts.sort_by(|a, b| a.name.cmp(&b.name));
+        charts.dedup_by(|a, b| a.name == b.name);
+        Ok(charts)
+    }
+
+    /// Every version of `chart` (exact name). A chart that does not exist is an [`ApiError`]
+    /// with status 404.
+    pub fn list_versions(&self, chart: &str) -> Result<Vec<HelmChartVersion>> {
+        Ok(self
+            .list_all(&[chart, "versions"], None)?
+            .into_iter()
+            .filter_map(HelmChartVersion::from_raw)
+            .filter(|v| v.name == chart)
+            .collect())
+    }
+
+    /// The versions of `chart`, or None when the chart does not exist.
+    pub fn find_versions(&self, chart: &str) -> Result<Option<Vec<HelmChartVersion>>> {
+        match self.list_versions(chart) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One version of a chart (exact match), if it exists.
+    pub fn find_version(&self, chart: &str, version: &str) -> Result<Option<HelmChartVersion>> {
+        let items = match self.list_all(&[chart, "versions"], Some(("chartVersion", version))) {
+            Ok(items) => items,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(items
+            .into_iter()
+            .filter_map(HelmChartVersion::from_raw)
+            .find(|v| v.name == chart && v.version == version))
+    }
+
+    /// Uploads a package (and its provenance file) as one multipart request with an exact
+    /// `Content-Length`, streamed from disk. An attempt whose answer is lost is settled by
+    /// looking at the registry: our digest there means success, another digest an error.
+    /// A 409 on a first attempt is returned as an [`ApiError`] for the caller to decide.
+    pub fn upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
+        let path = self.path(&[])?;
+        let boundary = multipart::boundary(multipart::seed());
+        let mut parts = vec![multipart::Part {
+            field: "chart",
+            file_name: up.file_name.to_string(),
+            content_type: "application/gzip",
+            len: file_len(up.chart)?,
+        }];
+        if let Some(prov) = up.prov {
+            parts.push(multipart::Part {
+                field: "prov",
+                file_name: format!("{}.prov", up.file_name),
+                content_type: "application/octet-stream",
+                len: file_len(prov)?,
+            });
+        }
+        let layout = multipart::Layout::new(&boundary, &parts);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let mut attempt = 0;
+        let mut outcome_unknown = false;
+        loop {
+            attempt += 1;
+            let mut files = vec![File::open(up.chart)
+                .with_context(|| format!("opening {}", up.chart.display()))?];
+            if let Some(prov) = up.prov {
+                files.push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
+            }
+            let reader = layout.reader(files);
+            let bar = self.out().transfer_bar(layout.total_len(), up.file_name);
+            let reader: Box<dyn Read> = match &bar {
+                Some(b) => Box::new(b.wrap_read(reader)),
+                None => Box::new(reader),
+            };
+            let result = self.send_once(
+                "POST",
+                &path,
+                &[],
+                Some(&content_type),
+                ureq::SendBody::from_owned_reader(reader),
+                Some(layout.total_len()),
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let retry = match result {
+                Ok(_) => return Ok(UploadOutcome::Uploaded),
+                Err(Failure::Api(err, date)) => {
+                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
+                        attempt -= 1;
+                        continue;
+                    }
+                    if err.is_conflict() && outcome_unknown {
+                        return self.settle_upload(up);
+                    }
+                    if !(err.is_transient() && attempt < self.cfg.attempts) {
+                        return Err(err.into());
+                    }
+                    Some(anyhow::Error::from(err))
+                }
+                Err(Failure::Transport(e, transient)) => {
+                    if !(transient && attempt < self.cfg.attempts) {
+                        if outcome_unknown || transient {
+                            // The last answer is lost too: look before giving up.
+                            if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up) {
+                                return Ok(UploadOutcome::AlreadyStored);
+                            }
+                        }
+                        return Err(e);
+                    }
+                    Some(e)
+                }
+            };
+            if let Some(e) = retry {
+                outcome_unknown = true;
+                self.out().debug(&format!("upload attempt {attempt} failed: {e:#}"));
+                self.backoff(attempt, None)?;
+                if let Some(v) = self.find_version(up.name, up.version)? {
+                    return self.compare_stored(up, &v);
+                }
+            }
+        }
+    }
+
+    fn settle_upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
+        match self.find_version(up.name, up.version)? {
+            Some(v) => self.compare_stored(up, &v),
+            None => bail!(
+                "upload of {} {} failed and the registry does not hold it",
+                up.name,
+                up.version
+            ),
+        }
+    }
+
+    fn compare_stored(&self, up: &Upload<'_>, stored: &HelmChartVersion) -> Result<UploadOutcome> {
+        match stored.digest.as_deref() {
+            Some(d) if d == up.sha256 => {
+                self.out().debug(&format!(
+                    "{} {} is in the registry with our digest: the lost upload was stored",
+                    up.name, up.version
+                ));
+                Ok(UploadOutcome::AlreadyStored)
+            }
+            Some(d) => bail!(
+                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{}",
+                up.name,
+                up.version,
+                up.sha256
+            ),
+            None => bail!(
+                "{} {} appeared in the registry without a digest while our upload's answer was lost; cannot tell whether it is ours",
+                up.name,
+                up.version
+            ),
+        }
+    }
+
+    /// Streams `/download/{file_name}` into `out`. Failures before the body starts are
+    /// retried here; a body cut short is an error (the caller starts again on a fresh file).
+    pub fn download(&self, file_name: &str, out: &mut dyn Write) -> Result<u64> {
+        let path = self.path(&["download", file_name])?;
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            match self.send_once("GET", &path, &[], None, ureq::SendBody::none(), None) {
+                Ok(resp) => break resp,
+                Err(Failure::Api(err, date)) => {
+                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
+                        attempt -= 1;
+                        continue;
+                    }
+                    if err.is_transient() && attempt < self.cfg.attempts {
+                        self.backoff(attempt, None)?;
+                        continue;
+                    }
+                    return Err(err.into());
+                }
+                Err(Failure::Transport(e, transient)) => {
+                    if transient && attempt < self.cfg.attempts {
+                        self.backoff(attempt, None)?;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        let expected = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok());
+        let bar = self
+            .out()
+            .transfer_bar(expected.unwrap_or(0), file_name);
+        let mut reader = resp.into_body().into_reader();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => bail!("download of {file_name} broke off after {total} bytes: {e}"),
+            };
+            out.write_all(&buf[..n])
+                .with_context(|| format!("writing {file_name}"))?;
+            total += n as u64;
+            if let Some(b) = &bar {
+                b.set_position(total);
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let Some(len) = expected {
+            if total != len {
+                bail!("download of {file_name} is truncated: {total} of {len} bytes");
+            }
+        }
+        Ok(total)
+    }
+
+    /// Deletes one version.
+    pub fn delete_version(&self, chart: &str, version: &str) -> Result<()> {
+        self.call("DELETE", &[chart, "versions", version], &[], None)?;
+        Ok(())
+    }
+
+    /// Deletes several versions of a chart in one call.
+    pub fn delete_versions(&self, chart: &str, versions: &[String]) -> Result<()> {
+        let body = serde_json::json!({ "items": versions });
+        self.call("DELETE", &[chart, "versions"], &[], Some(&body))?;
+        Ok(())
+    }
+
+    /// Deletes a chart with every version.
+    pub fn delete_chart(&self, chart: &str) -> Result<()> {
+        self.call("DELETE", &[chart], &[], None)?;
+        Ok(())
+    }
+
+    /// Deletes several charts in one call.
+    pub fn delete_charts(&self, charts: &[String]) -> Result<()> {
+        let body = serde_json::json!({ "items": charts });
+        self.call("DELETE", &[], &[], Some(&body))?;
+        Ok(())
+    }
+}
+
+/// True when the error is the registry's 404.
+pub fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>().is_some_and(ApiError::is_not_found)
+}
+
+/// True when the error is the registry's 409.
+pub fn is_conflict(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>().is_some_and(ApiError::is_conflict)
+}
+
+fn header(resp: &http::Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn file_len(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len())
+}
+
+fn describe_transport(e: &ureq::Error, endpoint: &Endpoint) -> String {
+    let base = endpoint.base_url();
+    match e {
+        ureq::Error::Timeout(t) => format!("{base}: timed out ({t})"),
+        ureq::Error::HostNotFound => format!("{base}: host not found"),
+        ureq::Error::ConnectionFailed => format!("{base}: connection failed"),
+        ureq::Error::Io(io) => format!("{base}: {io}"),
+        other => format!("{base}: {other}"),
+    }
+}
+
+/// A duration between `d/2` and `d`, from the clock's low bits (no need for a CSPRNG).
+fn jitter(d: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0) as u64;
+    let mixed = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    let half = d / 2;
+    half + Duration::from_nanos(mixed % (half.as_nanos() as u64).max(1))
+}
+
+/// Parses an RFC 1123 HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let mut it = s.split_whitespace();
+    let _weekday = it.next()?;
+    let day: i64 = it.next()?.parse().ok()?;
+    let month = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let sec: i64 = hms.next()?.parse().ok()?;
+    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            sign::format_timestamp(parse_http_date("Sun, 22 Nov 2026 06:30:45 GMT").unwrap()),
+            "2026-11-22T06:30:45Z"
+        );
+        assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_millis(400));
+            assert!(j >= Duration::from_millis(200) && j <= Duration::from_millis(400));
+        }
+    }
+}

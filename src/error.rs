@@ -1,0 +1,167 @@
+//! Errors that code decides on: registry answers, usage errors and exit codes.
+
+use std::fmt;
+
+/// Exit status for every failure but usage errors.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status for a usage error (bad flags or arguments), as clap uses.
+pub const EXIT_USAGE: i32 = 2;
+
+/// A command line that cannot work whatever the registry says (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A non-2xx answer from the registry, from any of the body shapes CCR and Harbor use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The registry's error code (`NotFound`, `SignatureDoesNotMatch`, ...), when it gave one.
+    pub code: Option<String>,
+    /// The registry's message, when it gave one.
+    pub message: Option<String>,
+    /// The request id, from the body or the `X-Bce-Request-Id` header.
+    pub request_id: Option<String>,
+}
+
+impl std::error::Error for ApiError {}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "registry answered {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(msg) = &self.message {
+            write!(f, ": {msg}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        if let Some(hint) = self.hint() {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ApiError {
+    /// Reads an error answer: `{"code","message","requestId"}`, `{"error": "..."}`,
+    /// `{"errors":[{"code","message"}]}`, plain text or nothing at all.
+    pub fn from_body(status: u16, body: &[u8], header_request_id: Option<String>) -> ApiError {
+        let mut err = ApiError {
+            status,
+            code: None,
+            message: None,
+            request_id: header_request_id,
+        };
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => {
+                let s = |v: Option<&serde_json::Value>| match v {
+                    Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                err.code = s(map.get("code"));
+                err.message = s(map.get("message"));
+                if let Some(id) = s(map.get("requestId")).or_else(|| s(map.get("request_id"))) {
+                    err.request_id = Some(id);
+                }
+                if err.message.is_none() {
+                    err.message = s(map.get("error"));
+                }
+                if let Some(serde_json::Value::Array(errors)) = map.get("errors") {
+                    if let Some(serde_json::Value::Object(first)) = errors.first() {
+                        err.code = err.code.or_else(|| s(first.get("code")));
+                        err.message = err.message.or_else(|| s(first.get("message")));
+                    }
+                }
+            }
+            _ if !text.is_empty() => {
+                let line: String = text.lines().next().unwrap_or("").chars().take(200).collect();
+                err.message = Some(line);
+            }
+            _ => {}
+        }
+        err
+    }
+
+    /// True for the registry's `code` (compared case-insensitively).
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(code))
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        self.status == 409
+    }
+
+    /// A fault worth retrying: 429 and the 5xx family that usually heals.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.status, 429 | 500 | 502 | 503 | 504)
+    }
+
+    pub fn is_request_expired(&self) -> bool {
+        self.is_code("RequestExpired")
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        let code = self.code.as_deref().unwrap_or("");
+        Some(match code {
+            "SignatureDoesNotMatch" | "IamSignatureInvalid" => "check the secret access key",
+            "InvalidAccessKeyId" => "check the access key id",
+            "AccessDenied" | "Unauthorized" => "the credentials lack permission on this namespace",
+            "RequestExpired" => "check the local clock",
+            "QuotaExceed" => "the instance's chart quota is used up",
+            _ if self.status == 401 || self.status == 403 => "check the credentials",
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_body_shape() {
+        let e = ApiError::from_body(
+            404,
+            br#"{"code":"NotFound","message":"no chart","requestId":"r1"}"#,
+            Some("h".into()),
+        );
+        assert_eq!(e.code.as_deref(), Some("NotFound"));
+        assert_eq!(e.request_id.as_deref(), Some("r1"));
+        assert_eq!(
+            e.to_string(),
+            "registry answered 404 NotFound: no chart (request id r1)"
+        );
+
+        let e = ApiError::from_body(409, br#"{"error":"file already exists"}"#, None);
+        assert_eq!(e.message.as_deref(), Some("file already exists"));
+        assert!(e.is_conflict());
+
+        let e = ApiError::from_body(
+            401,
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}"#,
+            Some("h2".into()),
+        );
+        assert_eq!(e.code.as_deref(), Some("UNAUTHORIZED"));
+        assert_eq!(e.request_id.as_deref(), Some("h2"));
+
+        let e = ApiError::from_body(502, b"<html>Bad Gateway</html>\nmore", None);
+        assert_eq!(e.message.as_deref(), Some("<html>Bad Gateway</html>"));
+        assert!(e.is_transient());
+
+        let e = ApiError::from_body(500, b"", None);
+        assert_eq!(e.to_string(), "registry answered 500");
+    }
+}

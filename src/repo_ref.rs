@@ -1,0 +1,194 @@
+//! Repository and chart references: `ccr://` URLs and names of Helm repositories.
+
+use anyhow::{bail, Result};
+
+/// A parsed `ccr://[API_HOST/]INSTANCE_ID/NAMESPACE[/REST]` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcrUrl {
+    /// The API host named in the URL (`ccr://ccr.bj.baidubce.com/inst/ns`), used over HTTPS.
+    pub api_host: Option<String>,
+    pub instance: String,
+    pub namespace: String,
+    /// What follows the namespace, without the leading slash (a chart name, a file name).
+    pub rest: Option<String>,
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl CcrUrl {
+    /// Parses a `ccr://` URL. The first part is an API host when it contains a dot.
+    pub fn parse(url: &str) -> Result<CcrUrl> {
+        let Some(rest) = url.strip_prefix("ccr://") else {
+            bail!("{url:?} is not a ccr:// URL");
+        };
+        if rest.contains(['?', '#']) {
+            bail!("{url:?}: a ccr:// URL takes no query or fragment");
+        }
+        let mut parts = rest.splitn(2, '/');
+        let first = parts.next().unwrap_or("");
+        let mut tail = parts.next().unwrap_or("");
+        let api_host = if first.contains('.') || first.contains(':') {
+            if first.contains('@') || first.is_empty() {
+                bail!("{url:?}: bad API host {first:?}");
+            }
+            Some(first.to_string())
+        } else {
+            None
+        };
+        let instance = if api_host.is_some() {
+            let mut p = tail.splitn(2, '/');
+            let inst = p.next().unwrap_or("");
+            tail = p.next().unwrap_or("");
+            inst
+        } else {
+            first
+        };
+        let mut p = tail.splitn(2, '/');
+        let namespace = p.next().unwrap_or("");
+        let rest = p.next().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty());
+        if !valid_segment(instance) {
+            bail!("{url:?}: expected ccr://INSTANCE_ID/NAMESPACE, the instance id is missing or invalid");
+        }
+        if !valid_segment(namespace) {
+            bail!("{url:?}: expected ccr://INSTANCE_ID/NAMESPACE, the namespace is missing or invalid");
+        }
+        Ok(CcrUrl {
+            api_host,
+            instance: instance.to_string(),
+            namespace: namespace.to_string(),
+            rest: rest.map(str::to_string),
+        })
+    }
+
+    /// The repository URL, without `rest`.
+    pub fn repo_url(&self) -> String {
+        match &self.api_host {
+            Some(h) => format!("ccr://{h}/{}/{}", self.instance, self.namespace),
+            None => format!("ccr://{}/{}", self.instance, self.namespace),
+        }
+    }
+}
+
+/// Checks a chart name as it may appear in a reference: Helm's rules (no `/`, not `.`/`..`),
+/// and nothing that is not a plain name.
+pub fn check_chart_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !ok {
+        bail!("{name:?} is not a valid chart name");
+    }
+    Ok(())
+}
+
+/// How the user named a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoArg {
+    /// A `ccr://` URL.
+    Url(CcrUrl),
+    /// The name of a Helm repository (from `helm repo add`).
+    Named(String),
+}
+
+/// Splits a `REPO` argument. A trailing slash is allowed.
+pub fn parse_repo(arg: &str) -> Result<RepoArg> {
+    if arg.starts_with("ccr://") {
+        let url = CcrUrl::parse(arg)?;
+        if let Some(rest) = &url.rest {
+            bail!("{arg:?}: expected a repository (ccr://INSTANCE_ID/NAMESPACE), found extra path {rest:?}");
+        }
+        return Ok(RepoArg::Url(url));
+    }
+    if arg.contains("://") {
+        bail!("{arg:?}: only ccr:// repositories are supported");
+    }
+    let name = arg.trim_end_matches('/');
+    if name.is_empty() || name.contains('/') {
+        bail!("{arg:?} is neither a ccr:// URL nor a Helm repository name");
+    }
+    Ok(RepoArg::Named(name.to_string()))
+}
+
+/// Splits a `REPO/CHART` argument into the repository and the chart name.
+pub fn parse_chart_ref(arg: &str) -> Result<(RepoArg, String)> {
+    let (repo, chart) = if arg.starts_with("ccr://") {
+        let url = CcrUrl::parse(arg)?;
+        let Some(chart) = url.rest.clone() else {
+            bail!("{arg:?}: expected REPO/CHART, the chart name is missing");
+        };
+        (RepoArg::Url(CcrUrl { rest: None, ..url }), chart)
+    } else {
+        match arg.split_once('/') {
+            Some((repo, chart)) if !repo.is_empty() && !repo.contains(':') => {
+                (RepoArg::Named(repo.to_string()), chart.to_string())
+            }
+            _ => bail!("{arg:?}: expected REPO/CHART (e.g. myccr/mychart or ccr://INSTANCE_ID/NAMESPACE/mychart)"),
+        }
+    };
+    check_chart_name(&chart).map_err(|e| anyhow::anyhow!("{arg:?}: {e}"))?;
+    Ok((repo, chart))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_url_forms() {
+        let u = CcrUrl::parse("ccr://ccr-4k74gw7d/ns-test").unwrap();
+        assert_eq!(u.api_host, None);
+        assert_eq!(u.instance, "ccr-4k74gw7d");
+        assert_eq!(u.namespace, "ns-test");
+        assert_eq!(u.rest, None);
+        let u = CcrUrl::parse("ccr://ccr.bj.baidubce.com/ccr-1/ns/app-1.0.0.tgz.prov").unwrap();
+        assert_eq!(u.api_host.as_deref(), Some("ccr.bj.baidubce.com"));
+        assert_eq!(u.rest.as_deref(), Some("app-1.0.0.tgz.prov"));
+        assert_eq!(u.repo_url(), "ccr://ccr.bj.baidubce.com/ccr-1/ns");
+        assert_eq!(
+            CcrUrl::parse("ccr://i/n/").unwrap().rest,
+            None,
+            "trailing slash"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_urls() {
+        for bad in [
+            "ccr://",
+            "ccr://inst",
+            "ccr://inst/",
+            "ccr://a.b/inst",
+            "ccr://inst/n s",
+            "ccr://inst/../x",
+            "ccr://inst/ns?x=1",
+            "http://inst/ns",
+        ] {
+            assert!(CcrUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn splits_chart_references() {
+        let (r, c) = parse_chart_ref("myccr/app").unwrap();
+        assert_eq!(r, RepoArg::Named("myccr".into()));
+        assert_eq!(c, "app");
+        let (r, c) = parse_chart_ref("ccr://i/n/app").unwrap();
+        assert!(matches!(r, RepoArg::Url(ref u) if u.rest.is_none() && u.namespace == "n"));
+        assert_eq!(c, "app");
+        for bad in ["app", "/app", "r/", "r/a/b", "ccr://i/n", "ccr://i/n/a/b", "r/.."] {
+            assert!(parse_chart_ref(bad).is_err(), "{bad}");
+        }
+        assert!(parse_repo("ccr://i/n/x").is_err());
+        assert_eq!(parse_repo("myccr/").unwrap(), RepoArg::Named("myccr".into()));
+        assert!(parse_repo("https://x/y").is_err());
+    }
+}

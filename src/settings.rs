@@ -1,0 +1,468 @@
+//! Settings every command shares, resolved once: the environment, the global flags, the
+//! repository (URL or Helm repository name), the endpoint and the credentials.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::client::{Client, ClientConfig};
+use crate::credentials::{self, Credentials};
+use crate::output::Output;
+use crate::repo_ref::{CcrUrl, RepoArg};
+
+/// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
+pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];
+
+/// Default number of attempts for a request that meets a transient fault.
+pub const DEFAULT_ATTEMPTS: u32 = 4;
+
+/// A snapshot of the environment, taken once (tests build their own).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env::from_pairs(std::env::vars_os().filter_map(|(k, v)| {
+            Some((k.into_string().ok()?, v.into_string().ok()?))
+        }))
+    }
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
+        Env {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// A variable's value, if set and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn home(&self) -> Option<PathBuf> {
+        self.get("HOME").map(PathBuf::from)
+    }
+
+    /// True when `HELM_DEBUG` is set to a true value, as `helm --debug` does.
+    pub fn debug(&self) -> bool {
+        matches!(self.get("HELM_DEBUG"), Some(v) if v == "1" || v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Where `helm repo add` writes repositories.
+    pub fn repository_config(&self) -> Option<PathBuf> {
+        if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
+            return Some(PathBuf::from(p));
+        }
+        if let Some(h) = self.get("HELM_CONFIG_HOME") {
+            return Some(PathBuf::from(h).join("repositories.yaml"));
+        }
+        if let Some(x) = self.get("XDG_CONFIG_HOME") {
+            return Some(PathBuf::from(x).join("helm").join("repositories.yaml"));
+        }
+        self.home()
+            .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
+    }
+}
+
+/// The global flags plus what the environment adds, shared by every command.
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// `--region`: picks `https://ccr.{region}.baidubce.com`.
+    pub region: Option<String>,
+    /// `--endpoint`: the API endpoint URL, overriding everything else.
+    pub endpoint: Option<String>,
+    /// `--timeout`: bounds the whole command.
+    pub timeout: Option<Duration>,
+    /// `--ca-file`: PEM certificates to trust instead of the built-in roots.
+    pub ca_file: Option<PathBuf>,
+    /// `--insecure-skip-tls-verify`.
+    pub insecure_skip_tls_verify: bool,
+    /// `-q/--quiet`: only errors and what a command exists to print.
+    pub quiet: bool,
+    /// `HELM_DEBUG=true`: log each request (secrets redacted).
+    pub debug: bool,
+    /// Attempts per request for transient faults (`HELM_CCR_RETRIES`).
+    pub attempts: u32,
+    /// When the command started; with `timeout`, its deadline.
+    pub started: Instant,
+    pub env: Env,
+}
+
+impl Global {
+    pub fn new(env: Env) -> Global {
+        let attempts = env
+            .get("HELM_CCR_RETRIES")
+            .and_then(|v| v.parse::<u32>().ok())
+            .map(|r| r.clamp(1, 20))
+            .unwrap_or(DEFAULT_ATTEMPTS);
+        Global {
+            region: None,
+            endpoint: None,
+            timeout: None,
+            ca_file: None,
+            insecure_skip_tls_verify: false,
+            quiet: false,
+            debug: env.debug(),
+            attempts,
+            started: Instant::now(),
+            env,
+        }
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| self.started + t)
+    }
+
+    pub fn output(&self) -> Output {
+        Output::new(self.quiet, self.debug)
+    }
+}
+
+/// An API endpoint: scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
+    pub fn parse(s: &str) -> Result<Endpoint> {
+        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else if s.contains("://") {
+            bail!("endpoint {s:?}: only http:// and https:// are supported");
+        } else {
+            (true, s)
+        };
+        let hostport = rest.trim_end_matches('/');
+        if hostport.is_empty() || hostport.contains(['/', '?', '#', '@', ' ']) {
+            bail!("endpoint {s:?} is not of the form https://HOST[:PORT]");
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
+                let port: u16 = p
+                    .parse()
+                    .with_context(|| format!("endpoint {s:?}: bad port {p:?}"))?;
+                (h.to_string(), Some(port))
+            }
+            _ => (hostport.to_string(), None),
+        };
+        if host.is_empty() {
+            bail!("endpoint {s:?} has no host");
+        }
+        let default_port = if https { 443 } else { 80 };
+        Ok(Endpoint {
+            https,
+            host,
+            port: port.filter(|p| *p != default_port),
+        })
+    }
+
+    /// The `Host` header value: the host, plus the port when it is not the scheme's default.
+    pub fn host_header(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.host_header()
+        )
+    }
+}
+
+/// A Helm repository entry, as `helm repo add` writes it.
+#[derive(Debug, Clone, Deserialize)]
+struct HelmRepoEntry {
+    name: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HelmRepoFile {
+    #[serde(default)]
+    repositories: Option<Vec<HelmRepoEntry>>,
+}
+
+/// A repository resolved from what the user typed.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub url: CcrUrl,
+    /// How to name it to the user (`myccr` or the URL).
+    pub display: String,
+    /// Credentials of the Helm repository entry, if it has some.
+    pub credentials: Option<Credentials>,
+}
+
+/// Resolves a repository argument, reading Helm's repository file for names.
+pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
+    match arg {
+        RepoArg::Url(url) => Ok(Repo {
+            url: url.clone(),
+            display: url.repo_url(),
+            credentials: None,
+        }),
+        RepoArg::Named(name) => {
+            let Some(path) = env.repository_config() else {
+                bail!("repository {name:?}: no Helm repository file (set HELM_REPOSITORY_CONFIG or HOME)");
+            };
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            };
+            let file: HelmRepoFile = if text.trim().is_empty() {
+                HelmRepoFile::default()
+            } else {
+                serde_saphyr::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?
+            };
+            let Some(entry) = file
+                .repositories
+                .unwrap_or_default()
+                .into_iter()
+                .find(|r| r.name == *name)
+            else {
+                bail!(
+                    "repository {name:?} not found in {} (add it with `helm repo add {name} ccr://INSTANCE_ID/NAMESPACE`, or pass a ccr:// URL)",
+                    path.display()
+                );
+            };
+            if !entry.url.starts_with("ccr://") {
+                bail!(
+                    "repository {name:?} is {:?}, not a ccr:// repository",
+                    entry.url
+                );
+            }
+            let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
+                .with_context(|| format!("repository {name:?}"))?;
+            let credentials = Credentials::new(
+                entry.username.as_deref().unwrap_or(""),
+                entry.password.as_deref().unwrap_or(""),
+                None,
+                &format!("Helm repository {name:?}"),
+            );
+            Ok(Repo {
+                url: CcrUrl { rest: None, ..url },
+                display: name.clone(),
+                credentials,
+            })
+        }
+    }
+}
+
+/// Picks the endpoint: `--endpoint`, `HELM_CCR_ENDPOINT`, the URL's API host, then the region's
+/// host (region from `--region`, `BCE_REGION`, the BCE CLI profile, or `bj`).
+pub fn resolve_endpoint(
+    url: &CcrUrl,
+    global: &Global,
+    profile_region: Option<&str>,
+) -> Result<Endpoint> {
+    if let Some(e) = &global.endpoint {
+        return Endpoint::parse(e).context("--endpoint");
+    }
+    if let Some(e) = global.env.get("HELM_CCR_ENDPOINT") {
+        return Endpoint::parse(e).context("HELM_CCR_ENDPOINT");
+    }
+    if let Some(h) = &url.api_host {
+        let e = Endpoint::parse(h)?;
+        return Ok(Endpoint { https: true, ..e });
+    }
+    let region = global
+        .region
+        .as_deref()
+        .or(global.env.get("BCE_REGION"))
+        .or(profile_region)
+        .unwrap_or("bj");
+    if !REGIONS.contains(&region) {
+        bail!(
+            "unknown region {region:?} (CCR regions: {})",
+            REGIONS.join(", ")
+        );
+    }
+    Ok(Endpoint {
+        https: true,
+        host: format!("ccr.{region}.baidubce.com"),
+        port: None,
+    })
+}
+
+/// Builds a client for the repository: endpoint and credentials resolved, nothing sent yet.
+/// Fails before any request when no credentials can be found.
+pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> Result<Client> {
+    let out = global.output();
+    let mut warn = |w: String| out.warn(&w);
+    let profile = credentials::bce_profile(&global.env, &mut warn)?;
+    let endpoint = resolve_endpoint(url, global, profile.as_ref().and_then(|p| p.region.as_deref()))?;
+    let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn)?;
+    out.debug(&format!(
+        "endpoint {}, access key {} (from {})",
+        endpoint.base_url(),
+        credentials.access_key_id,
+        credentials.source
+    ));
+    Client::new(ClientConfig {
+        endpoint,
+        instance: url.instance.clone(),
+        namespace: url.namespace.clone(),
+        credentials,
+        attempts: global.attempts,
+        deadline: global.deadline(),
+        ca_file: global.ca_file.clone(),
+        insecure_skip_tls_verify: global.insecure_skip_tls_verify,
+        output: out,
+    })
+}
+
+/// Parses a Go-style duration: `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        bail!("invalid duration {s:?}");
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_len);
+        let value: f64 = num
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid duration {s:?} (use e.g. 90s, 5m, 1h30m)"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let factor = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => bail!("invalid duration {s:?} (use e.g. 90s, 5m, 1h30m)"),
+        };
+        total += value * factor;
+        rest = next;
+    }
+    if !total.is_finite() || total <= 0.0 || total > 1e9 {
+        bail!("invalid duration {s:?}");
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(pairs: &[(&str, &str)]) -> Global {
+        Global::new(Env::from_pairs(
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        ))
+    }
+
+    #[test]
+    fn endpoints_parse() {
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(e.host_header(), "127.0.0.1:8080");
+        assert_eq!(e.base_url(), "http://127.0.0.1:8080");
+        let e = Endpoint::parse("https://ccr.bj.baidubce.com:443/").unwrap();
+        assert_eq!(e.host_header(), "ccr.bj.baidubce.com");
+        let e = Endpoint::parse("ccr.gz.baidubce.com").unwrap();
+        assert!(e.https);
+        for bad in ["ftp://x", "http://", "http://x/path", "http://x:notaport"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let url = CcrUrl::parse("ccr://inst/ns").unwrap();
+        let host_url = CcrUrl::parse("ccr://ccr.su.baidubce.com/inst/ns").unwrap();
+        let g = global(&[]);
+        assert_eq!(
+            resolve_endpoint(&url, &g, None).unwrap().host,
+            "ccr.bj.baidubce.com"
+        );
+        assert_eq!(
+            resolve_endpoint(&url, &g, Some("gz")).unwrap().host,
+            "ccr.gz.baidubce.com"
+        );
+        let g = global(&[("BCE_REGION", "cd")]);
+        assert_eq!(
+            resolve_endpoint(&url, &g, Some("gz")).unwrap().host,
+            "ccr.cd.baidubce.com"
+        );
+        assert_eq!(
+            resolve_endpoint(&host_url, &g, None).unwrap().host,
+            "ccr.su.baidubce.com"
+        );
+        let g = global(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
+        assert_eq!(
+            resolve_endpoint(&host_url, &g, None).unwrap().base_url(),
+            "http://127.0.0.1:9"
+        );
+        let mut g = global(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
+        g.endpoint = Some("http://localhost:1".into());
+        assert_eq!(
+            resolve_endpoint(&url, &g, None).unwrap().base_url(),
+            "http://localhost:1"
+        );
+        let mut g = global(&[]);
+        g.region = Some("mars".into());
+        assert!(resolve_endpoint(&url, &g, None).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        for bad in ["", "5x", "m", "-1s", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn named_repositories_come_from_helm_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repositories.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: \"\"\ngenerated: \"0001-01-01T00:00:00Z\"\nrepositories:\n- name: myccr\n  url: ccr://ccr-1/ns\n  username: AK\n  password: SK\n- name: web\n  url: https://charts.example.com\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([(
+            "HELM_REPOSITORY_CONFIG".to_string(),
+            path.display().to_string(),
+        )]);
+        let r = resolve_repo(&RepoArg::Named("myccr".into()), &env).unwrap();
+        assert_eq!(r.url.instance, "ccr-1");
+        assert_eq!(r.credentials.unwrap().access_key_id, "AK");
+        assert!(resolve_repo(&RepoArg::Named("web".into()), &env).is_err());
+        let err = resolve_repo(&RepoArg::Named("nope".into()), &env).unwrap_err();
+        assert!(err.to_string().contains("not found"));
+    }
+}
