@@ -1,2 +1,5 @@
 //! Chart packages: loading and validating chart directories, `.helmignore`, building and
 //! reading `.tgz` archives.
+
+pub mod metadata;
+pub mod yaml;
