@@ -1,0 +1,321 @@
+//! `helm-ccr download CERT KEY CA URL`: the `ccr-getter` plugin's entry, run by Helm for every
+//! `ccr://` URL it needs. It writes the requested file to stdout and nothing else there:
+//!
+//! - `ccr://…/NAMESPACE/index.yaml`: an index synthesised from the list endpoints (see
+//!   [`crate::index`]), the charts' versions listed in parallel by a bounded pool;
+//! - `ccr://…/NAMESPACE/FILE.tgz` and `FILE.tgz.prov`: streamed from the download endpoint.
+//!
+//! Credentials: `HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD` (what `helm repo add --username
+//! --password` stored) as access key id and secret key, else the usual chain.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest as _, Sha256};
+
+use crate::api::{self, HelmChartVersion};
+use crate::client::Client;
+use crate::credentials::Credentials;
+use crate::index::{self, IndexVersion};
+use crate::repo_ref::CcrUrl;
+use crate::settings::{self, Global};
+
+/// Charts whose versions are listed at once while building an index.
+pub const INDEX_WORKERS: usize = 8;
+
+/// What a getter URL asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Index,
+    /// A chart package or its provenance file, by its download file name.
+    File(String),
+}
+
+/// Splits a getter URL into the repository and what is asked of it.
+pub fn parse_request(url: &str) -> Result<(CcrUrl, Request)> {
+    let parsed = CcrUrl::parse(url)?;
+    let Some(rest) = parsed.rest.clone() else {
+        bail!("{url}: names no file (Helm asks for .../index.yaml, .../NAME-VERSION.tgz or .../NAME-VERSION.tgz.prov)");
+    };
+    let req = if rest == "index.yaml" {
+        Request::Index
+    } else if (rest.ends_with(".tgz") || rest.ends_with(".tgz.prov"))
+        && index::is_safe_file_name(&rest)
+    {
+        Request::File(rest)
+    } else {
+        bail!("{url}: the ccr getter serves only index.yaml, NAME-VERSION.tgz and NAME-VERSION.tgz.prov in a repository, not {rest:?}");
+    };
+    Ok((
+        CcrUrl {
+            rest: None,
+            ..parsed
+        },
+        req,
+    ))
+}
+
+/// The getter's credentials from `helm repo add --username --password`, if Helm passed some.
+pub fn helm_credentials(global: &Global) -> Option<Credentials> {
+    Credentials::new(
+        global.env.get("HELM_PLUGIN_USERNAME").unwrap_or(""),
+        global.env.get("HELM_PLUGIN_PASSWORD").unwrap_or(""),
+        None,
+        "the Helm repository (HELM_PLUGIN_USERNAME/HELM_PLUGIN_PASSWORD)",
+    )
+}
+
+/// Serves `url` on stdout.
+pub fn run(url: &str, global: &Global) -> Result<()> {
+    let (repo, req) = parse_request(url)?;
+    // Helm shows the getter's stderr only on failure; keep it free of progress bars.
+    let mut global = global.clone();
+    global.quiet = true;
+    let client = settings::connect(&repo, helm_credentials(&global), &global)
+        .with_context(|| format!("cannot fetch {url}"))?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    match req {
+        Request::Index => {
+            let text = build_index(&client, SystemTime::now())
+                .with_context(|| format!("cannot build the index of {}", repo.repo_url()))?;
+            out.write_all(text.as_bytes())
+        }
+        Request::File(name) => {
+            client
+                .download(&name, &mut out)
+                .with_context(|| format!("cannot fetch {url}"))?;
+            Ok(())
+        }
+    }
+    .and_then(|()| out.flush())
+    .with_context(|| format!("writing {url} to Helm"))?;
+    Ok(())
+}
+
+/// Lists every chart and version of the client's namespace and builds the index text.
+pub fn build_index(client: &Client, now: SystemTime) -> Result<String> {
+    let charts = client.list_charts()?;
+    let names: Vec<String> = charts.into_iter().map(|c| c.name).collect();
+    let versions = for_each_bounded(&names, INDEX_WORKERS, |name| chart_versions(client, name))?;
+    let all: Vec<IndexVersion> = versions.into_iter().flatten().collect();
+    Ok(index::build_index(&all, &index::rfc3339_utc(now)))
+}
+
+/// The index entries of one chart; none when it vanished since the chart list was read.
+fn chart_versions(client: &Client, name: &str) -> Result<Vec<IndexVersion>> {
+    let Some(versions) = client
+        .find_versions(name)
+        .with_context(|| format!("listing the versions of {name}"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(versions.len());
+    for v in versions {
+        let mut entry = index_version(&v);
+        if entry.digest.is_none() {
+            // Helm 4 caches by the index digest without checking it: never leave it out or
+            // guess it. Hash the bytes the getter would serve.
+            entry.digest = Some(sha256_of_download(client, &entry.url).with_context(|| {
+                format!(
+                    "{} {} has no digest in the registry; hashing {}",
+                    v.name, v.version, entry.url
+                )
+            })?);
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// The index's view of one registry version.
+pub fn index_version(v: &HelmChartVersion) -> IndexVersion {
+    let sources = match v.raw.get("sources") {
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    IndexVersion {
+        name: v.name.clone(),
+        version: v.version.clone(),
+        api_version: v.api_version.clone(),
+        app_version: v.app_version.clone(),
+        description: v.description.clone(),
+        created: v.created.clone(),
+        digest: v.digest.as_deref().and_then(index::normalize_digest),
+        url: index::chart_file_name(&v.name, &v.version, &v.urls),
+        home: api::text(&v.raw, "home"),
+        icon: api::text(&v.raw, "icon"),
+        sources,
+        deprecated: v.deprecated,
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn sha256_of_download(client: &Client, file: &str) -> Result<String> {
+    let mut h = HashWriter(Sha256::new());
+    client.download(file, &mut h)?;
+    Ok(hex::encode(h.0.finalize()))
+}
+
+/// Runs `f` on every item with at most `workers` threads, keeping the input order. The first
+/// error stops the workers from taking new items and is returned.
+pub fn for_each_bounded<T, R, F>(items: &[T], workers: usize, f: F) -> Result<Vec<R>>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> Result<R> + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let first_error: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    let workers = workers.clamp(1, items.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                match f(item) {
+                    Ok(r) => {
+                        if let Ok(mut res) = results.lock() {
+                            res[i] = Some(r);
+                        }
+                    }
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        if let Ok(mut slot) = first_error.lock() {
+                            // Report the earliest item's error, whatever thread got there first.
+                            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                                *slot = Some((i, e));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some((_, e)) = first_error
+        .into_inner()
+        .map_err(|_| anyhow!("a worker panicked"))?
+    {
+        return Err(e);
+    }
+    results
+        .into_inner()
+        .map_err(|_| anyhow!("a worker panicked"))?
+        .into_iter()
+        .map(|r| r.ok_or_else(|| anyhow!("a worker stopped early")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    #[test]
+    fn requests() {
+        let (repo, req) = parse_request("ccr://ccr-1/ns/index.yaml").unwrap();
+        assert_eq!(repo.repo_url(), "ccr://ccr-1/ns");
+        assert_eq!(req, Request::Index);
+        let (repo, req) =
+            parse_request("ccr://ccr.bj.baidubce.com/ccr-1/ns/app-1.0.0+b.1.tgz").unwrap();
+        assert_eq!(repo.api_host.as_deref(), Some("ccr.bj.baidubce.com"));
+        assert_eq!(req, Request::File("app-1.0.0+b.1.tgz".into()));
+        let (_, req) = parse_request("ccr://ccr-1/ns/app-1.0.0.tgz.prov").unwrap();
+        assert_eq!(req, Request::File("app-1.0.0.tgz.prov".into()));
+        for bad in [
+            "ccr://ccr-1/ns",
+            "ccr://ccr-1/ns/",
+            "ccr://ccr-1/ns/app",
+            "ccr://ccr-1/ns/sub/index.yaml",
+            "ccr://ccr-1/ns/../x.tgz",
+            "ccr://ccr-1/ns/a b.tgz",
+            "https://x/ns/index.yaml",
+        ] {
+            assert!(parse_request(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bounded_pool_keeps_order_and_bounds_concurrency() {
+        let items: Vec<usize> = (0..50).collect();
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let out = for_each_bounded(&items, 4, |&i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(i * 2)
+        })
+        .unwrap();
+        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= 4);
+        assert!(for_each_bounded(&Vec::<u8>::new(), 8, |_| Ok(1))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn bounded_pool_stops_on_error() {
+        let items: Vec<usize> = (0..100).collect();
+        let calls = AtomicUsize::new(0);
+        let err = for_each_bounded(&items, 2, |&i| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            if i == 3 {
+                bail!("item {i} failed")
+            }
+            Ok(i)
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "item 3 failed");
+        assert!(calls.load(Ordering::SeqCst) < 100);
+    }
+
+    #[test]
+    fn index_version_from_registry() {
+        let raw: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"home":"https://h","icon":null,"sources":["https://s",3]}"#)
+                .unwrap();
+        let v = HelmChartVersion {
+            name: "app".into(),
+            version: "1.0.0".into(),
+            app_version: Some("2".into()),
+            api_version: Some("v2".into()),
+            description: Some("d".into()),
+            created: Some("2022-08-16T07:14:26.854394381Z".into()),
+            digest: Some("AB".repeat(32)),
+            urls: vec!["charts/app-1.0.0.tgz".into()],
+            deprecated: false,
+            raw,
+        };
+        let e = index_version(&v);
+        assert_eq!(e.url, "app-1.0.0.tgz");
+        assert_eq!(e.digest, Some("ab".repeat(32)));
+        assert_eq!(e.home.as_deref(), Some("https://h"));
+        assert_eq!(e.icon, None);
+        assert_eq!(e.sources, vec!["https://s".to_string()]);
+    }
+}
