@@ -68,6 +68,18 @@ pub fn helm_credentials(global: &Global) -> Option<Credentials> {
     )
 }
 
+/// The getter's full argument list, `CERT KEY CA URL` (empty strings when Helm has none). A CA
+/// file given to `helm repo add --ca-file` is trusted like `--ca-file`; a client certificate
+/// has no use with CCR's signed requests and is ignored.
+pub fn run_args(_cert: &str, _key: &str, ca: &str, url: &str, global: &Global) -> Result<()> {
+    if !ca.is_empty() && global.ca_file.is_none() {
+        let mut global = global.clone();
+        global.ca_file = Some(ca.into());
+        return run(url, &global);
+    }
+    run(url, global)
+}
+
 /// Serves `url` on stdout.
 pub fn run(url: &str, global: &Global) -> Result<()> {
     let (repo, req) = parse_request(url)?;
