@@ -1,1 +1,117 @@
-fn main() {}
+//! `ccr-emulator` binary: serves the emulator until killed.
+//!
+//! `ccr-emulator --port 0 [--host 127.0.0.1] --keys AK:SK[:TOKEN]... [--overwrite]
+//! [--data-dir DIR] [--max-chart-size BYTES]`
+//!
+//! Prints the base URL on stdout (one line), then serves.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ccr_emulator::{Config, Key};
+
+const USAGE: &str = "usage: ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... \
+[--overwrite] [--data-dir DIR] [--max-chart-size BYTES]";
+
+fn parse_key(s: &str) -> Result<Key, String> {
+    let mut it = s.splitn(3, ':');
+    match (it.next(), it.next(), it.next()) {
+        (Some(ak), Some(sk), tok) if !ak.is_empty() && !sk.is_empty() => Ok(match tok {
+            Some(t) if !t.is_empty() => Key::with_token(ak, sk, t),
+            _ => Key::new(ak, sk),
+        }),
+        _ => Err(format!("bad key {s:?}: expected AK:SK or AK:SK:TOKEN")),
+    }
+}
+
+fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
+    let mut cfg = Config::new(Vec::new());
+    let mut i = 0;
+    while i < args.len() {
+        let (flag, inline) = match args[i].split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (args[i].clone(), None),
+        };
+        i += 1;
+        let mut value = |name: &str| -> Result<String, String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            match args.get(i) {
+                Some(v) if !v.starts_with("--") => {
+                    i += 1;
+                    Ok(v.clone())
+                }
+                _ => Err(format!("{name} needs a value")),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => {
+                let v = value("--port")?;
+                cfg.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
+            }
+            "--host" => cfg.host = value("--host")?,
+            "--keys" | "--key" => {
+                cfg.keys.push(parse_key(&value(&flag)?)?);
+                if inline.is_none() {
+                    while let Some(v) = args.get(i).filter(|v| !v.starts_with("--")) {
+                        cfg.keys.push(parse_key(v)?);
+                        i += 1;
+                    }
+                }
+            }
+            "--overwrite" => {
+                if inline.is_some() {
+                    return Err("--overwrite takes no value".into());
+                }
+                cfg.overwrite = true;
+            }
+            "--data-dir" => cfg.data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--max-chart-size" => {
+                let v = value("--max-chart-size")?;
+                cfg.max_chart_size = Some(
+                    v.parse()
+                        .map_err(|_| format!("bad --max-chart-size {v:?}"))?,
+                );
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if cfg.keys.is_empty() {
+        return Err("at least one --keys AK:SK[:TOKEN] is required".into());
+    }
+    Ok(Some(cfg))
+}
+
+fn main() -> ExitCode {
+    let cfg = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("Error: {e} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let emu = match ccr_emulator::start(cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("Error: cannot start the emulator: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{}", emu.url())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        return ExitCode::from(1);
+    }
+    drop(out);
+    emu.wait();
+    ExitCode::SUCCESS
+}
