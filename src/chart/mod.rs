@@ -1,5 +1,6 @@
 //! Chart packages: loading and validating chart directories, `.helmignore`, building and
 //! reading `.tgz` archives.
 
+pub mod ignore;
 pub mod metadata;
 pub mod yaml;
