@@ -396,3 +396,239 @@ fn install_removes_a_binary_that_does_not_run() {
     assert!(!sb.binary().exists());
     assert!(!sb.getter_dir().exists());
 }
+
+/// The getter (`helm-ccr download CERT KEY CA URL`, what the installed ccr-getter runs) against
+/// the emulator: the index it synthesises, and the bytes it serves.
+mod getter {
+    use super::*;
+    use helm_ccr::client::Upload;
+    use helm_ccr::credentials::Credentials;
+    use helm_ccr::repo_ref::CcrUrl;
+    use helm_ccr::settings::{self, Env, Global};
+
+    const AK: &str = "getter-ak";
+    const SK: &str = "getter-sk";
+    const REPO: &str = "ccr://ccr-getter-test/ns";
+
+    fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+        let chart_yaml = format!(
+            "apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"9.9\"\ndescription: the {name} chart\n"
+        );
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        for (path, body) in [
+            (format!("{name}/Chart.yaml"), chart_yaml.as_str()),
+            (format!("{name}/values.yaml"), "x: 1\n"),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, path, body.as_bytes()).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    struct Registry {
+        emu: ccr_emulator::Emulator,
+        tmp: tempfile::TempDir,
+    }
+
+    impl Registry {
+        fn start() -> Registry {
+            let emu = ccr_emulator::start(ccr_emulator::Config::new(vec![ccr_emulator::Key::new(
+                AK, SK,
+            )]))
+            .unwrap();
+            Registry {
+                emu,
+                tmp: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn push(&self, name: &str, version: &str, prov: Option<&str>) -> Vec<u8> {
+            let mut global = Global::new(Env::from_pairs([(
+                "HOME".to_string(),
+                self.tmp.path().display().to_string(),
+            )]));
+            global.endpoint = Some(self.emu.url());
+            let client = settings::connect(
+                &CcrUrl::parse(REPO).unwrap(),
+                Credentials::new(AK, SK, None, "test"),
+                &global,
+            )
+            .unwrap();
+            let bytes = chart_tgz(name, version);
+            let file_name = format!("{name}-{version}.tgz");
+            let path = self.tmp.path().join(&file_name);
+            fs::write(&path, &bytes).unwrap();
+            let prov_path = prov.map(|p| {
+                let pp = self.tmp.path().join(format!("{file_name}.prov"));
+                fs::write(&pp, p).unwrap();
+                pp
+            });
+            client
+                .upload(&Upload {
+                    chart: &path,
+                    file_name: &file_name,
+                    prov: prov_path.as_deref(),
+                    name,
+                    version,
+                    sha256: &sha256_hex(&bytes),
+                })
+                .unwrap();
+            bytes
+        }
+
+        /// Runs the getter as Helm does, with repository credentials and no others.
+        fn get(&self, url: &str, user: &str, pass: &str) -> Output {
+            Command::new(env!("CARGO_BIN_EXE_helm-ccr"))
+                .args(["download", "", "", "", url])
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", self.tmp.path())
+                .env("HELM_CCR_ENDPOINT", self.emu.url())
+                .env("HELM_PLUGIN_USERNAME", user)
+                .env("HELM_PLUGIN_PASSWORD", pass)
+                .output()
+                .unwrap()
+        }
+    }
+
+    #[test]
+    fn index_lists_every_version_with_the_digest_of_the_served_bytes() {
+        let reg = Registry::start();
+        let mut pushed = HashMap::new();
+        for (name, version) in [
+            ("zeta", "1.0.0"),
+            ("alpha", "0.9.0"),
+            ("alpha", "0.10.0"),
+            ("alpha", "0.10.0-rc.1"),
+        ] {
+            pushed.insert(
+                format!("{name}-{version}.tgz"),
+                reg.push(name, version, None),
+            );
+        }
+        // More charts than the getter's pool has workers.
+        for i in 0..12 {
+            reg.push(&format!("many-{i:02}"), "1.0.0", None);
+        }
+
+        let out = reg.get(&format!("{REPO}/index.yaml"), AK, SK);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(doc["apiVersion"], "v1");
+        assert!(doc["generated"].as_str().unwrap().ends_with('Z'));
+        let entries = doc["entries"].as_object().unwrap();
+        assert_eq!(entries.len(), 14);
+        let alpha: Vec<&str> = entries["alpha"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap())
+            .collect();
+        assert_eq!(alpha, ["0.10.0", "0.10.0-rc.1", "0.9.0"]);
+        let first = &entries["alpha"][0];
+        assert_eq!(first["apiVersion"], "v2");
+        assert_eq!(first["appVersion"], "9.9");
+        assert_eq!(first["description"], "the alpha chart");
+        assert!(first["created"].as_str().is_some());
+
+        for list in entries.values() {
+            for v in list.as_array().unwrap() {
+                let url = v["urls"][0].as_str().unwrap();
+                assert_eq!(
+                    url,
+                    format!(
+                        "{}-{}.tgz",
+                        v["name"].as_str().unwrap(),
+                        v["version"].as_str().unwrap()
+                    )
+                );
+                let served = reg.get(&format!("{REPO}/{url}"), AK, SK);
+                assert!(served.status.success(), "{}", stderr(&served));
+                assert_eq!(
+                    v["digest"].as_str().unwrap(),
+                    sha256_hex(&served.stdout),
+                    "{url}"
+                );
+                if let Some(bytes) = pushed.get(url) {
+                    assert_eq!(&served.stdout, bytes, "{url}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn serves_provenance_files() {
+        let reg = Registry::start();
+        reg.push(
+            "signed",
+            "1.0.0",
+            Some("-----BEGIN PGP SIGNED MESSAGE-----\nfake\n"),
+        );
+        reg.push("unsigned", "1.0.0", None);
+        let prov = reg.get(&format!("{REPO}/signed-1.0.0.tgz.prov"), AK, SK);
+        assert!(prov.status.success(), "{}", stderr(&prov));
+        assert_eq!(prov.stdout, b"-----BEGIN PGP SIGNED MESSAGE-----\nfake\n");
+        let none = reg.get(&format!("{REPO}/unsigned-1.0.0.tgz.prov"), AK, SK);
+        assert_eq!(none.status.code(), Some(1));
+        assert!(none.stdout.is_empty());
+        assert!(
+            stderr(&none).contains("unsigned-1.0.0.tgz.prov"),
+            "{}",
+            stderr(&none)
+        );
+    }
+
+    #[test]
+    fn empty_repository_gives_an_empty_index() {
+        let reg = Registry::start();
+        let out = reg.get(&format!("{REPO}/index.yaml"), AK, SK);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+        assert_eq!(doc["apiVersion"], "v1");
+        assert_eq!(doc["entries"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn failures_are_one_clear_line_and_nothing_on_stdout() {
+        let reg = Registry::start();
+        reg.push("app", "1.0.0", None);
+        // Wrong secret from `helm repo add --password`.
+        let bad = reg.get(&format!("{REPO}/index.yaml"), AK, "wrong");
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(bad.stdout.is_empty());
+        let err = stderr(&bad);
+        assert!(err.contains("Error"), "{err}");
+        assert!(
+            err.contains("SignatureDoesNotMatch") || err.contains("403"),
+            "{err}"
+        );
+        assert!(!err.contains("wrong"), "the secret leaked: {err}");
+        // A chart that is not there.
+        let missing = reg.get(&format!("{REPO}/app-9.9.9.tgz"), AK, SK);
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(missing.stdout.is_empty());
+        assert!(
+            stderr(&missing).contains("app-9.9.9.tgz"),
+            "{}",
+            stderr(&missing)
+        );
+        // Something a getter does not serve.
+        let odd = reg.get(&format!("{REPO}/app"), AK, SK);
+        assert_eq!(odd.status.code(), Some(1));
+        assert!(stderr(&odd).contains("index.yaml"), "{}", stderr(&odd));
+        // No credentials anywhere.
+        let none = reg.get(&format!("{REPO}/index.yaml"), "", "");
+        assert_eq!(none.status.code(), Some(1));
+        assert!(
+            stderr(&none).to_lowercase().contains("credentials"),
+            "{}",
+            stderr(&none)
+        );
+    }
+}
