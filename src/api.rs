@@ -164,8 +164,10 @@ mod tests {
 
     #[test]
     fn pages_accept_numbers_strings_and_nulls() {
-        let p = parse_page(br#"{"total":"3","pageNo":1,"pageSize":"10","items":[{"name":"a"},null,{"name":"b"}]}"#)
-            .unwrap();
+        let p = parse_page(
+            br#"{"total":"3","pageNo":1,"pageSize":"10","items":[{"name":"a"},null,{"name":"b"}]}"#,
+        )
+        .unwrap();
         assert_eq!(p.total, Some(3));
         assert_eq!(p.items.len(), 2);
         let p = parse_page(br#"{"total":0,"items":null}"#).unwrap();
@@ -193,7 +195,10 @@ mod tests {
 
     #[test]
     fn hostile_file_names_are_reduced() {
-        assert_eq!(safe_file_name("../../evil.tgz").as_deref(), Some("evil.tgz"));
+        assert_eq!(
+            safe_file_name("../../evil.tgz").as_deref(),
+            Some("evil.tgz")
+        );
         assert_eq!(safe_file_name("/etc/passwd").as_deref(), Some("passwd"));
         assert_eq!(safe_file_name("a\\..\\b.tgz").as_deref(), Some("b.tgz"));
         assert_eq!(safe_file_name(".."), None);

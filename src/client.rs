@@ -86,7 +86,8 @@ impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca).with_context(|| format!("reading --ca-file {}", ca.display()))?;
+            let pem =
+                std::fs::read(ca).with_context(|| format!("reading --ca-file {}", ca.display()))?;
             let certs: Vec<_> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {
                     Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -232,9 +233,7 @@ impl Client {
         let request = builder
             .body(body)
             .map_err(|e| Failure::Transport(anyhow!("bad request: {e}"), false))?;
-        let remaining = self
-            .remaining()
-            .map_err(|e| Failure::Transport(e, false))?;
+        let remaining = self.remaining().map_err(|e| Failure::Transport(e, false))?;
         let request = self
             .agent
             .configure_request(request)
@@ -265,7 +264,10 @@ impl Client {
                     .limit(64 << 10)
                     .read_to_vec()
                     .unwrap_or_default();
-                Err(Failure::Api(ApiError::from_body(status, &body, request_id), date))
+                Err(Failure::Api(
+                    ApiError::from_body(status, &body, request_id),
+                    date,
+                ))
             }
             Err(e) => {
                 self.out().debug(&format!("{method} {url} -> {e}"));
@@ -384,7 +386,11 @@ impl Client {
     }
 
     /// Follows every page of a list endpoint.
-    fn list_all(&self, extra: &[&str], filter: Option<(&str, &str)>) -> Result<Vec<Map<String, Value>>> {
+    fn list_all(
+        &self,
+        extra: &[&str],
+        filter: Option<(&str, &str)>,
+    ) -> Result<Vec<Map<String, Value>>> {
         let mut items = Vec::new();
         for page_no in 1..=MAX_PAGES {
             let mut query = vec![
@@ -481,10 +487,12 @@ impl Client {
         let mut outcome_unknown = false;
         loop {
             attempt += 1;
-            let mut files = vec![File::open(up.chart)
-                .with_context(|| format!("opening {}", up.chart.display()))?];
+            let mut files =
+                vec![File::open(up.chart)
+                    .with_context(|| format!("opening {}", up.chart.display()))?];
             if let Some(prov) = up.prov {
-                files.push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
+                files
+                    .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
             }
             let reader = layout.reader(files);
             let bar = self.out().transfer_bar(layout.total_len(), up.file_name);
@@ -533,7 +541,8 @@ impl Client {
             };
             if let Some(e) = retry {
                 outcome_unknown = true;
-                self.out().debug(&format!("upload attempt {attempt} failed: {e:#}"));
+                self.out()
+                    .debug(&format!("upload attempt {attempt} failed: {e:#}"));
                 self.backoff(attempt, None)?;
                 if let Some(v) = self.find_version(up.name, up.version)? {
                     return self.compare_stored(up, &v);
@@ -606,9 +615,7 @@ impl Client {
             }
         };
         let expected = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok());
-        let bar = self
-            .out()
-            .transfer_bar(expected.unwrap_or(0), file_name);
+        let bar = self.out().transfer_bar(expected.unwrap_or(0), file_name);
         let mut reader = resp.into_body().into_reader();
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;
@@ -666,12 +673,14 @@ impl Client {
 
 /// True when the error is the registry's 404.
 pub fn is_not_found(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<ApiError>().is_some_and(ApiError::is_not_found)
+    e.downcast_ref::<ApiError>()
+        .is_some_and(ApiError::is_not_found)
 }
 
 /// True when the error is the registry's 409.
 pub fn is_conflict(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<ApiError>().is_some_and(ApiError::is_conflict)
+    e.downcast_ref::<ApiError>()
+        .is_some_and(ApiError::is_conflict)
 }
 
 fn header(resp: &http::Response<ureq::Body>, name: &str) -> Option<String> {
@@ -755,7 +764,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(
             sign::format_timestamp(parse_http_date("Sun, 22 Nov 2026 06:30:45 GMT").unwrap()),
             "2026-11-22T06:30:45Z"

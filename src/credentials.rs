@@ -44,7 +44,10 @@ impl Credentials {
         Some(Credentials {
             access_key_id: ak.to_string(),
             secret_access_key: sk.to_string(),
-            security_token: token.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string),
+            security_token: token
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
             source: source.to_string(),
         })
     }
@@ -149,7 +152,10 @@ fn bcecli_credentials(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('[') {
-            in_defaults = line.trim_matches(['[', ']']).trim().eq_ignore_ascii_case("defaults");
+            in_defaults = line
+                .trim_matches(['[', ']'])
+                .trim()
+                .eq_ignore_ascii_case("defaults");
             continue;
         }
         if !in_defaults || line.starts_with(['#', ';']) {
@@ -184,13 +190,20 @@ pub fn resolve(
     if let Some(c) = explicit {
         return Ok(c);
     }
-    if let (Some(ak), Some(sk)) = (env.get("BCE_ACCESS_KEY_ID"), env.get("BCE_SECRET_ACCESS_KEY")) {
+    if let (Some(ak), Some(sk)) = (
+        env.get("BCE_ACCESS_KEY_ID"),
+        env.get("BCE_SECRET_ACCESS_KEY"),
+    ) {
         if let Some(c) = Credentials::new(ak, sk, env.get("BCE_SECURITY_TOKEN"), "environment") {
             return Ok(c);
         }
     }
     if let Some(p) = profile {
-        let token = if p.mode.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("StsToken")) {
+        let token = if p
+            .mode
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("StsToken"))
+        {
             p.security_token.as_deref()
         } else {
             p.security_token.as_deref().filter(|t| !t.is_empty())
@@ -242,7 +255,10 @@ mod tests {
         )
         .unwrap();
         let c = resolve(None, &env, None, &mut warn).unwrap();
-        assert_eq!((c.access_key_id.as_str(), c.security_token.clone()), ("iniak", None));
+        assert_eq!(
+            (c.access_key_id.as_str(), c.security_token.clone()),
+            ("iniak", None)
+        );
 
         std::fs::create_dir_all(home.path().join(".bce")).unwrap();
         std::fs::write(
@@ -258,7 +274,10 @@ mod tests {
 
         let env = env_with_home(
             home.path(),
-            &[("BCE_ACCESS_KEY_ID", "eak"), ("BCE_SECRET_ACCESS_KEY", "esk")],
+            &[
+                ("BCE_ACCESS_KEY_ID", "eak"),
+                ("BCE_SECRET_ACCESS_KEY", "esk"),
+            ],
         );
         let c = resolve(None, &env, Some(&profile), &mut warn).unwrap();
         assert_eq!(c.access_key_id, "eak");
@@ -283,6 +302,9 @@ mod tests {
         let mut warnings = Vec::new();
         let env = env_with_home(home.path(), &[("BCE_PROFILE", "nope")]);
         assert!(bce_profile(&env, &mut |w| warnings.push(w)).is_err());
-        assert!(warnings.iter().any(|w| w.contains("readable by others")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains("readable by others")),
+            "{warnings:?}"
+        );
     }
 }

@@ -81,7 +81,13 @@ impl ApiError {
                 }
             }
             _ if !text.is_empty() => {
-                let line: String = text.lines().next().unwrap_or("").chars().take(200).collect();
+                let line: String = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect();
                 err.message = Some(line);
             }
             _ => {}

@@ -112,7 +112,9 @@ impl<R: Read> Read for Exact<R> {
             let mut probe = [0u8; 1];
             return match self.inner.read(&mut probe)? {
                 0 => Ok(0),
-                _ => Err(io::Error::other("the file grew while it was being uploaded")),
+                _ => Err(io::Error::other(
+                    "the file grew while it was being uploaded",
+                )),
             };
         }
         let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
@@ -127,7 +129,6 @@ impl<R: Read> Read for Exact<R> {
         Ok(n)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -154,7 +155,10 @@ mod tests {
         let layout = Layout::new(&b, &parts);
         let mut body = Vec::new();
         layout
-            .reader(vec![Cursor::new(b"abc".to_vec()), Cursor::new(b"pv".to_vec())])
+            .reader(vec![
+                Cursor::new(b"abc".to_vec()),
+                Cursor::new(b"pv".to_vec()),
+            ])
             .read_to_end(&mut body)
             .unwrap();
         let expected = format!(

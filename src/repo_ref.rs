@@ -17,8 +17,7 @@ fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
@@ -52,7 +51,10 @@ impl CcrUrl {
         };
         let mut p = tail.splitn(2, '/');
         let namespace = p.next().unwrap_or("");
-        let rest = p.next().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty());
+        let rest = p
+            .next()
+            .map(|r| r.trim_end_matches('/'))
+            .filter(|r| !r.is_empty());
         if !valid_segment(instance) {
             bail!("{url:?}: expected ccr://INSTANCE_ID/NAMESPACE, the instance id is missing or invalid");
         }
@@ -184,11 +186,22 @@ mod tests {
         let (r, c) = parse_chart_ref("ccr://i/n/app").unwrap();
         assert!(matches!(r, RepoArg::Url(ref u) if u.rest.is_none() && u.namespace == "n"));
         assert_eq!(c, "app");
-        for bad in ["app", "/app", "r/", "r/a/b", "ccr://i/n", "ccr://i/n/a/b", "r/.."] {
+        for bad in [
+            "app",
+            "/app",
+            "r/",
+            "r/a/b",
+            "ccr://i/n",
+            "ccr://i/n/a/b",
+            "r/..",
+        ] {
             assert!(parse_chart_ref(bad).is_err(), "{bad}");
         }
         assert!(parse_repo("ccr://i/n/x").is_err());
-        assert_eq!(parse_repo("myccr/").unwrap(), RepoArg::Named("myccr".into()));
+        assert_eq!(
+            parse_repo("myccr/").unwrap(),
+            RepoArg::Named("myccr".into())
+        );
         assert!(parse_repo("https://x/y").is_err());
     }
 }

@@ -27,9 +27,10 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Env {
-        Env::from_pairs(std::env::vars_os().filter_map(|(k, v)| {
-            Some((k.into_string().ok()?, v.into_string().ok()?))
-        }))
+        Env::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
@@ -40,7 +41,10 @@ impl Env {
 
     /// A variable's value, if set and not empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn home(&self) -> Option<PathBuf> {
@@ -311,7 +315,11 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
     let out = global.output();
     let mut warn = |w: String| out.warn(&w);
     let profile = credentials::bce_profile(&global.env, &mut warn)?;
-    let endpoint = resolve_endpoint(url, global, profile.as_ref().and_then(|p| p.region.as_deref()))?;
+    let endpoint = resolve_endpoint(
+        url,
+        global,
+        profile.as_ref().and_then(|p| p.region.as_deref()),
+    )?;
     let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn)?;
     out.debug(&format!(
         "endpoint {}, access key {} (from {})",

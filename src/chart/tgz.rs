@@ -1,0 +1,204 @@
+//! Reading chart packages: checking a ready `.tgz` before it is pushed, and unpacking a pulled
+//! one safely (`--untar`) within Helm's limits.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use flate2::read::GzDecoder;
+
+use crate::chart::metadata::{self, Metadata};
+
+/// Helm refuses packages that expand to more than this.
+pub const MAX_TOTAL_BYTES: u64 = 100 << 20;
+/// Helm refuses files in a package larger than this.
+pub const MAX_FILE_BYTES: u64 = 5 << 20;
+
+fn open(path: &Path) -> Result<tar::Archive<GzDecoder<BufReader<File>>>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(tar::Archive::new(GzDecoder::new(BufReader::new(file))))
+}
+
+/// Splits an entry path into its components, refusing absolute paths, `..`, drive letters
+/// and backslashes. Returns the components after the first (the chart's own directory) and
+/// that first component.
+fn split_entry(raw: &[u8]) -> Result<(String, Vec<String>)> {
+    let text = std::str::from_utf8(raw).map_err(|_| anyhow!("an entry name is not UTF-8"))?;
+    if text.starts_with('/') || text.contains('\\') || text.contains('\0') {
+        bail!("entry {text:?} has an absolute or unsafe path");
+    }
+    let mut parts = Vec::new();
+    for c in Path::new(text).components() {
+        match c {
+            Component::Normal(s) => {
+                let s = s.to_str().unwrap_or_default();
+                if s.contains(':') && parts.is_empty() && s.len() == 2 {
+                    bail!("entry {text:?} has a drive letter");
+                }
+                parts.push(s.to_string());
+            }
+            Component::CurDir => {}
+            _ => bail!("entry {text:?} leaves the chart directory"),
+        }
+    }
+    if parts.is_empty() {
+        bail!("entry {text:?} is empty");
+    }
+    let top = parts.remove(0);
+    Ok((top, parts))
+}
+
+/// Checks a ready package: a gzip tar whose top-level `Chart.yaml` holds a name and a version.
+/// Returns its metadata. Reads the whole archive, so a truncated file is caught here.
+pub fn inspect(path: &Path) -> Result<Metadata> {
+    let what = path.display();
+    let mut archive = open(path)?;
+    let mut found: Option<Metadata> = None;
+    let mut top_dir: Option<String> = None;
+    let entries = archive
+        .entries()
+        .map_err(|e| anyhow!("{what} is not a gzip tar archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
+        let raw = entry.path_bytes().into_owned();
+        let (top, rest) = split_entry(&raw).map_err(|e| anyhow!("{what}: {e}"))?;
+        match &top_dir {
+            None => top_dir = Some(top.clone()),
+            Some(t) if *t != top => {
+                bail!("{what}: entries lie in two top-level directories ({t:?} and {top:?})")
+            }
+            _ => {}
+        }
+        if rest.len() == 1 && rest[0] == "Chart.yaml" && entry.header().entry_type().is_file() {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MAX_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| anyhow!("{what}: reading Chart.yaml: {e}"))?;
+            let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
+            found = Some(md);
+        } else {
+            io::copy(&mut entry, &mut io::sink())
+                .map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
+        }
+    }
+    let Some(md) = found else {
+        bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
+    };
+    if md.name.trim().is_empty() {
+        bail!("{what}: Chart.yaml has no name");
+    }
+    if md.version.trim().is_empty() {
+        bail!("{what}: Chart.yaml has no version");
+    }
+    Ok(md)
+}
+
+/// Unpacks a package into `untar_dir/<chart dir>` the way `helm pull --untar` does, refusing
+/// anything that would land outside it: absolute paths, `..`, links, devices. Helm's limits
+/// apply (100 MiB in all, 5 MiB a file). The files land in a temporary directory first and
+/// are renamed into place only when all is well; a directory already there is an error.
+pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(untar_dir)
+        .with_context(|| format!("creating {}", untar_dir.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".helm-ccr-untar-")
+        .tempdir_in(untar_dir)
+        .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
+    let what = path.display();
+    let mut archive = open(path)?;
+    let mut top_dir: Option<String> = None;
+    let mut total = 0u64;
+    for entry in archive
+        .entries()
+        .map_err(|e| anyhow!("{what} is not a gzip tar archive: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
+        let raw = entry.path_bytes().into_owned();
+        let (top, rest) = split_entry(&raw).map_err(|e| anyhow!("{what}: {e}"))?;
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        match &top_dir {
+            None => {
+                if top == "." || top == ".." {
+                    bail!("{what}: bad top-level directory {top:?}");
+                }
+                top_dir = Some(top.clone())
+            }
+            Some(t) if *t != top => {
+                bail!("{what}: entries lie in two top-level directories ({t:?} and {top:?})")
+            }
+            _ => {}
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_dir() || kind.is_pax_global_extensions() {
+            continue;
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            bail!("{what}: entry {name:?} is a link; chart packages hold only files");
+        }
+        if !kind.is_file() {
+            bail!("{what}: entry {name:?} is not a regular file");
+        }
+        if rest.is_empty() {
+            bail!("{what}: entry {name:?} is a file at the top level");
+        }
+        let size = entry.header().size().unwrap_or(u64::MAX);
+        if size > MAX_FILE_BYTES {
+            bail!("{what}: {name:?} is larger than Helm's limit of 5 MiB a file");
+        }
+        total = total.saturating_add(size);
+        if total > MAX_TOTAL_BYTES {
+            bail!("{what} expands to more than Helm's limit of 100 MiB");
+        }
+        let mut dest = staging.path().join(&top);
+        for part in &rest {
+            dest.push(part);
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&dest)
+            .with_context(|| format!("{what}: writing {name:?}"))?;
+        let copied = io::copy(&mut (&mut entry).take(MAX_FILE_BYTES + 1), &mut file)
+            .map_err(|e| anyhow!("{what}: reading {name:?}: {e}"))?;
+        if copied > MAX_FILE_BYTES {
+            bail!("{what}: {name:?} is larger than Helm's limit of 5 MiB a file");
+        }
+    }
+    let Some(top) = top_dir else {
+        bail!("{what} is empty");
+    };
+    let target = untar_dir.join(&top);
+    if target.symlink_metadata().is_ok() {
+        bail!(
+            "{} already exists; remove it or choose another --untardir",
+            target.display()
+        );
+    }
+    std::fs::rename(staging.path().join(&top), &target)
+        .with_context(|| format!("moving the chart into {}", target.display()))?;
+    Ok(target)
+}
+
+/// sha256 hex of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,168 @@
+//! `helm ccr pull REPO/CHART`: pick a version, download it to a temporary file, check its
+//! digest, then rename it into place (or unpack it with `--untar`).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::api::HelmChartVersion;
+use crate::chart::tgz;
+use crate::client::{is_not_found, Client};
+use crate::output::Output;
+use crate::repo_ref;
+use crate::settings::{self, Global};
+use crate::version;
+
+/// What `pull` was asked for.
+pub struct PullSettings {
+    pub chart: String,
+    pub version: Option<String>,
+    pub devel: bool,
+    pub destination: PathBuf,
+    pub untar: bool,
+    pub untardir: PathBuf,
+}
+
+/// A writer that hashes what passes through.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Chooses the version of `chart` to fetch.
+pub fn choose(
+    client: &Client,
+    chart: &str,
+    wanted: Option<&str>,
+    devel: bool,
+    repo_display: &str,
+) -> Result<HelmChartVersion> {
+    if let Some(w) = wanted {
+        if w.trim().is_empty() {
+            bail!("--version is empty");
+        }
+        // A bad constraint fails before any request.
+        version::Constraint::parse(w).with_context(|| format!("invalid --version {w:?}"))?;
+    }
+    let versions = match client.list_versions(chart) {
+        Ok(v) => v,
+        Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo_display}: {e}"),
+        Err(e) => return Err(e),
+    };
+    if versions.is_empty() {
+        bail!("chart {chart:?} not found in {repo_display}");
+    }
+    match version::select(&versions, wanted, devel)? {
+        Some(v) => Ok(v.clone()),
+        None => match wanted {
+            Some(w) => bail!("chart {chart:?} has no version matching {w:?} in {repo_display}"),
+            None => bail!(
+                "chart {chart:?} has only pre-release versions in {repo_display} (use --devel)"
+            ),
+        },
+    }
+}
+
+/// Downloads `v` into a temporary file in `dir` and checks it against the registry's digest.
+/// A body cut short or a wrong digest is retried on a fresh file; the temporary file is gone
+/// whenever this fails.
+pub fn fetch_verified(
+    client: &Client,
+    v: &HelmChartVersion,
+    file_name: &str,
+    dir: &Path,
+    out: &Output,
+) -> Result<tempfile::NamedTempFile> {
+    let attempts = client.config().attempts.max(1);
+    let mut last: Option<anyhow::Error> = None;
+    for attempt in 1..=attempts {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .suffix(".part")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        let (result, digest) = {
+            let mut writer = Hashing {
+                inner: io::BufWriter::new(tmp.as_file()),
+                hasher: Sha256::new(),
+            };
+            let result = client
+                .download(file_name, &mut writer)
+                .and_then(|n| writer.flush().map(|_| n).map_err(anyhow::Error::from));
+            (result, hex::encode(writer.hasher.finalize()))
+        };
+        match result {
+            Ok(_) => match v.digest.as_deref() {
+                Some(want) if want != digest => {
+                    last = Some(anyhow!(
+                        "digest mismatch for {file_name}: the registry lists sha256:{want}, the download has sha256:{digest}"
+                    ));
+                }
+                None => {
+                    out.warn(&format!(
+                        "the registry gives no digest for {file_name}; it could not be verified"
+                    ));
+                    return Ok(tmp);
+                }
+                Some(_) => return Ok(tmp),
+            },
+            Err(e) if e.downcast_ref::<crate::error::ApiError>().is_some() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+        if let Some(e) = &last {
+            out.debug(&format!("download attempt {attempt} failed: {e:#}"));
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("download of {file_name} failed")))
+}
+
+pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
+    let (repo_arg, chart) = repo_ref::parse_chart_ref(&s.chart)?;
+    let repo = settings::resolve_repo(&repo_arg, &global.env)?;
+    let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
+    let out = global.output();
+    let v = choose(&client, &chart, s.version.as_deref(), s.devel, &repo.display)?;
+    let file_name = v.file_name();
+    std::fs::create_dir_all(&s.destination)
+        .with_context(|| format!("creating {}", s.destination.display()))?;
+    if s.untar {
+        let untar_dir: PathBuf = if s.untardir.is_absolute() {
+            s.untardir.clone()
+        } else {
+            s.destination.join(&s.untardir)
+        }
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+        let untar_dir = if untar_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            untar_dir
+        };
+        std::fs::create_dir_all(&untar_dir)
+            .with_context(|| format!("creating {}", untar_dir.display()))?;
+        let tmp = fetch_verified(&client, &v, &file_name, &untar_dir, &out)?;
+        let dir = tgz::untar(tmp.path(), &untar_dir)?;
+        out.result(&dir.display().to_string());
+    } else {
+        let tmp = fetch_verified(&client, &v, &file_name, &s.destination, &out)?;
+        let dest = s.destination.join(&file_name);
+        tmp.persist(&dest)
+            .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
+        out.result(&dest.display().to_string());
+    }
+    Ok(())
+}

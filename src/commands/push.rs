@@ -1,0 +1,292 @@
+//! `helm ccr push CHART... REPO`: package (or check) each chart, look for the version in the
+//! registry, then upload it, never overwriting without `--force`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::chart::{metadata, tgz};
+use crate::client::{is_conflict, Client, Upload, UploadOutcome};
+use crate::error::UsageError;
+use crate::repo_ref;
+use crate::settings::{self, Global};
+
+/// At most this many charts are packaged and pushed at once.
+const MAX_PARALLEL: usize = 4;
+
+/// What to do when the version is already in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Fail (the default): never overwrite.
+    Fail,
+    /// `--force`: replace it.
+    Replace,
+    /// `--skip-existing`: succeed without uploading.
+    Skip,
+}
+
+/// What `push` was asked for.
+pub struct PushSettings {
+    pub charts: Vec<PathBuf>,
+    pub repo: String,
+    pub version: Option<String>,
+    pub app_version: Option<String>,
+    pub dependency_update: bool,
+    pub existing: Existing,
+    pub dry_run: bool,
+}
+
+/// A package ready to upload, kept alive (temporary files) until the upload is done.
+struct Prepared {
+    path: PathBuf,
+    file_name: String,
+    prov: Option<PathBuf>,
+    name: String,
+    version: String,
+    sha256: String,
+    size: u64,
+    _temp: Option<package::Packaged>,
+}
+
+pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
+    if s.charts.len() > 1 && (s.version.is_some() || s.app_version.is_some()) {
+        return Err(UsageError("--version and --app-version take exactly one chart".into()).into());
+    }
+    if let Some(v) = &s.version {
+        metadata::parse_loose_version(v)
+            .map_err(|_| anyhow!("invalid --version {v:?}: not a valid SemVer (e.g. 1.2.3)"))?;
+    }
+    let repo_arg = repo_ref::parse_repo(&s.repo)?;
+    let repo = settings::resolve_repo(&repo_arg, &global.env)?;
+    let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
+    let out = global.output();
+
+    if s.charts.len() == 1 {
+        let line = push_one(&s.charts[0], s, &client, &repo.display, global)?;
+        out.info(&line);
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(0usize);
+    std::thread::scope(|scope| {
+        for _ in 0..MAX_PARALLEL.min(s.charts.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(chart) = s.charts.get(i) else { break };
+                match push_one(chart, s, &client, &repo.display, global) {
+                    Ok(line) => out.info(&line),
+                    Err(e) => {
+                        eprintln!("Error: {}: {e:#}", chart.display());
+                        *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                    }
+                }
+            });
+        }
+    });
+    let failed = *failures.lock().unwrap_or_else(|p| p.into_inner());
+    if failed > 0 {
+        bail!("{failed} of {} charts failed", s.charts.len());
+    }
+    Ok(())
+}
+
+fn source_date_epoch(global: &Global) -> Result<Option<i64>> {
+    match global.env.get("SOURCE_DATE_EPOCH") {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
+    }
+}
+
+fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
+    let helm = global.env.get("HELM_BIN").unwrap_or("helm").to_string();
+    let output = std::process::Command::new(&helm)
+        .arg("dependency")
+        .arg("update")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {helm} dependency update"))?;
+    if !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        let line = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        bail!("{helm} dependency update {} failed: {line}", dir.display());
+    }
+    Ok(())
+}
+
+fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
+    let overrides = package::Overrides {
+        version: s.version.clone(),
+        app_version: s.app_version.clone(),
+    };
+    let sde = source_date_epoch(global)?;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: no such chart directory or package", path.display()))?;
+    if meta.is_dir() {
+        if s.dependency_update {
+            dependency_update(path, global)?;
+        }
+        let p = package::package_dir(path, &overrides, sde)?;
+        return Ok(from_packaged(p));
+    }
+    let md = tgz::inspect(path)?;
+    if overrides.version.is_some() || overrides.app_version.is_some() {
+        let p = package::repack_tgz(path, &overrides, sde)?;
+        let prov = sibling_prov(path);
+        if prov.is_some() {
+            global.output().warn(&format!(
+                "{}.prov is not uploaded: it signs the package before --version/--app-version changed it",
+                path.display()
+            ));
+        }
+        return Ok(from_packaged(p));
+    }
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
+    Ok(Prepared {
+        path: path.to_path_buf(),
+        file_name,
+        prov: sibling_prov(path),
+        name: md.name.clone(),
+        version: md.version.clone(),
+        sha256: tgz::sha256_file(path)?,
+        size: meta.len(),
+        _temp: None,
+    })
+}
+
+fn from_packaged(p: package::Packaged) -> Prepared {
+    Prepared {
+        path: p.path().to_path_buf(),
+        file_name: p.file_name.clone(),
+        prov: None,
+        name: p.metadata.name.clone(),
+        version: p.metadata.version.clone(),
+        sha256: p.sha256.clone(),
+        size: p.size,
+        _temp: Some(p),
+    }
+}
+
+fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
+    let mut name = tgz.file_name()?.to_os_string();
+    name.push(".prov");
+    let prov = tgz.with_file_name(name);
+    prov.is_file().then_some(prov)
+}
+
+fn push_one(
+    path: &Path,
+    s: &PushSettings,
+    client: &Client,
+    repo: &str,
+    global: &Global,
+) -> Result<String> {
+    let p = prepare(path, s, global)?;
+    let id = format!("{} {}", p.name, p.version);
+    let existing = client.find_version(&p.name, &p.version)?;
+    if let Some(e) = &existing {
+        let same = e.digest.as_deref() == Some(p.sha256.as_str());
+        match s.existing {
+            Existing::Skip => {
+                return Ok(format!(
+                    "Skipped {id}: already in {repo}{}",
+                    if same { " (identical)" } else { " (different content)" }
+                ))
+            }
+            Existing::Fail => bail!(
+                "{id} already exists in {repo}{}; use --force to replace it or --skip-existing to keep it",
+                if same { " (identical content)" } else { " with different content" }
+            ),
+            Existing::Replace => {}
+        }
+    }
+    if s.dry_run {
+        return Ok(format!(
+            "Would push {} ({} bytes, sha256:{}) to {repo}{}",
+            p.file_name,
+            p.size,
+            p.sha256,
+            if existing.is_some() { ", replacing the existing version" } else { "" }
+        ));
+    }
+    let up = Upload {
+        chart: &p.path,
+        file_name: &p.file_name,
+        prov: p.prov.as_deref(),
+        name: &p.name,
+        version: &p.version,
+        sha256: &p.sha256,
+    };
+    let outcome = match client.upload(&up) {
+        Ok(o) => o,
+        Err(e) if is_conflict(&e) => match s.existing {
+            // Someone pushed it between our look and our upload.
+            Existing::Skip => return Ok(format!("Skipped {id}: already in {repo}")),
+            Existing::Fail => bail!(
+                "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
+            ),
+            Existing::Replace => {
+                // A registry that refuses duplicates: delete, then upload again.
+                client.delete_version(&p.name, &p.version)?;
+                client.upload(&up).with_context(|| {
+                    format!("{id} was deleted to be replaced, but the new upload failed")
+                })?
+            }
+        },
+        Err(e) => return Err(e),
+    };
+    let note = match outcome {
+        UploadOutcome::Uploaded => "",
+        UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
+    };
+    Ok(format!(
+        "Pushed {id} to {repo} (sha256:{}){note}",
+        p.sha256
+    ))
+}
+
+/// Stand-in until chart directories can be packaged.
+mod package {
+    use std::path::Path;
+
+    use anyhow::{bail, Result};
+
+    use crate::chart::metadata::Metadata;
+
+    pub struct Overrides {
+        pub version: Option<String>,
+        pub app_version: Option<String>,
+    }
+
+    pub struct Packaged {
+        pub file: tempfile::NamedTempFile,
+        pub file_name: String,
+        pub metadata: Metadata,
+        pub sha256: String,
+        pub size: u64,
+    }
+
+    impl Packaged {
+        pub fn path(&self) -> &Path {
+            self.file.path()
+        }
+    }
+
+    pub fn package_dir(dir: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
+        bail!("{}: packaging chart directories is not supported yet", dir.display())
+    }
+
+    pub fn repack_tgz(tgz: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
+        bail!("{}: --version/--app-version on packages is not supported yet", tgz.display())
+    }
+}

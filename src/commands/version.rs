@@ -1,0 +1,7 @@
+//! `helm ccr version`.
+
+use crate::output::Output;
+
+pub fn run(out: &Output) {
+    out.result(concat!("helm-ccr ", env!("CARGO_PKG_VERSION")));
+}
