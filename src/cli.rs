@@ -102,7 +102,12 @@ pub struct PullArgs {
     #[arg(long)]
     pub devel: bool,
     /// Directory to write the package to
-    #[arg(short = 'd', long = "destination", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'd',
+        long = "destination",
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub destination: PathBuf,
     /// Unpack the chart after downloading it
     #[arg(long)]
@@ -138,7 +143,12 @@ pub struct RmArgs {
     #[arg(required = true, value_name = "REPO/CHART")]
     pub charts: Vec<String>,
     /// Versions to delete (repeat the flag or separate with commas)
-    #[arg(long = "version", value_name = "VERSION", value_delimiter = ',', conflicts_with = "all")]
+    #[arg(
+        long = "version",
+        value_name = "VERSION",
+        value_delimiter = ',',
+        conflicts_with = "all"
+    )]
     pub versions: Vec<String>,
     /// Delete the whole charts, every version
     #[arg(long)]

@@ -60,7 +60,13 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                     }
                     table(&rows)
                 }
-                f => render(f, charts.iter().map(|c| Value::Object(c.raw.clone())).collect())?,
+                f => render(
+                    f,
+                    charts
+                        .iter()
+                        .map(|c| Value::Object(c.raw.clone()))
+                        .collect(),
+                )?,
             };
             out.result(&text);
         }
@@ -95,7 +101,13 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                     }
                     table(&rows)
                 }
-                f => render(f, versions.iter().map(|v| Value::Object(v.raw.clone())).collect())?,
+                f => render(
+                    f,
+                    versions
+                        .iter()
+                        .map(|v| Value::Object(v.raw.clone()))
+                        .collect(),
+                )?,
             };
             out.result(&text);
         }
@@ -164,8 +176,14 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert!(matches!(parse_target("r").unwrap(), (RepoArg::Named(_), None)));
-        assert!(matches!(parse_target("r/").unwrap(), (RepoArg::Named(_), None)));
+        assert!(matches!(
+            parse_target("r").unwrap(),
+            (RepoArg::Named(_), None)
+        ));
+        assert!(matches!(
+            parse_target("r/").unwrap(),
+            (RepoArg::Named(_), None)
+        ));
         assert_eq!(parse_target("r/c").unwrap().1.as_deref(), Some("c"));
         assert_eq!(parse_target("ccr://i/n/c").unwrap().1.as_deref(), Some("c"));
         assert!(parse_target("ccr://i/n").unwrap().1.is_none());

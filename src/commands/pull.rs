@@ -134,7 +134,13 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     let out = global.output();
-    let v = choose(&client, &chart, s.version.as_deref(), s.devel, &repo.display)?;
+    let v = choose(
+        &client,
+        &chart,
+        s.version.as_deref(),
+        s.devel,
+        &repo.display,
+    )?;
     let file_name = v.file_name();
     std::fs::create_dir_all(&s.destination)
         .with_context(|| format!("creating {}", s.destination.display()))?;

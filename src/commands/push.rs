@@ -114,7 +114,12 @@ fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
         .with_context(|| format!("running {helm} dependency update"))?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
-        let line = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let line = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         bail!("{helm} dependency update {} failed: {line}", dir.display());
     }
     Ok(())
@@ -216,7 +221,11 @@ fn push_one(
             p.file_name,
             p.size,
             p.sha256,
-            if existing.is_some() { ", replacing the existing version" } else { "" }
+            if existing.is_some() {
+                ", replacing the existing version"
+            } else {
+                ""
+            }
         ));
     }
     let up = Upload {
@@ -249,10 +258,7 @@ fn push_one(
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    Ok(format!(
-        "Pushed {id} to {repo} (sha256:{}){note}",
-        p.sha256
-    ))
+    Ok(format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256))
 }
 
 /// Stand-in until chart directories can be packaged.
@@ -283,10 +289,16 @@ mod package {
     }
 
     pub fn package_dir(dir: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
-        bail!("{}: packaging chart directories is not supported yet", dir.display())
+        bail!(
+            "{}: packaging chart directories is not supported yet",
+            dir.display()
+        )
     }
 
     pub fn repack_tgz(tgz: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
-        bail!("{}: --version/--app-version on packages is not supported yet", tgz.display())
+        bail!(
+            "{}: --version/--app-version on packages is not supported yet",
+            tgz.display()
+        )
     }
 }

@@ -67,7 +67,10 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
                 }
             }
             for c in charts {
-                out.info(&format!("{verb} chart {c} (every version) from {}", repo.display));
+                out.info(&format!(
+                    "{verb} chart {c} (every version) from {}",
+                    repo.display
+                ));
             }
         } else {
             // Check every chart first: nothing is deleted unless everything named exists.

@@ -1,0 +1,589 @@
+//! Loading a chart the way Helm's loader does, without holding file contents in memory:
+//! the directory walk (`.helmignore`, symlinks followed, Helm's refusals), the sorting of files
+//! into a chart (Chart.yaml, Chart.lock, values, schema, templates, other files, subcharts),
+//! expansion of `charts/*.tgz`, and validation.
+//!
+//! Only the small files Helm interprets (Chart.yaml, Chart.lock, requirements.*, values.yaml,
+//! values.schema.json; each at most 5 MiB) are read here; every other file is a [`Source`]
+//! streamed later by the packager. Subchart archives are unpacked into a temporary directory.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use flate2::read::GzDecoder;
+
+use super::ignore::Rules;
+use super::metadata::{self, Lock, Metadata};
+use super::yaml::{self, Node};
+
+/// Helm refuses chart files larger than this (5 MiB).
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+/// Helm refuses archives that expand to more than this (100 MiB).
+pub const MAX_ARCHIVE_SIZE: u64 = 100 * 1024 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One file of a chart: its chart-relative name and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// `/`-separated, relative to the chart it belongs to.
+    pub name: String,
+    /// Where to read it (a leading UTF-8 BOM is dropped when it is read).
+    pub path: PathBuf,
+    /// Seconds since the epoch (rounded, as Go's tar writer rounds).
+    pub mtime: i64,
+}
+
+/// A loaded chart, ready to be written.
+#[derive(Debug)]
+pub struct Chart {
+    pub metadata: Metadata,
+    /// Modification time of Chart.yaml.
+    pub metadata_mtime: i64,
+    /// `Chart.lock` (or `requirements.lock`) and the time Helm 4 stamps it with.
+    pub lock: Option<(Lock, i64)>,
+    pub values: Option<Source>,
+    pub schema: Option<Source>,
+    pub templates: Vec<Source>,
+    pub files: Vec<Source>,
+    pub subcharts: Vec<Chart>,
+    /// Keeps unpacked subchart archives alive as long as the chart.
+    pub(crate) _spill: Vec<Arc<tempfile::TempDir>>,
+}
+
+fn mtime_secs(t: io::Result<SystemTime>) -> i64 {
+    match t {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64 + i64::from(d.subsec_nanos() >= 500_000_000),
+            Err(e) => {
+                let d = e.duration();
+                -(d.as_secs() as i64) - i64::from(d.subsec_nanos() >= 500_000_000)
+            }
+        },
+        Err(_) => 0,
+    }
+}
+
+/// Reads a small file whole, dropping a leading BOM (as Helm's loader does).
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_FILE_SIZE + 3)
+        .read_to_end(&mut data)?;
+    if data.starts_with(UTF8_BOM) {
+        data.drain(..3);
+    }
+    Ok(data)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory walk
+
+struct Walker<'a> {
+    rules: &'a Rules,
+    out: Vec<Source>,
+    label: &'a str,
+    /// Canonical directories on the current descent (symlink loop detection).
+    stack: Vec<PathBuf>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, abs: &Path, rel: &str, meta: fs::Metadata) -> Result<()> {
+        let label = self.label;
+        let meta = if meta.file_type().is_symlink() {
+            let resolved = fs::canonicalize(abs)
+                .map_err(|e| anyhow!("chart {label:?}: {rel}: broken symbolic link ({e})"))?;
+            fs::symlink_metadata(&resolved)
+                .with_context(|| format!("chart {label:?}: {rel}: reading link target"))?
+        } else {
+            meta
+        };
+        if meta.is_dir() {
+            if !rel.is_empty() && self.rules.ignore(rel, true) {
+                return Ok(());
+            }
+            let canon = fs::canonicalize(abs)
+                .with_context(|| format!("chart {label:?}: {rel}: resolving directory"))?;
+            if self.stack.contains(&canon) {
+                bail!("chart {label:?}: {rel}: symbolic link loop");
+            }
+            self.stack.push(canon);
+            let mut names: Vec<std::ffi::OsString> = fs::read_dir(abs)
+                .with_context(|| format!("chart {label:?}: reading directory {}", abs.display()))?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<io::Result<_>>()
+                .with_context(|| format!("chart {label:?}: reading directory {}", abs.display()))?;
+            names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            for name in names {
+                let name_str = name.to_str().ok_or_else(|| {
+                    anyhow!(
+                        "chart {label:?}: {}: file name is not valid UTF-8",
+                        Path::new(rel).join(&name).display()
+                    )
+                })?;
+                let child_rel = if rel.is_empty() {
+                    name_str.to_string()
+                } else {
+                    format!("{rel}/{name_str}")
+                };
+                let child = abs.join(&name);
+                let m = fs::symlink_metadata(&child)
+                    .with_context(|| format!("chart {label:?}: {child_rel}"))?;
+                self.walk(&child, &child_rel, m)?;
+            }
+            self.stack.pop();
+            return Ok(());
+        }
+        if self.rules.ignore(rel, false) {
+            return Ok(());
+        }
+        if !meta.is_file() {
+            bail!(
+                "chart {label:?}: {rel}: not a regular file (fifo, socket or device); Helm refuses irregular files"
+            );
+        }
+        if meta.len() > MAX_FILE_SIZE {
+            bail!(
+                "chart {label:?}: {rel}: file is larger than Helm's maximum of 5 MiB ({} bytes)",
+                meta.len()
+            );
+        }
+        self.out.push(Source {
+            name: rel.to_string(),
+            path: abs.to_path_buf(),
+            mtime: mtime_secs(meta.modified()),
+        });
+        Ok(())
+    }
+}
+
+/// A display label for a chart directory or archive: its base name.
+pub fn label_for(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| abs.display().to_string())
+}
+
+/// Loads and validates a chart directory as `helm package` does.
+pub fn load_dir(dir: &Path) -> Result<Chart> {
+    let label = label_for(dir);
+    let meta = fs::metadata(dir).with_context(|| format!("chart {label:?}: {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("chart {label:?}: {} is not a directory", dir.display());
+    }
+    let ignore_file = dir.join(".helmignore");
+    let mut rules = match fs::metadata(&ignore_file) {
+        Ok(_) => {
+            let data = fs::read(&ignore_file)
+                .with_context(|| format!("chart {label:?}: .helmignore: cannot read"))?;
+            Rules::parse(&data).map_err(|e| anyhow!("chart {label:?}: .helmignore: {e}"))?
+        }
+        Err(_) => Rules::empty(),
+    };
+    rules.add_defaults();
+    let mut w = Walker {
+        rules: &rules,
+        out: Vec::new(),
+        label: &label,
+        stack: Vec::new(),
+    };
+    let root_meta = fs::symlink_metadata(dir)?;
+    w.walk(dir, "", root_meta)?;
+    let files = w.out;
+    load_files(files, &label)
+}
+
+/// Loads and validates a chart package (`.tgz`) as Helm's archive loader does.
+pub fn load_archive(tgz: &Path) -> Result<Chart> {
+    let label = label_for(tgz);
+    let spill = Arc::new(tempfile::tempdir().context("creating a temporary directory")?);
+    let file = fs::File::open(tgz).with_context(|| format!("{}: cannot open", tgz.display()))?;
+    let files = unpack_archive(file, spill.path(), &label)?;
+    let mut c = load_files(files, &label)?;
+    c._spill.push(spill);
+    Ok(c)
+}
+
+/// Unpacks an archive's files into `spill` (numbered, not by name) with Helm's rules: the
+/// first path component is dropped, unsafe paths are refused, 5 MiB per file, 100 MiB total.
+fn unpack_archive(r: impl Read, spill: &Path, label: &str) -> Result<Vec<Source>> {
+    let mut ar = tar::Archive::new(GzDecoder::new(io::BufReader::new(r)));
+    let mut out = Vec::new();
+    let mut remaining = MAX_ARCHIVE_SIZE;
+    let entries = ar
+        .entries()
+        .map_err(|e| anyhow!("chart {label:?}: not a gzip tar archive: {e}"))?;
+    for (i, entry) in entries.enumerate() {
+        let mut entry = entry.map_err(|e| anyhow!("chart {label:?}: bad archive: {e}"))?;
+        let h = entry.header();
+        let kind = h.entry_type();
+        if kind.is_dir()
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        let raw = entry.path_bytes().into_owned();
+        let raw = String::from_utf8(raw)
+            .map_err(|_| anyhow!("chart {label:?}: an entry name is not valid UTF-8"))?;
+        if raw.ends_with('/') {
+            continue;
+        }
+        let delim = if raw.contains('\\') { '\\' } else { '/' };
+        let parts: Vec<&str> = raw.split(delim).collect();
+        let n = parts[1..].join("/");
+        if n.starts_with('/') {
+            bail!("chart {label:?}: archive illegally contains absolute paths");
+        }
+        let n = clean_path(&n);
+        if n == "." {
+            bail!("chart {label:?}: archive entry {raw:?} is outside the chart directory");
+        }
+        if n.starts_with("..") {
+            bail!("chart {label:?}: archive illegally references parent directory");
+        }
+        let nb = n.as_bytes();
+        if nb.len() >= 2 && nb[0].is_ascii_alphabetic() && nb[1] == b':' {
+            bail!("chart {label:?}: archive contains illegally named files");
+        }
+        if parts[0] == "Chart.yaml" {
+            bail!("chart {label:?}: Chart.yaml is not in the archive's base directory");
+        }
+        let size = entry.size();
+        if size > remaining {
+            bail!("chart {label:?}: archive expands to more than 100 MiB");
+        }
+        if size > MAX_FILE_SIZE {
+            bail!("chart {label:?}: {n}: file is larger than Helm's maximum of 5 MiB");
+        }
+        let mtime = entry.header().mtime().unwrap_or(0) as i64;
+        let dest = spill.join(format!("{i}"));
+        let mut f = fs::File::create(&dest).context("writing a temporary file")?;
+        let mut head = [0u8; 3];
+        let mut got = 0;
+        while got < 3 {
+            let k = entry.read(&mut head[got..])?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        let skip = if got == 3 && head == *UTF8_BOM { 3 } else { 0 };
+        io::Write::write_all(&mut f, &head[skip..got])?;
+        let copied = io::copy(&mut (&mut entry).take(remaining), &mut f)? + got as u64;
+        remaining = remaining.saturating_sub(copied);
+        if copied < size || remaining == 0 {
+            bail!("chart {label:?}: archive expands to more than 100 MiB");
+        }
+        out.push(Source {
+            name: n,
+            path: dest,
+            mtime,
+        });
+    }
+    if out.is_empty() {
+        bail!("chart {label:?}: no files in chart archive");
+    }
+    Ok(out)
+}
+
+/// Go's `path.Clean`.
+fn clean_path(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            x => out.push(x),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorting files into a chart (Helm's LoadFiles)
+
+fn parse_values(data: &[u8]) -> std::result::Result<(), String> {
+    let text = std::str::from_utf8(data).map_err(|_| "not valid UTF-8".to_string())?;
+    // Helm 3 reads the first document; Helm 4 reads and merges every document. Each must be
+    // a mapping (or empty).
+    for doc in split_documents(text) {
+        let node = yaml::parse_first_document(doc).map_err(|e| format!("invalid YAML: {e}"))?;
+        match &node {
+            Node::Null => {}
+            Node::Map(_) => check_keys(&node)?,
+            other => return Err(format!("values must be a map, found {}", other.kind_name())),
+        }
+    }
+    Ok(())
+}
+
+/// Every map key must be convertible to a JSON key (as Helm's YAML layer requires).
+fn check_keys(n: &Node) -> std::result::Result<(), String> {
+    match n {
+        Node::Map(m) => {
+            for (k, v) in m {
+                yaml::map_key_string(k)?;
+                check_keys(v)?;
+            }
+            Ok(())
+        }
+        Node::Seq(items) => items.iter().try_for_each(check_keys),
+        _ => Ok(()),
+    }
+}
+
+/// Splits a YAML stream at `---` document markers (at the start of a line), as the Kubernetes
+/// YAML reader Helm 4 uses does.
+fn split_documents(text: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end_matches(['\n', '\r']);
+        if t == "---" || (t.starts_with("--- ") || t.starts_with("---\t")) {
+            if pos > start {
+                docs.push(&text[start..pos]);
+            }
+            start = pos;
+        }
+        pos += line.len();
+    }
+    if pos > start {
+        docs.push(&text[start..pos]);
+    }
+    if docs.is_empty() {
+        docs.push("");
+    }
+    docs
+}
+
+/// Days since 1970-01-01 of a civil date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Seconds since the epoch of a normalised RFC 3339 time (as `metadata` prints them).
+fn rfc3339_secs(s: &str) -> Option<i64> {
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    let rest = &s[19..];
+    let frac_end = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let frac = rest[..frac_end].trim_start_matches('.');
+    if frac.as_bytes().first().is_some_and(|c| *c >= b'5') {
+        t += 1;
+    }
+    let zone = &rest[frac_end..];
+    if zone.len() == 6 {
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let zh: i64 = zone[1..3].parse().ok()?;
+        let zm: i64 = zone[4..6].parse().ok()?;
+        t -= sign * (zh * 3600 + zm * 60);
+    }
+    Some(t)
+}
+
+/// Helm's `LoadFiles`: sorts the files into a chart, loads subcharts, validates.
+pub fn load_files(files: Vec<Source>, label: &str) -> Result<Chart> {
+    let err = |file: &str, msg: String| anyhow!("chart {label:?}: {file}: {msg}");
+    let mut md: Option<Metadata> = None;
+    let mut md_mtime = 0;
+    for f in &files {
+        if f.name == "Chart.yaml" {
+            let data = read_small(&f.path).map_err(|e| err("Chart.yaml", e.to_string()))?;
+            let m = metadata::parse(&data).map_err(|e| err("Chart.yaml", format!("{e:#}")))?;
+            md = Some(m);
+            md_mtime = f.mtime;
+        }
+    }
+    let Some(mut md) = md else {
+        bail!("chart {label:?}: Chart.yaml is missing");
+    };
+    let mut c = Chart {
+        metadata: Metadata::default(),
+        metadata_mtime: md_mtime,
+        lock: None,
+        values: None,
+        schema: None,
+        templates: Vec::new(),
+        files: Vec::new(),
+        subcharts: Vec::new(),
+        _spill: Vec::new(),
+    };
+    let mut subcharts: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+    for f in files {
+        let name = f.name.as_str();
+        match name {
+            "Chart.yaml" => {}
+            "Chart.lock" | "requirements.lock" => {
+                let data = read_small(&f.path).map_err(|e| err(name, e.to_string()))?;
+                let lock = metadata::parse_lock(&data).map_err(|e| err(name, format!("{e:#}")))?;
+                let t = if lock.generated.starts_with("0001-01-01T00:00:00") {
+                    f.mtime
+                } else {
+                    rfc3339_secs(&lock.generated).unwrap_or(f.mtime)
+                };
+                c.lock = Some((lock, t));
+                if name == "requirements.lock" && md.api_version == "v1" {
+                    c.files.push(f);
+                }
+            }
+            "values.yaml" => {
+                let data = read_small(&f.path).map_err(|e| err(name, e.to_string()))?;
+                parse_values(&data).map_err(|e| err(name, e))?;
+                c.values = Some(f);
+            }
+            "values.schema.json" => c.schema = Some(f),
+            "requirements.yaml" => {
+                let data = read_small(&f.path).map_err(|e| err(name, e.to_string()))?;
+                md.merge_yaml(&data)
+                    .map_err(|e| err(name, format!("{e:#}")))?;
+                if md.api_version == "v1" {
+                    c.files.push(f);
+                }
+            }
+            _ if name.starts_with("templates/") => c.templates.push(f),
+            _ if name.starts_with("charts/") => {
+                if name.ends_with(".prov") {
+                    c.files.push(f);
+                    continue;
+                }
+                let rest = &name["charts/".len()..];
+                let cname = rest.split('/').next().unwrap_or("").to_string();
+                subcharts.entry(cname).or_default().push(f);
+            }
+            _ => c.files.push(f),
+        }
+    }
+    md.validate().map_err(|e| err("Chart.yaml", e))?;
+    c.metadata = md;
+    let parent = c.metadata.name.clone();
+    for (cname, files) in subcharts {
+        if cname.starts_with('_') || cname.starts_with('.') {
+            continue;
+        }
+        let sub_label = format!("{label}/charts/{cname}");
+        let wrap = |e: anyhow::Error| anyhow!("{e:#} (while loading subchart {cname} of {parent})");
+        let sc = if cname.ends_with(".tgz") {
+            let first = &files[0];
+            if first.name != format!("charts/{cname}") {
+                bail!(
+                    "chart {label:?}: charts/{cname}: expected a chart archive, found a directory"
+                );
+            }
+            let spill = Arc::new(tempfile::tempdir().context("creating a temporary directory")?);
+            let file = fs::File::open(&first.path)
+                .with_context(|| format!("chart {label:?}: charts/{cname}: cannot open"))?;
+            let inner = unpack_archive(file, spill.path(), &sub_label).map_err(wrap)?;
+            let mut sc = load_files(inner, &sub_label).map_err(wrap)?;
+            sc._spill.push(spill);
+            sc
+        } else {
+            let prefix_len = "charts/".len() + cname.len() + 1;
+            let inner: Vec<Source> = files
+                .into_iter()
+                .filter(|f| f.name.len() > prefix_len)
+                .map(|f| Source {
+                    name: f.name[prefix_len..].to_string(),
+                    ..f
+                })
+                .collect();
+            if inner.is_empty() {
+                bail!(
+                    "chart {label:?}: charts/{cname}: not a chart (Helm loads every entry in charts/ as a subchart; Chart.yaml is missing)"
+                );
+            }
+            load_files(inner, &sub_label).map_err(wrap)?
+        };
+        c.subcharts.push(sc);
+    }
+    Ok(c)
+}
+
+/// Helm's check that every dependency in Chart.yaml is present in charts/ (by chart name).
+pub fn check_dependencies(c: &Chart, label: &str) -> Result<()> {
+    let missing: Vec<&str> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|d| !c.subcharts.iter().any(|s| s.metadata.name == d.name))
+        .map(|d| d.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "chart {label:?}: Chart.yaml: dependencies missing in charts/ (run `helm dependency update`): {}",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_path_clean() {
+        assert_eq!(clean_path("a/./b//c/"), "a/b/c");
+        assert_eq!(clean_path(""), ".");
+        assert_eq!(clean_path("../x"), "../x");
+        assert_eq!(clean_path("a/../../x"), "../x");
+        assert_eq!(clean_path("/a/.."), "/");
+    }
+
+    #[test]
+    fn values_must_be_maps() {
+        assert!(parse_values(b"a: 1\n").is_ok());
+        assert!(parse_values(b"").is_ok());
+        assert!(parse_values(b"# only a comment\n").is_ok());
+        assert!(parse_values(b"a: 1\n---\nb: 2\n").is_ok());
+        assert!(parse_values(b"- a\n").is_err());
+        assert!(parse_values(b"just a string\n").is_err());
+        assert!(parse_values(b"a: 1\n---\n- x\n").is_err());
+        assert!(parse_values(b"a: [1\n").is_err());
+    }
+
+    #[test]
+    fn lock_times() {
+        assert_eq!(rfc3339_secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_secs("2024-05-06T07:08:09.6+01:00"),
+            Some(1714975690)
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Shared test fixtures: a hermetic command, an in-process emulator, chart packages built here.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use ccr_emulator::{Config, Emulator, Key};
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+pub const AK: &str = "test-ak-0001";
+pub const SK: &str = "test-sk-secret-0001";
+pub const INSTANCE: &str = "ccr-test";
+pub const NS: &str = "ns";
+pub const REPO: &str = "ccr://ccr-test/ns";
+
+/// An emulator and a throwaway home directory for one test.
+pub struct World {
+    pub emu: Emulator,
+    pub home: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with(Config::new(vec![Key::new(AK, SK)]))
+    }
+
+    pub fn with(config: Config) -> World {
+        World {
+            emu: ccr_emulator::start(config).expect("emulator starts"),
+            home: tempfile::tempdir().unwrap(),
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `helm-ccr` with a clean environment: own HOME, no proxies, no stray HELM_* or BCE_*,
+    /// credentials in the environment and the emulator as endpoint; cwd is the work dir.
+    pub fn cmd(&self) -> Command {
+        let mut c = self.bare();
+        c.env("BCE_ACCESS_KEY_ID", AK)
+            .env("BCE_SECRET_ACCESS_KEY", SK);
+        c
+    }
+
+    /// Like [`World::cmd`] but with no credentials at all.
+    pub fn bare(&self) -> Command {
+        let mut c = Command::cargo_bin("helm-ccr").unwrap();
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env(
+                "HELM_REPOSITORY_CONFIG",
+                self.home.path().join("repositories.yaml"),
+            )
+            .env("HELM_CCR_ENDPOINT", self.emu.url())
+            .current_dir(self.work.path());
+        c
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    pub fn stored(&self, chart: &str, version: &str) -> Option<Vec<u8>> {
+        self.emu.chart_bytes(INSTANCE, NS, chart, version)
+    }
+
+    pub fn versions(&self, chart: &str) -> Vec<String> {
+        let mut v = self.emu.versions(INSTANCE, NS, chart);
+        v.sort();
+        v
+    }
+
+    /// Requests the emulator saw with this method.
+    pub fn count(&self, method: &str) -> usize {
+        self.emu
+            .requests()
+            .iter()
+            .filter(|r| r.method == method)
+            .count()
+    }
+}
+
+/// A chart package built here (not by the code under test): `name/Chart.yaml`, values and a
+/// template, plus `extra` bytes so that two builds can differ.
+pub fn chart_tgz(name: &str, version: &str, extra: &str) -> Vec<u8> {
+    let files: Vec<(String, Vec<u8>)> = vec![
+        (
+            format!("{name}/Chart.yaml"),
+            format!(
+                "apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"1.0\"\ndescription: test chart {name}\n"
+            )
+            .into_bytes(),
+        ),
+        (format!("{name}/values.yaml"), format!("extra: {extra:?}\n").into_bytes()),
+        (
+            format!("{name}/templates/cm.yaml"),
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  extra: {{ .Values.extra | quote }}\n".to_vec(),
+        ),
+    ];
+    tgz_of(&files)
+}
+
+/// A gzip tar of the given (path, bytes) entries, as regular files.
+pub fn tgz_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, path, bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failure with the given exit code and exactly one `Error:` line naming `needle`.
+pub fn assert_one_error(out: &std::process::Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
+    assert_eq!(errors.len(), 1, "one Error: line expected, got: {err}");
+    assert!(
+        errors[0].contains(needle),
+        "error line {:?} should mention {needle:?}",
+        errors[0]
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Lists the files below `dir`, relative, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: drives the built `helm-ccr` against the in-process CCR
+//! emulator, and the real Helm binaries where a test says so.
+
+mod common;
+mod core;
+mod install;
