@@ -4,3 +4,4 @@
 pub mod ignore;
 pub mod metadata;
 pub mod yaml;
+pub mod tgz;
