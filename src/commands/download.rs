@@ -58,14 +58,68 @@ pub fn parse_request(url: &str) -> Result<(CcrUrl, Request)> {
     ))
 }
 
-/// The getter's credentials from `helm repo add --username --password`, if Helm passed some.
-pub fn helm_credentials(global: &Global) -> Option<Credentials> {
+/// The getter's credentials from `helm repo add --username --password`: those Helm passes
+/// (`HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD`), else those of the Helm repository whose URL
+/// is this very repository. Helm does not always pass them (Helm 4 fetches a `.prov` without
+/// them), and the user gave them for exactly this URL. `None`: the usual chain decides.
+pub fn helm_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
     Credentials::new(
         global.env.get("HELM_PLUGIN_USERNAME").unwrap_or(""),
         global.env.get("HELM_PLUGIN_PASSWORD").unwrap_or(""),
         None,
         "the Helm repository (HELM_PLUGIN_USERNAME/HELM_PLUGIN_PASSWORD)",
     )
+    .or_else(|| repository_file_credentials(repo, global))
+}
+
+#[derive(Default, serde::Deserialize)]
+struct RepoFile {
+    #[serde(default)]
+    repositories: Option<Vec<RepoEntry>>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct RepoEntry {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Credentials of the first entry of Helm's repository file whose URL is `repo`'s. A missing
+/// or unreadable file is no error here: the usual chain still applies.
+fn repository_file_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
+    let path = global.env.repository_config()?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let file: RepoFile = match serde_saphyr::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            global
+                .output()
+                .debug(&format!("ignoring {}: {e}", path.display()));
+            return None;
+        }
+    };
+    let want = repo.repo_url();
+    file.repositories?.into_iter().find_map(|r| {
+        let url = CcrUrl::parse(r.url.as_deref()?.trim_end_matches('/')).ok()?;
+        if url.rest.is_some() || url.repo_url() != want {
+            return None;
+        }
+        Credentials::new(
+            r.username.as_deref().unwrap_or(""),
+            r.password.as_deref().unwrap_or(""),
+            None,
+            &format!(
+                "Helm repository {:?} (same URL)",
+                r.name.as_deref().unwrap_or("")
+            ),
+        )
+    })
 }
 
 /// The getter's full argument list, `CERT KEY CA URL` (empty strings when Helm has none). A CA
@@ -86,7 +140,7 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
     // Helm shows the getter's stderr only on failure; keep it free of progress bars.
     let mut global = global.clone();
     global.quiet = true;
-    let client = settings::connect(&repo, helm_credentials(&global), &global)
+    let client = settings::connect(&repo, helm_credentials(&repo, &global), &global)
         .with_context(|| format!("cannot fetch {url}"))?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
@@ -268,6 +322,64 @@ mod tests {
         ] {
             assert!(parse_request(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_from_helm_then_from_the_repository_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let repos = dir.path().join("repositories.yaml");
+        std::fs::write(
+            &repos,
+            [
+                "apiVersion: \"\"",
+                "generated: \"0001-01-01T00:00:00Z\"",
+                "repositories:",
+                "- name: other",
+                "  url: ccr://ccr-1/other",
+                "  username: OAK",
+                "  password: OSK",
+                "- name: nocreds",
+                "  url: ccr://ccr-1/ns/",
+                "- name: mine",
+                "  url: ccr://ccr-1/ns/",
+                "  username: AK",
+                "  password: SK",
+                "  caFile: \"\"",
+                "  insecure_skip_tls_verify: false",
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let global = |pairs: &[(&str, &str)]| {
+            let mut env: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            env.push(("HELM_REPOSITORY_CONFIG".into(), repos.display().to_string()));
+            Global::new(crate::settings::Env::from_pairs(env))
+        };
+        let repo = CcrUrl::parse("ccr://ccr-1/ns").unwrap();
+        let from_helm = helm_credentials(
+            &repo,
+            &global(&[
+                ("HELM_PLUGIN_USERNAME", "HAK"),
+                ("HELM_PLUGIN_PASSWORD", "HSK"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(from_helm.access_key_id, "HAK");
+        assert_eq!(from_helm.secret_access_key, "HSK");
+        let from_file = helm_credentials(
+            &repo,
+            &global(&[("HELM_PLUGIN_USERNAME", ""), ("HELM_PLUGIN_PASSWORD", "")]),
+        )
+        .unwrap();
+        assert_eq!(from_file.access_key_id, "AK");
+        assert!(from_file.source.contains("mine"));
+        let elsewhere = CcrUrl::parse("ccr://ccr-2/ns").unwrap();
+        assert!(helm_credentials(&elsewhere, &global(&[])).is_none());
+        std::fs::write(&repos, "not: [valid").unwrap();
+        assert!(helm_credentials(&repo, &global(&[])).is_none());
     }
 
     #[test]

@@ -429,6 +429,10 @@ mod getter {
         tar.into_inner().unwrap().finish().unwrap()
     }
 
+    fn getter_binary() -> &'static str {
+        env!("CARGO_BIN_EXE_helm-ccr")
+    }
+
     struct Registry {
         emu: ccr_emulator::Emulator,
         tmp: tempfile::TempDir,
@@ -482,7 +486,7 @@ mod getter {
 
         /// Runs the getter as Helm does, with repository credentials and no others.
         fn get(&self, url: &str, user: &str, pass: &str) -> Output {
-            Command::new(env!("CARGO_BIN_EXE_helm-ccr"))
+            Command::new(getter_binary())
                 .args(["download", "", "", "", url])
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -581,6 +585,39 @@ mod getter {
             "{}",
             stderr(&none)
         );
+    }
+
+    #[test]
+    fn credentials_come_from_the_repository_file_when_helm_passes_none() {
+        // Helm 4 fetches a .prov without passing the repository's credentials.
+        let reg = Registry::start();
+        reg.push("signed", "1.0.0", Some("prov\n"));
+        let repos = reg.tmp.path().join("repositories.yaml");
+        fs::write(
+            &repos,
+            format!(
+                "apiVersion: \"\"\nrepositories:\n- name: r\n  url: {REPO}/\n  username: {AK}\n  password: {SK}\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(getter_binary())
+            .args([
+                "download",
+                "",
+                "",
+                "",
+                &format!("{REPO}/signed-1.0.0.tgz.prov"),
+            ])
+            .env_clear()
+            .env("HOME", reg.tmp.path())
+            .env("HELM_CCR_ENDPOINT", reg.emu.url())
+            .env("HELM_PLUGIN_USERNAME", "")
+            .env("HELM_PLUGIN_PASSWORD", "")
+            .env("HELM_REPOSITORY_CONFIG", &repos)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(out.stdout, b"prov\n");
     }
 
     #[test]
