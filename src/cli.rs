@@ -160,8 +160,12 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
+    #[arg(id = "getter_cert_file", value_name = "CERT")]
     pub cert_file: String,
+    #[arg(id = "getter_key_file", value_name = "KEY")]
     pub key_file: String,
+    // Not `ca_file`: that id is the global --ca-file (a PathBuf); sharing it panics in clap.
+    #[arg(id = "getter_ca_file", value_name = "CA")]
     pub ca_file: String,
     pub url: String,
 }
