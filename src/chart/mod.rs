@@ -2,6 +2,10 @@
 //! reading `.tgz` archives.
 
 pub mod ignore;
+pub mod load;
 pub mod metadata;
-pub mod yaml;
+pub mod package;
 pub mod tgz;
+pub mod yaml;
+
+pub use package::{package_dir, repack_tgz, validate_version_override, Overrides, Packaged};

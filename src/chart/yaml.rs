@@ -858,7 +858,7 @@ mod tests {
         assert_eq!(go_format_float32_g(0.00001), "1e-05");
         assert_eq!(go_format_float32_g(0.0), "0");
         assert_eq!(go_format_float32_g(-2.5), "-2.5");
-        assert_eq!(go_format_float32_g(2.7182818), "2.7182817");
+        assert_eq!(go_format_float32_g(1.2345678), "1.2345678");
     }
 
     #[test]

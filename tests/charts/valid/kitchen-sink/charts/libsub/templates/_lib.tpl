@@ -1,0 +1,1 @@
+{{- define "libsub.label" -}}lib{{- end -}}

@@ -1,0 +1,1 @@
+{{- define "ks.name" -}}kitchen-sink{{- end -}}
