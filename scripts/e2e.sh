@@ -200,6 +200,7 @@ pulled() {
 
 pulled_direct() {
   local helm=$1 url=$2 out=$3/direct
+  mkdir -p "$out"
   "$helm" pull "$url/app-0.2.0.tgz" -d "$out" --username "$AK" --password "$SK" || return 1
   ls -l "$out/app-0.2.0.tgz"
 }
@@ -212,6 +213,7 @@ dependencies_updated() {
 
 signed_pull_verified() {
   local helm=$1 pkg=$2 out=$3/verified
+  mkdir -p "$out"
   ls -l "$pkg/app-0.3.0.tgz" "$pkg/app-0.3.0.tgz.prov" || return 1
   "$helm" ccr push "$pkg/app-0.3.0.tgz" r || return 1
   "$helm" repo update r || return 1
