@@ -31,10 +31,15 @@ step() {
   shift
   echo
   bold "==> $title"
-  local shown=("$@")
-  [ "${shown[0]}" = "$helm" ] && shown[0]=helm
+  local arg
   printf '$'
-  printf ' %q' "${shown[@]}"
+  for arg in "$@"; do
+    case "$arg" in
+      env) ;;
+      "$helm") printf ' helm' ;;
+      *) printf ' %q' "${arg//"$target_dir"/target}" ;;
+    esac
+  done
   printf '\n'
   "$@"
 }
@@ -86,17 +91,19 @@ step "install the plugin (ccr, plus the ccr-getter for ccr:// repositories)" \
   env HELM_CCR_BINARY="$target_dir/release/helm-ccr" "$helm" plugin install "$root"
 step "installed plugins" "$helm" plugin list
 
-(cd "$work" && "$helm" create demo-app >/dev/null)
-step "push a chart directory" "$helm" ccr push "$work/demo-app" "$repo"
-"$helm" package "$work/demo-app" --version 0.2.0 -d "$work" >/dev/null
-step "push a packaged chart" "$helm" ccr push "$work/demo-app-0.2.0.tgz" "$repo"
+# The chart steps run in the scratch directory, with paths as a user would type them.
+cd "$work"
+"$helm" create demo-app >/dev/null
+step "push a chart directory" "$helm" ccr push demo-app "$repo"
+"$helm" package demo-app --version 0.2.0 >/dev/null
+step "push a packaged chart" "$helm" ccr push demo-app-0.2.0.tgz "$repo"
 step "list the repository" "$helm" ccr ls "$repo"
 step "list the chart's versions" "$helm" ccr ls "$repo/demo-app"
 step "add it as a Helm repository" "$helm" repo add demo "$repo"
 step "search it with plain Helm" "$helm" search repo demo/ --versions
 step "render it with plain Helm" "$helm" template my-release demo/demo-app --set replicaCount=2
-mkdir -p "$work/pulled"
-step "pull a version with helm ccr" "$helm" ccr pull demo/demo-app --version 0.1.0 -d "$work/pulled"
+mkdir -p pulled
+step "pull a version with helm ccr" "$helm" ccr pull demo/demo-app --version 0.1.0 -d pulled
 step "delete that version" "$helm" ccr rm demo/demo-app --version 0.1.0
 step "what is left" "$helm" ccr ls demo/demo-app
 step "uninstall the plugin (the getter goes with it)" "$helm" plugin uninstall ccr
