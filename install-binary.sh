@@ -161,7 +161,7 @@ install_getter() {
   plugins=$(dirname "$plugin_dir")
   getter="$plugins/ccr-getter"
   if [ -e "$getter" ] && [ ! -f "$getter/.helm-ccr-getter" ]; then
-    die "$getter exists and was not written by this plugin: remove it and run 'helm plugin update ccr'"
+    die "$getter exists and was not written by this plugin: remove it, then run HELM_PLUGIN_DIR=\"$plugin_dir\" sh \"$plugin_dir/install-binary.sh\""
   fi
   rm -rf "$getter"
   mkdir -p "$getter/bin"
@@ -187,11 +187,12 @@ else
     if install_from_source; then status=0; else status=$?; fi
     if [ "$status" != 0 ]; then
       cat >&2 <<EOF
-$me: error: no helm-ccr binary could be installed for v$version.
-  Either download helm-ccr-$version-<os>-<arch>.tar.gz from the release, put its helm-ccr binary
-  at $target and run 'helm plugin update ccr';
-  or install the Rust toolchain (https://rustup.rs) and run 'helm plugin update ccr' from a
-  source checkout; or set HELM_CCR_BINARY=/path/to/helm-ccr and run 'helm plugin update ccr'.
+$me: error: no helm-ccr binary could be installed for v$version. Do one of these:
+  - set HELM_CCR_BINARY=/path/to/helm-ccr (the binary in the release's
+    helm-ccr-$version-<os>-<arch>.tar.gz, or your own build);
+  - install the Rust toolchain (https://rustup.rs), if the plugin is a source checkout;
+  - set HELM_CCR_RELEASE_BASE_URL to a mirror of the release assets;
+then run the hook again:  HELM_PLUGIN_DIR="$plugin_dir" sh "$plugin_dir/install-binary.sh"
 EOF
       exit 1
     fi
