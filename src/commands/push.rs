@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::chart::{metadata, tgz};
+use crate::chart::{package, tgz};
 use crate::client::{is_conflict, Client, Upload, UploadOutcome};
 use crate::error::UsageError;
 use crate::repo_ref;
@@ -55,8 +55,7 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
         return Err(UsageError("--version and --app-version take exactly one chart".into()).into());
     }
     if let Some(v) = &s.version {
-        metadata::parse_loose_version(v)
-            .map_err(|_| anyhow!("invalid --version {v:?}: not a valid SemVer (e.g. 1.2.3)"))?;
+        package::validate_version_override(v)?;
     }
     let repo_arg = repo_ref::parse_repo(&s.repo)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
@@ -259,46 +258,4 @@ fn push_one(
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
     Ok(format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256))
-}
-
-/// Stand-in until chart directories can be packaged.
-mod package {
-    use std::path::Path;
-
-    use anyhow::{bail, Result};
-
-    use crate::chart::metadata::Metadata;
-
-    pub struct Overrides {
-        pub version: Option<String>,
-        pub app_version: Option<String>,
-    }
-
-    pub struct Packaged {
-        pub file: tempfile::NamedTempFile,
-        pub file_name: String,
-        pub metadata: Metadata,
-        pub sha256: String,
-        pub size: u64,
-    }
-
-    impl Packaged {
-        pub fn path(&self) -> &Path {
-            self.file.path()
-        }
-    }
-
-    pub fn package_dir(dir: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
-        bail!(
-            "{}: packaging chart directories is not supported yet",
-            dir.display()
-        )
-    }
-
-    pub fn repack_tgz(tgz: &Path, _: &Overrides, _: Option<i64>) -> Result<Packaged> {
-        bail!(
-            "{}: --version/--app-version on packages is not supported yet",
-            tgz.display()
-        )
-    }
 }
