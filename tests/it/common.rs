@@ -171,3 +171,58 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The pinned Helm binary of a major version (installed by scripts/install-helm.sh).
+pub fn helm(version: u32) -> PathBuf {
+    let (var, dir) = match version {
+        3 => ("HELM_CCR_TEST_HELM3", "3.17.3"),
+        4 => ("HELM_CCR_TEST_HELM4", "4.1.4"),
+        _ => panic!("no Helm {version}"),
+    };
+    let p = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".cache/helm")
+            .join(dir)
+            .join("helm")
+    });
+    assert!(
+        p.is_file(),
+        "Helm {version} not found at {} (run scripts/install-helm.sh or set {var})",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Helm binary with a throwaway home; panics with its stderr on failure.
+pub fn run_helm(version: u32, home: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = std::process::Command::new(helm(version))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {version} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Copies a directory tree (following symlinks).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}

@@ -4,3 +4,5 @@
 mod common;
 mod core;
 mod install;
+mod packaging;
+mod push_dir;
