@@ -66,9 +66,10 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "helm ccr push [OPTIONS] <CHART_DIR|CHART.tgz>... <REPO>")]
 pub struct PushArgs {
     /// Chart directories or packaged .tgz files, then the repository
-    #[arg(required = true, num_args = 2.., value_name = "CHART... REPO")]
+    #[arg(required = true, num_args = 2.., value_name = "CHART|REPO")]
     pub args: Vec<String>,
     /// Set the chart version (one chart only)
     #[arg(long, value_name = "VERSION")]

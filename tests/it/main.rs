@@ -6,3 +6,4 @@ mod core;
 mod install;
 mod packaging;
 mod push_dir;
+mod snapshots;
