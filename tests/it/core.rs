@@ -616,3 +616,96 @@ fn quiet_push_prints_nothing_and_version_prints_itself() {
         concat!("helm-ccr ", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn lists_follow_every_page_and_filter_exactly() {
+    let w = World::new();
+    for i in 0..230 {
+        let v = format!("1.{i}.0");
+        w.emu
+            .put_raw(INSTANCE, NS, "paged", &v, chart_tgz("paged", &v, ""));
+    }
+    // A chart whose name contains the other's: the server's filter is fuzzy, ours is not.
+    w.emu.put_raw(
+        INSTANCE,
+        NS,
+        "paged-extra",
+        "9.9.9",
+        chart_tgz("paged-extra", "9.9.9", ""),
+    );
+    for i in 0..120 {
+        let name = format!("c{i:03}");
+        w.emu
+            .put_raw(INSTANCE, NS, &name, "0.1.0", chart_tgz(&name, "0.1.0", ""));
+    }
+    let out = w
+        .cmd()
+        .args(["ls", &format!("{REPO}/paged"), "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let versions = json.as_array().unwrap();
+    assert_eq!(versions.len(), 230);
+    assert_eq!(versions[0]["version"], "1.229.0", "newest first by SemVer");
+    assert!(versions.iter().all(|v| v["name"] == "paged"));
+    let out = w.cmd().args(["ls", REPO, "-o", "json"]).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 122);
+    let pages: Vec<String> = w
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.contains("pageNo=3") && p.contains("pageSize=100")),
+        "{pages:?}"
+    );
+    // pull --version of an exact version picks that one even among 230.
+    let out = w
+        .cmd()
+        .args([
+            "pull",
+            &format!("{REPO}/paged"),
+            "--version",
+            "1.7.0",
+            "-d",
+            "o",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(w.path("o/paged-1.7.0.tgz")).unwrap(),
+        chart_tgz("paged", "1.7.0", "")
+    );
+}
+
+#[test]
+fn uploads_carry_an_exact_content_length() {
+    let w = World::new();
+    let bytes = chart_tgz("len", "1.0.0", "");
+    w.write("len-1.0.0.tgz", &bytes);
+    w.cmd()
+        .args(["push", "len-1.0.0.tgz", REPO])
+        .assert()
+        .success();
+    let post = w
+        .emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(post.header("transfer-encoding"), None, "never chunked");
+    let len: usize = post.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(len, post.body_len);
+    assert!(len > bytes.len());
+    assert!(post
+        .header("content-type")
+        .unwrap()
+        .starts_with("multipart/form-data; boundary="));
+}
