@@ -319,9 +319,12 @@ fn read_body_or_answer(
         Err(ReadError::Bad(status, msg)) => {
             let rid = shared.request_id();
             let resp = api::error(status, faults::default_code(status), &msg, &rid);
-            let ok = send(shared, w, resp, &rid, false, req.method == "HEAD");
             if let Some(i) = record {
-                shared.set_status(i, ok.then_some(status));
+                shared.set_status(i, Some(status));
+            }
+            let ok = send(shared, w, resp, &rid, false, req.method == "HEAD");
+            if let (Some(i), false) = (record, ok) {
+                shared.set_status(i, None);
             }
             false
         }
@@ -407,13 +410,16 @@ fn serve_api(
             let keep = keep_bytes
                 .unwrap_or(body.len() as u64 / 2)
                 .min(body.len().saturating_sub(1) as u64) as usize;
+            shared.set_status(idx, Some(status));
             let date = clock::rfc1123(shared.now());
             let head = http::head_bytes(&resp, &date, true, body.len());
             let ok = w
                 .write_all(&head)
                 .and_then(|_| w.write_all(&body[..keep]))
                 .and_then(|_| w.flush());
-            shared.set_status(idx, ok.is_ok().then_some(status));
+            if ok.is_err() {
+                shared.set_status(idx, None);
+            }
             let _ = w.shutdown(Shutdown::Both);
             false
         }
@@ -427,13 +433,21 @@ fn serve_api(
                 body: Body::Bytes(data),
                 ..resp
             };
+            // Recorded before writing so a client that got the answer sees it recorded.
+            shared.set_status(idx, Some(status));
             let ok = send(shared, w, resp, &rid, req.keep_alive, head_only);
-            shared.set_status(idx, ok.then_some(status));
+            if !ok {
+                shared.set_status(idx, None);
+            }
             ok && req.keep_alive
         }
         _ => {
+            // Recorded before writing so a client that got the answer sees it recorded.
+            shared.set_status(idx, Some(status));
             let ok = send(shared, w, resp, &rid, req.keep_alive, head_only);
-            shared.set_status(idx, ok.then_some(status));
+            if !ok {
+                shared.set_status(idx, None);
+            }
             ok && req.keep_alive
         }
     }
