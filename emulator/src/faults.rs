@@ -27,7 +27,7 @@ pub enum Fault {
     ResetAfterHandling,
     /// Send the headers with the full Content-Length but only part of the body, then close.
     Truncate {
-        /// Bytes of body to send; `None` sends half.
+        /// Bytes of body to send; `None` sends half; at most the body length minus one.
         #[serde(default)]
         keep_bytes: Option<u64>,
     },

@@ -337,8 +337,14 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Serialises the status line and headers (with Content-Length `declared_len`).
-pub fn head_bytes(resp: &Response, date: &str, keep_alive: bool, declared_len: usize) -> Vec<u8> {
+/// Serialises the status line and headers: Content-Length `declared_len`, or
+/// `Transfer-Encoding: chunked` when `None`.
+pub fn head_bytes(
+    resp: &Response,
+    date: &str,
+    keep_alive: bool,
+    declared_len: Option<usize>,
+) -> Vec<u8> {
     let mut h = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (n, v) in &resp.headers {
         h.push_str(n);
@@ -347,7 +353,11 @@ pub fn head_bytes(resp: &Response, date: &str, keep_alive: bool, declared_len: u
         h.push_str("\r\n");
     }
     h.push_str(&format!(
-        "Date: {date}\r\nContent-Length: {declared_len}\r\nServer: ccr-emulator\r\n"
+        "Date: {date}\r\n{}Server: ccr-emulator\r\n",
+        match declared_len {
+            Some(n) => format!("Content-Length: {n}\r\n"),
+            None => "Transfer-Encoding: chunked\r\n".to_string(),
+        }
     ));
     h.push_str(if keep_alive {
         "Connection: keep-alive\r\n\r\n"
@@ -366,10 +376,27 @@ pub fn write_response<W: Write>(
     head_only: bool,
 ) -> io::Result<()> {
     let body = resp.body.as_slice();
-    w.write_all(&head_bytes(resp, date, keep_alive, body.len()))?;
+    w.write_all(&head_bytes(resp, date, keep_alive, Some(body.len())))?;
     if !head_only {
         w.write_all(body)?;
     }
+    w.flush()
+}
+
+/// Writes a full response with a chunked body (64 KiB chunks).
+pub fn write_chunked<W: Write>(
+    w: &mut W,
+    resp: &Response,
+    date: &str,
+    keep_alive: bool,
+) -> io::Result<()> {
+    w.write_all(&head_bytes(resp, date, keep_alive, None))?;
+    for chunk in resp.body.as_slice().chunks(64 * 1024) {
+        w.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        w.write_all(chunk)?;
+        w.write_all(b"\r\n")?;
+    }
+    w.write_all(b"0\r\n\r\n")?;
     w.flush()
 }
 

@@ -133,6 +133,7 @@ struct Settings {
     skew_secs: i64,
     latency_ms: u64,
     fail_all: Option<Fault>,
+    chunked_downloads: bool,
 }
 
 pub(crate) struct Shared {
@@ -412,7 +413,7 @@ fn serve_api(
                 .min(body.len().saturating_sub(1) as u64) as usize;
             shared.set_status(idx, Some(status));
             let date = clock::rfc1123(shared.now());
-            let head = http::head_bytes(&resp, &date, true, body.len());
+            let head = http::head_bytes(&resp, &date, true, Some(body.len()));
             let ok = w
                 .write_all(&head)
                 .and_then(|_| w.write_all(&body[..keep]))
@@ -444,7 +445,18 @@ fn serve_api(
         _ => {
             // Recorded before writing so a client that got the answer sees it recorded.
             shared.set_status(idx, Some(status));
-            let ok = send(shared, w, resp, &rid, req.keep_alive, head_only);
+            let ok = if settings.chunked_downloads
+                && status == 200
+                && is_download(&req.path)
+                && !head_only
+            {
+                let mut resp = resp;
+                resp.headers.push(("x-bce-request-id".into(), rid.clone()));
+                let date = clock::rfc1123(shared.now());
+                http::write_chunked(w, &resp, &date, req.keep_alive).is_ok()
+            } else {
+                send(shared, w, resp, &rid, req.keep_alive, head_only)
+            };
             if !ok {
                 shared.set_status(idx, None);
             }
@@ -473,6 +485,7 @@ fn settings_json(s: &Settings) -> Value {
         "latency_ms": s.latency_ms,
         "overwrite": s.overwrite,
         "fail_all": s.fail_all,
+        "chunked_downloads": s.chunked_downloads,
     })
 }
 
@@ -534,6 +547,10 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
                     "overwrite" => match val.as_bool() {
                         Some(b) => next.overwrite = b,
                         None => return bad("overwrite must be a boolean"),
+                    },
+                    "chunked_downloads" => match val.as_bool() {
+                        Some(b) => next.chunked_downloads = b,
+                        None => return bad("chunked_downloads must be a boolean"),
                     },
                     "fail_all" => {
                         if val.is_null() {
@@ -645,6 +662,12 @@ impl Emulator {
     /// Switches between answering 409 on duplicate versions (`false`) and replacing (`true`).
     pub fn set_overwrite(&self, on: bool) {
         lock(&self.shared.settings).overwrite = on;
+    }
+
+    /// Serves successful downloads with `Transfer-Encoding: chunked` instead of Content-Length
+    /// (CCR may do either).
+    pub fn set_chunked_downloads(&self, on: bool) {
+        lock(&self.shared.settings).chunked_downloads = on;
     }
 
     /// Every API request so far, in arrival order.

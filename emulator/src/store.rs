@@ -361,6 +361,7 @@ impl Store {
     }
 
     /// Stores a chart. With `overwrite` false an existing version is a conflict.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
         inst: &str,
@@ -464,7 +465,7 @@ impl Store {
             .filter(|(v, _)| v.contains(filter))
             .map(|(_, e)| e)
             .collect();
-        items.sort_by(|a, b| b.seq.cmp(&a.seq));
+        items.sort_by_key(|e| std::cmp::Reverse(e.seq));
         Some(items.into_iter().map(|e| e.meta.clone()).collect())
     }
 

@@ -744,3 +744,23 @@ fn binary_prints_url_and_rejects_bad_args() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn chunked_downloads() {
+    let e = emu();
+    let mut c = Client::new(&e);
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let tgz =
+        ccr_emulator::store::make_chart_tgz("ch", "name: ch\nversion: 1.0.0\n", &[("b", &big)]);
+    e.put_raw("ccr-1", "ns", "ch", "1.0.0", tgz.clone());
+    e.set_chunked_downloads(true);
+    let dl = format!("{BASE}/download/ch-1.0.0.tgz");
+    let r = c.get(&dl, "").unwrap();
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.body, tgz);
+    // Keep-alive still works after a chunked answer; other endpoints keep Content-Length.
+    let r = c.get(BASE, "").unwrap();
+    assert!(r.header("content-length").is_some());
+    e.set_chunked_downloads(false);
+    assert!(c.get(&dl, "").unwrap().header("content-length").is_some());
+}

@@ -198,6 +198,28 @@ pub fn read_response<R: BufRead>(r: &mut R) -> io::Result<Resp> {
         let (n, v) = l.split_once(':').unwrap();
         headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
     }
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        let mut body = Vec::new();
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l)?;
+            let n = usize::from_str_radix(l.trim(), 16).map_err(io::Error::other)?;
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        return Ok(Resp {
+            status,
+            headers,
+            body,
+        });
+    }
     let len: usize = headers
         .iter()
         .find(|(n, _)| n == "content-length")
