@@ -7,6 +7,7 @@
 # failure. Needs the Rust toolchain, npm (for the pinned Helm binaries) and gpg.
 #   scripts/e2e.sh                 # both Helm versions
 #   scripts/e2e.sh 4.1.4           # one
+#   E2E_VERBOSE=1 scripts/e2e.sh   # show the output of passing checks too
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +45,7 @@ check() {
   local log="$work/check.log"
   if "$@" >"$log" 2>&1; then
     echo "ok - $name"
+    if [ "${E2E_VERBOSE:-0}" = 1 ]; then sed 's/^/    # /' "$log"; fi
     passed=$((passed + 1))
   else
     echo "not ok - $name"
