@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -28,6 +28,8 @@ const MAX_PAGES: usize = 10_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// No byte for this long on an open connection means a dead peer.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Everything a client needs, resolved by [`crate::settings::connect`].
 #[derive(Debug, Clone)]
@@ -51,15 +53,97 @@ pub struct Client {
     cfg: ClientConfig,
     /// Seconds to add to the local clock, learnt from the server's `Date` on `RequestExpired`.
     clock_offset: AtomicI64,
-    skew_corrected: AtomicBool,
+}
+
+/// What the headers of an error answer tell us.
+struct AnswerMeta {
+    /// The server's `Date`, for clock-skew correction.
+    date: Option<String>,
+    /// `Retry-After` on a 429/503 answer.
+    retry_after: Option<Duration>,
 }
 
 /// What happened to a request that did not succeed.
 enum Failure {
     /// The server answered with an error status.
-    Api(ApiError, Option<String>),
+    Api(ApiError, AnswerMeta),
     /// No answer: the request may or may not have been processed.
     Transport(anyhow::Error, bool),
+}
+
+impl Failure {
+    /// True when the request may have been carried out although no success came back: no
+    /// answer at all, or a 5xx (a gateway may time out after the backend did the work).
+    fn outcome_unknown(&self) -> bool {
+        match self {
+            Failure::Api(err, _) => err.status >= 500,
+            Failure::Transport(_, transient) => *transient,
+        }
+    }
+}
+
+/// A download whose body broke off or came short: worth starting again on a fresh file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyBroken(pub String);
+
+/// The attempt budget of one request: decides, failure by failure, whether to try again.
+struct Attempts<'c> {
+    client: &'c Client,
+    /// Attempts made so far (the one that just failed included).
+    made: u32,
+    /// Whether this request was already re-signed after a `RequestExpired`.
+    resigned: bool,
+}
+
+impl<'c> Attempts<'c> {
+    fn new(client: &'c Client) -> Self {
+        Attempts {
+            client,
+            made: 0,
+            resigned: false,
+        }
+    }
+
+    /// `Ok(())`: try again (after waiting as needed). `Err`: the final error, naming the last
+    /// cause and how many attempts were made.
+    fn on_failure(&mut self, failure: Failure) -> Result<()> {
+        let budget = self.client.cfg.attempts.max(1);
+        match failure {
+            Failure::Api(err, meta) => {
+                if err.is_request_expired()
+                    && !self.resigned
+                    && self.client.correct_clock(meta.date.as_deref())
+                {
+                    // Not a transient fault: does not count against the budget.
+                    self.resigned = true;
+                    return Ok(());
+                }
+                self.made += 1;
+                if err.is_transient() && self.made < budget {
+                    self.client.backoff(self.made, meta.retry_after, &err)?;
+                    return Ok(());
+                }
+                Err(self.give_up(err.into()))
+            }
+            Failure::Transport(e, transient) => {
+                self.made += 1;
+                if transient && self.made < budget {
+                    self.client.backoff(self.made, None, &format!("{e:#}"))?;
+                    return Ok(());
+                }
+                Err(self.give_up(e))
+            }
+        }
+    }
+
+    fn give_up(&self, e: anyhow::Error) -> anyhow::Error {
+        if self.made > 1 {
+            e.context(format!("gave up after {} attempts", self.made))
+        } else {
+            e
+        }
+    }
 }
 
 /// How an upload ended.
@@ -116,7 +200,6 @@ impl Client {
             agent,
             cfg,
             clock_offset: AtomicI64::new(0),
-            skew_corrected: AtomicBool::new(false),
         })
     }
 
@@ -257,6 +340,12 @@ impl Client {
                 }
                 let status = resp.status().as_u16();
                 let date = header(&resp, "date");
+                let retry_after = if matches!(status, 429 | 503) {
+                    header(&resp, "retry-after")
+                        .and_then(|v| parse_retry_after(&v, self.now_unix()))
+                } else {
+                    None
+                };
                 let mut resp = resp;
                 let body = resp
                     .body_mut()
@@ -266,7 +355,7 @@ impl Client {
                     .unwrap_or_default();
                 Err(Failure::Api(
                     ApiError::from_body(status, &body, request_id),
-                    date,
+                    AnswerMeta { date, retry_after },
                 ))
             }
             Err(e) => {
@@ -284,47 +373,72 @@ impl Client {
         }
     }
 
-    /// On `RequestExpired`, learns the clock offset from the server's `Date` once.
+    /// On `RequestExpired`, learns the clock offset from the server's `Date`. Returns whether
+    /// the request is worth signing again (the server sent a usable `Date`).
     fn correct_clock(&self, date: Option<&str>) -> bool {
-        if self.skew_corrected.swap(true, Ordering::SeqCst) {
-            return false;
-        }
         let Some(server) = date.and_then(parse_http_date) else {
+            self.out().debug(
+                "RequestExpired, and the server sent no usable Date to correct the clock with",
+            );
             return false;
         };
         let local = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        self.clock_offset.store(server - local, Ordering::SeqCst);
-        self.out().debug(&format!(
-            "RequestExpired: local clock is {}s off the server's; re-signing with the server's time",
-            local - server
-        ));
+        let offset = server - local;
+        let old = self.clock_offset.swap(offset, Ordering::SeqCst);
+        if old != offset {
+            self.out().debug(&format!(
+                "RequestExpired: the local clock is {}s off the server's (Date: {}); re-signing with the server's time and retrying once",
+                local - server,
+                date.unwrap_or_default()
+            ));
+        } else {
+            self.out()
+                .debug("RequestExpired: re-signing with the server's time and retrying once");
+        }
         true
     }
 
-    /// Waits before attempt `attempt + 1`: exponential backoff with jitter, or `Retry-After`.
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Result<()> {
-        let base = Duration::from_millis(250u64 << attempt.min(6).saturating_sub(1));
+    /// Waits before attempt `attempt + 1`: exponential backoff with jitter, or the server's
+    /// `Retry-After` (at most a minute). Never waits past the `--timeout` deadline.
+    pub(crate) fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        cause: &dyn std::fmt::Display,
+    ) -> Result<()> {
+        let base = Duration::from_millis(250u64 << attempt.clamp(1, 6).saturating_sub(1));
         let base = base.min(Duration::from_secs(8));
         let wait = match retry_after {
-            Some(ra) => ra.min(Duration::from_secs(60)),
+            Some(ra) => ra.min(MAX_RETRY_AFTER),
             None => jitter(base),
         };
-        if let Some(left) = self.remaining()? {
+        if let Some(left) = self
+            .remaining()
+            .map_err(|e| anyhow!("{e} after: {cause}"))?
+        {
             if wait >= left {
-                bail!("timed out (--timeout) while waiting to retry");
+                bail!("timed out (--timeout) while waiting to retry after: {cause}");
             }
         }
-        self.out()
-            .debug(&format!("retrying in {} ms", wait.as_millis()));
+        self.out().debug(&format!(
+            "attempt {attempt} of {} failed ({cause}); retrying in {} ms{}",
+            self.cfg.attempts,
+            wait.as_millis(),
+            if retry_after.is_some() {
+                " (Retry-After)"
+            } else {
+                ""
+            }
+        ));
         std::thread::sleep(wait);
         Ok(())
     }
 
-    /// A JSON call with retries: transient faults (and, for idempotent methods, connection
-    /// failures) are retried; a `RequestExpired` is corrected once. Returns the body.
+    /// A JSON call with retries: transient faults are retried, a `RequestExpired` is corrected
+    /// once. Returns the body.
     fn call(
         &self,
         method: &str,
@@ -334,10 +448,9 @@ impl Client {
     ) -> Result<Vec<u8>> {
         let path = self.path(extra)?;
         let body = json.map(|j| serde_json::to_vec(j).unwrap_or_default());
-        let mut attempt = 0;
+        let mut tries = Attempts::new(self);
         let mut outcome_unknown = false;
         loop {
-            attempt += 1;
             let send_body = match &body {
                 Some(b) => ureq::SendBody::from_owned_reader(io::Cursor::new(b.clone())),
                 None => ureq::SendBody::none(),
@@ -346,42 +459,38 @@ impl Client {
                 Some(b) => (Some("application/json"), Some(b.len() as u64)),
                 None => (None, None),
             };
-            match self.send_once(method, &path, query, ct, send_body, len) {
-                Ok(mut resp) => {
-                    return resp
-                        .body_mut()
-                        .with_config()
-                        .limit(MAX_JSON_BYTES)
-                        .read_to_vec()
-                        .map_err(|e| anyhow!("reading the registry's answer: {e}"));
-                }
-                Err(Failure::Api(err, date)) => {
-                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
-                        attempt -= 1;
-                        continue;
-                    }
-                    // A DELETE whose earlier answer was lost may have done its work.
-                    if method == "DELETE" && outcome_unknown && err.is_not_found() {
-                        self.out()
-                            .debug("DELETE answered 404 after a lost answer: already deleted");
-                        return Ok(Vec::new());
-                    }
-                    if err.is_transient() && attempt < self.cfg.attempts {
-                        outcome_unknown = true;
-                        self.backoff(attempt, None)?;
-                        continue;
-                    }
-                    return Err(err.into());
-                }
-                Err(Failure::Transport(e, transient)) => {
-                    if transient && attempt < self.cfg.attempts {
-                        outcome_unknown = true;
-                        self.backoff(attempt, None)?;
-                        continue;
-                    }
-                    return Err(e);
+            let failure = match self.send_once(method, &path, query, ct, send_body, len) {
+                Ok(mut resp) => match resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_JSON_BYTES)
+                    .read_to_vec()
+                {
+                    Ok(bytes) => return Ok(bytes),
+                    Err(ureq::Error::BodyExceedsLimit(_)) => bail!(
+                        "the registry's answer to {method} {path} is larger than {} MiB",
+                        MAX_JSON_BYTES >> 20
+                    ),
+                    Err(e) => Failure::Transport(
+                        anyhow!(
+                            "{}: the answer broke off: {e}",
+                            self.cfg.endpoint.base_url()
+                        ),
+                        true,
+                    ),
+                },
+                Err(f) => f,
+            };
+            // A DELETE whose earlier answer was lost may have done its work.
+            if let Failure::Api(err, _) = &failure {
+                if method == "DELETE" && outcome_unknown && err.is_not_found() {
+                    self.out()
+                        .debug("DELETE answered 404 after a lost answer: already deleted");
+                    return Ok(Vec::new());
                 }
             }
+            outcome_unknown |= failure.outcome_unknown();
+            tries.on_failure(failure)?;
         }
     }
 
@@ -403,6 +512,13 @@ impl Client {
             let body = self.call("GET", extra, &query, None)?;
             let page = api::parse_page(&body)?;
             let got = page.items.len();
+            if got > 0 && items.len() >= got && items[items.len() - got..] == page.items[..] {
+                // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
+                bail!(
+                    "the registry answered page {page_no} of a list with the same items as page {}",
+                    page_no - 1
+                );
+            }
             items.extend(page.items);
             let done = match page.total {
                 Some(total) => items.len() as u64 >= total || got == 0,
@@ -465,6 +581,17 @@ impl Client {
     /// looking at the registry: our digest there means success, another digest an error.
     /// A 409 on a first attempt is returned as an [`ApiError`] for the caller to decide.
     pub fn upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
+        self.upload_replacing(up, None)
+    }
+
+    /// Like [`Client::upload`], replacing a version whose digest was `replacing` (`--force`
+    /// on a registry that overwrites): finding that digest after a lost answer means our
+    /// upload did not land yet, not a conflict.
+    pub fn upload_replacing(
+        &self,
+        up: &Upload<'_>,
+        replacing: Option<&str>,
+    ) -> Result<UploadOutcome> {
         let path = self.path(&[])?;
         let boundary = multipart::boundary(multipart::seed());
         let mut parts = vec![multipart::Part {
@@ -483,10 +610,21 @@ impl Client {
         }
         let layout = multipart::Layout::new(&boundary, &parts);
         let content_type = format!("multipart/form-data; boundary={boundary}");
-        let mut attempt = 0;
+        let mut tries = Attempts::new(self);
         let mut outcome_unknown = false;
         loop {
-            attempt += 1;
+            if outcome_unknown {
+                // The last attempt may have been stored: look before sending it again.
+                if let Some(v) = self.find_version(up.name, up.version)? {
+                    match self.compare_stored(up, &v, replacing)? {
+                        Some(outcome) => return Ok(outcome),
+                        None => self.out().debug(&format!(
+                            "{} {} still has the digest being replaced: uploading again",
+                            up.name, up.version
+                        )),
+                    }
+                }
+            }
             let mut files =
                 vec![File::open(up.chart)
                     .with_context(|| format!("opening {}", up.chart.display()))?];
@@ -511,49 +649,45 @@ impl Client {
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            let retry = match result {
+            let failure = match result {
                 Ok(_) => return Ok(UploadOutcome::Uploaded),
-                Err(Failure::Api(err, date)) => {
-                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
-                        attempt -= 1;
-                        continue;
-                    }
-                    if err.is_conflict() && outcome_unknown {
-                        return self.settle_upload(up);
-                    }
-                    if !(err.is_transient() && attempt < self.cfg.attempts) {
-                        return Err(err.into());
-                    }
-                    Some(anyhow::Error::from(err))
-                }
-                Err(Failure::Transport(e, transient)) => {
-                    if !(transient && attempt < self.cfg.attempts) {
-                        if outcome_unknown || transient {
-                            // The last answer is lost too: look before giving up.
-                            if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up) {
-                                return Ok(UploadOutcome::AlreadyStored);
-                            }
-                        }
-                        return Err(e);
-                    }
-                    Some(e)
-                }
+                Err(f) => f,
             };
-            if let Some(e) = retry {
-                outcome_unknown = true;
-                self.out()
-                    .debug(&format!("upload attempt {attempt} failed: {e:#}"));
-                self.backoff(attempt, None)?;
-                if let Some(v) = self.find_version(up.name, up.version)? {
-                    return self.compare_stored(up, &v);
+            if let Failure::Api(err, _) = &failure {
+                if err.is_conflict() && outcome_unknown {
+                    // Our earlier attempt (or someone else) stored it: whose is it?
+                    return self.settle_upload(up, replacing);
                 }
             }
+            let unknown = failure.outcome_unknown();
+            if let Err(e) = tries.on_failure(failure) {
+                if unknown || outcome_unknown {
+                    // The last answer is lost too: look before giving up.
+                    self.out().debug(&format!(
+                        "upload of {} {} gave up ({e:#}); looking whether an attempt was stored",
+                        up.name, up.version
+                    ));
+                    if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up, replacing) {
+                        return Ok(UploadOutcome::AlreadyStored);
+                    }
+                }
+                return Err(e);
+            }
+            outcome_unknown |= unknown;
         }
     }
 
-    fn settle_upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
-        match self.find_version(up.name, up.version)? {
-            Some(v) => self.compare_stored(up, &v),
+    fn settle_upload(&self, up: &Upload<'_>, replacing: Option<&str>) -> Result<UploadOutcome> {
+        let found = self.find_version(up.name, up.version)?;
+        match found {
+            Some(v) => match self.compare_stored(up, &v, replacing)? {
+                Some(outcome) => Ok(outcome),
+                None => bail!(
+                    "upload of {} {} failed: the registry still holds the version it was to replace",
+                    up.name,
+                    up.version
+                ),
+            },
             None => bail!(
                 "upload of {} {} failed and the registry does not hold it",
                 up.name,
@@ -562,17 +696,25 @@ impl Client {
         }
     }
 
-    fn compare_stored(&self, up: &Upload<'_>, stored: &HelmChartVersion) -> Result<UploadOutcome> {
+    /// What a version found after a lost answer means: ours (`Some`), the one being replaced
+    /// (`None`: upload again), or someone else's (an error).
+    fn compare_stored(
+        &self,
+        up: &Upload<'_>,
+        stored: &HelmChartVersion,
+        replacing: Option<&str>,
+    ) -> Result<Option<UploadOutcome>> {
         match stored.digest.as_deref() {
-            Some(d) if d == up.sha256 => {
+            Some(d) if d.eq_ignore_ascii_case(up.sha256) => {
                 self.out().debug(&format!(
                     "{} {} is in the registry with our digest: the lost upload was stored",
                     up.name, up.version
                 ));
-                Ok(UploadOutcome::AlreadyStored)
+                Ok(Some(UploadOutcome::AlreadyStored))
             }
+            Some(d) if replacing.is_some_and(|r| r.eq_ignore_ascii_case(d)) => Ok(None),
             Some(d) => bail!(
-                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{}",
+                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{} (someone else pushed it; nothing was overwritten)",
                 up.name,
                 up.version,
                 up.sha256
@@ -586,32 +728,15 @@ impl Client {
     }
 
     /// Streams `/download/{file_name}` into `out`. Failures before the body starts are
-    /// retried here; a body cut short is an error (the caller starts again on a fresh file).
+    /// retried here; a body cut short is a [`BodyBroken`] error (the caller starts again on a
+    /// fresh file).
     pub fn download(&self, file_name: &str, out: &mut dyn Write) -> Result<u64> {
         let path = self.path(&["download", file_name])?;
-        let mut attempt = 0;
+        let mut tries = Attempts::new(self);
         let resp = loop {
-            attempt += 1;
             match self.send_once("GET", &path, &[], None, ureq::SendBody::none(), None) {
                 Ok(resp) => break resp,
-                Err(Failure::Api(err, date)) => {
-                    if err.is_request_expired() && self.correct_clock(date.as_deref()) {
-                        attempt -= 1;
-                        continue;
-                    }
-                    if err.is_transient() && attempt < self.cfg.attempts {
-                        self.backoff(attempt, None)?;
-                        continue;
-                    }
-                    return Err(err.into());
-                }
-                Err(Failure::Transport(e, transient)) => {
-                    if transient && attempt < self.cfg.attempts {
-                        self.backoff(attempt, None)?;
-                        continue;
-                    }
-                    return Err(e);
-                }
+                Err(f) => tries.on_failure(f)?,
             }
         };
         let expected = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok());
@@ -624,7 +749,13 @@ impl Client {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => bail!("download of {file_name} broke off after {total} bytes: {e}"),
+                Err(e) => {
+                    let of = expected.map(|l| format!(" of {l}")).unwrap_or_default();
+                    return Err(BodyBroken(format!(
+                        "download of {file_name} is truncated: the connection broke off after {total}{of} bytes ({e})"
+                    ))
+                    .into());
+                }
             };
             out.write_all(&buf[..n])
                 .with_context(|| format!("writing {file_name}"))?;
@@ -638,7 +769,10 @@ impl Client {
         }
         if let Some(len) = expected {
             if total != len {
-                bail!("download of {file_name} is truncated: {total} of {len} bytes");
+                return Err(BodyBroken(format!(
+                    "download of {file_name} is truncated: {total} of {len} bytes"
+                ))
+                .into());
             }
         }
         Ok(total)
@@ -703,9 +837,31 @@ fn describe_transport(e: &ureq::Error, endpoint: &Endpoint) -> String {
         ureq::Error::Timeout(t) => format!("{base}: timed out ({t})"),
         ureq::Error::HostNotFound => format!("{base}: host not found"),
         ureq::Error::ConnectionFailed => format!("{base}: connection failed"),
-        ureq::Error::Io(io) => format!("{base}: {io}"),
+        ureq::Error::Io(io) => match io.kind() {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => {
+                format!("{base}: connection reset: the registry closed it without an answer ({io})")
+            }
+            io::ErrorKind::ConnectionRefused => format!("{base}: connection refused ({io})"),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                format!("{base}: timed out waiting for the registry ({io})")
+            }
+            _ => format!("{base}: {io}"),
+        },
         other => format!("{base}: {other}"),
     }
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date (relative to `now`, Unix seconds).
+pub fn parse_retry_after(value: &str, now: i64) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
 }
 
 /// A duration between `d/2` and `d`, from the clock's low bits (no need for a CSPRNG).

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
-use crate::client::{is_not_found, Client};
+use crate::client::{is_not_found, BodyBroken, Client};
 use crate::output::Output;
 use crate::repo_ref;
 use crate::settings::{self, Global};
@@ -119,14 +119,25 @@ pub fn fetch_verified(
                 }
                 Some(_) => return Ok(tmp),
             },
-            Err(e) if e.downcast_ref::<crate::error::ApiError>().is_some() => return Err(e),
-            Err(e) => last = Some(e),
+            // Only a body cut short is worth another download here: failures before the
+            // body were already retried by the client.
+            Err(e) if e.downcast_ref::<BodyBroken>().is_some() => last = Some(e),
+            Err(e) => return Err(e),
         }
+        drop(tmp);
         if let Some(e) = &last {
             out.debug(&format!("download attempt {attempt} failed: {e:#}"));
+            if attempt < attempts {
+                client.backoff(attempt, None, e)?;
+            }
         }
     }
-    Err(last.unwrap_or_else(|| anyhow!("download of {file_name} failed")))
+    let e = last.unwrap_or_else(|| anyhow!("download of {file_name} failed"));
+    Err(if attempts > 1 {
+        e.context(format!("gave up after {attempts} downloads"))
+    } else {
+        e
+    })
 }
 
 pub fn run(s: &PullSettings, global: &Global) -> Result<()> {

@@ -235,7 +235,10 @@ fn push_one(
         version: &p.version,
         sha256: &p.sha256,
     };
-    let outcome = match client.upload(&up) {
+    // With --force on a registry that overwrites, the old digest may still be there after a
+    // lost answer: that is not someone else's push.
+    let replacing = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let outcome = match client.upload_replacing(&up, replacing) {
         Ok(o) => o,
         Err(e) if is_conflict(&e) => match s.existing {
             // Someone pushed it between our look and our upload.

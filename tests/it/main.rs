@@ -3,6 +3,8 @@
 
 mod common;
 mod core;
+mod faults;
+mod hostile;
 mod install;
 mod packaging;
 mod push_dir;

@@ -1,0 +1,1 @@
+//! Issue 5: hostile registries and packages.
