@@ -100,13 +100,19 @@ pub fn inspect(path: &Path) -> Result<Metadata> {
 /// apply (100 MiB in all, 5 MiB a file). The files land in a temporary directory first and
 /// are renamed into place only when all is well; a directory already there is an error.
 pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
+    untar_as(path, &path.display().to_string(), untar_dir)
+}
+
+/// [`untar`], naming the package `label` in errors (a pulled package's registry file name
+/// rather than its temporary file).
+pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(untar_dir)
         .with_context(|| format!("creating {}", untar_dir.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".helm-ccr-untar-")
         .tempdir_in(untar_dir)
         .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
-    let what = path.display();
+    let what = label;
     let mut archive = open(path)?;
     let mut top_dir: Option<String> = None;
     let mut total = 0u64;

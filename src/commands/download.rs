@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{self, HelmChartVersion};
-use crate::client::Client;
+use crate::client::{BodyBroken, Client};
 use crate::credentials::Credentials;
 use crate::index::{self, IndexVersion};
 use crate::repo_ref::CcrUrl;
@@ -151,15 +151,41 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
             out.write_all(text.as_bytes())
         }
         Request::File(name) => {
-            client
-                .download(&name, &mut out)
-                .with_context(|| format!("cannot fetch {url}"))?;
-            Ok(())
+            let mut file = spool(&client, &name).with_context(|| format!("cannot fetch {url}"))?;
+            io::copy(&mut file, &mut out).map(|_| ())
         }
     }
     .and_then(|()| out.flush())
     .with_context(|| format!("writing {url} to Helm"))?;
     Ok(())
+}
+
+/// Downloads `name` into an anonymous temporary file, starting again when the body breaks
+/// off, so that Helm never receives part of a package. Returns the file, rewound.
+fn spool(client: &Client, name: &str) -> Result<std::fs::File> {
+    use std::io::Seek;
+    let attempts = client.config().attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut file = tempfile::tempfile().context("creating a temporary file")?;
+        let result = {
+            let mut w = io::BufWriter::new(&mut file);
+            client
+                .download(name, &mut w)
+                .and_then(|_| w.flush().map_err(anyhow::Error::from))
+        };
+        match result {
+            Ok(()) => {
+                file.rewind()?;
+                return Ok(file);
+            }
+            Err(e) if e.downcast_ref::<BodyBroken>().is_some() && attempt < attempts => {
+                client.backoff(attempt, None, &e)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Lists every chart and version of the client's namespace and builds the index text.

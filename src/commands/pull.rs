@@ -172,7 +172,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         std::fs::create_dir_all(&untar_dir)
             .with_context(|| format!("creating {}", untar_dir.display()))?;
         let tmp = fetch_verified(&client, &v, &file_name, &untar_dir, &out)?;
-        let dir = tgz::untar(tmp.path(), &untar_dir)?;
+        let dir = tgz::untar_as(tmp.path(), &file_name, &untar_dir)?;
         out.result(&dir.display().to_string());
     } else {
         let tmp = fetch_verified(&client, &v, &file_name, &s.destination, &out)?;

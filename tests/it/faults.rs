@@ -820,3 +820,40 @@ fn concurrent_pushes_under_faults_still_store_each_version_once() {
     }
     assert_eq!(w.versions("app").len(), 10);
 }
+
+#[test]
+fn the_getter_never_hands_helm_part_of_a_package() {
+    let url = format!("{REPO}/app-1.0.0.tgz");
+    for fault in [
+        Fault::Truncate { keep_bytes: None },
+        Fault::Truncate {
+            keep_bytes: Some(0),
+        },
+    ] {
+        let w = fixture();
+        // Broken once: retried, and Helm gets the whole package.
+        w.emu.push_fault_for("GET", "/download/", fault.clone());
+        let out = w
+            .cmd()
+            .args(["download", "", "", "", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(out.stdout, app_bytes(APP_1));
+        // Broken every time: an error, and nothing on stdout.
+        w.emu.set_fail_all(Some(fault.clone()));
+        let out = w
+            .cmd()
+            .env("HELM_CCR_RETRIES", "2")
+            .args(["download", "", "", "", &url])
+            .output()
+            .unwrap();
+        w.emu.set_fail_all(None);
+        assert_one_error(&out, 1, "truncated");
+        assert!(
+            out.stdout.is_empty(),
+            "{} bytes on stdout",
+            out.stdout.len()
+        );
+    }
+}
