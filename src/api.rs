@@ -207,3 +207,85 @@ mod tests {
         assert_eq!(safe_file_name(".hidden"), None);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+    use crate::error::ApiError;
+
+    /// Any JSON value, the registry's field names more likely than others.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        let key = prop_oneof![
+            Just("name".to_string()),
+            Just("version".to_string()),
+            Just("items".to_string()),
+            Just("total".to_string()),
+            Just("urls".to_string()),
+            Just("digest".to_string()),
+            Just("deprecated".to_string()),
+            Just("totalVersions".to_string()),
+            Just("maintainers".to_string()),
+            Just("code".to_string()),
+            Just("message".to_string()),
+            Just("errors".to_string()),
+            Just("error".to_string()),
+            Just("requestId".to_string()),
+            ".{0,6}",
+        ];
+        leaf.prop_recursive(4, 48, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..8)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn page_parsing_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_page(&bytes);
+            let _ = ApiError::from_body(500, &bytes, None).to_string();
+        }
+
+        #[test]
+        fn page_and_item_parsing_never_panic_on_json(v in json()) {
+            let body = serde_json::to_vec(&v).unwrap();
+            let _ = ApiError::from_body(400, &body, Some("r".into())).to_string();
+            if let Ok(page) = parse_page(&body) {
+                for item in page.items {
+                    let _ = HelmChart::from_raw(item.clone());
+                    if let Some(v) = HelmChartVersion::from_raw(item) {
+                        let name = v.file_name();
+                        prop_assert!(safe_file_name(&name).as_deref() == Some(name.as_str()) || name == "chart.tgz");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn safe_file_names_name_a_file_in_the_directory(s in ".{0,40}", prefix in "(\\.\\./|/|[a-z]+/|\\\\|\\./){0,4}") {
+            let s = format!("{prefix}{s}");
+            if let Some(name) = safe_file_name(&s) {
+                prop_assert!(!name.is_empty());
+                prop_assert!(!name.contains(['/', '\\', ':', '\0']));
+                prop_assert!(!name.starts_with('.'));
+                prop_assert!(!name.chars().any(char::is_control));
+                let p = std::path::Path::new(&name);
+                prop_assert_eq!(p.components().count(), 1);
+                prop_assert!(matches!(p.components().next(), Some(std::path::Component::Normal(_))));
+            }
+        }
+    }
+}

@@ -900,7 +900,13 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     let h: i64 = hms.next()?.parse().ok()?;
     let m: i64 = hms.next()?.parse().ok()?;
     let sec: i64 = hms.next()?.parse().ok()?;
-    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    if it.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || !(1..=9999).contains(&year)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&m)
+        || !(0..=60).contains(&sec)
+    {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -938,5 +944,70 @@ mod tests {
             let j = jitter(Duration::from_millis(400));
             assert!(j >= Duration::from_millis(200) && j <= Duration::from_millis(400));
         }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn header_parsing_never_panics(s in ".{0,40}", now in any::<i64>()) {
+            let _ = parse_http_date(&s);
+            let _ = parse_retry_after(&s, now);
+        }
+
+        #[test]
+        fn http_date_shaped_headers_never_panic(
+            day in any::<i64>(), year in any::<i64>(), h in any::<i64>(), m in any::<i64>(), sec in any::<i64>(),
+        ) {
+            let s = format!("Mon, {day} Jan {year} {h}:{m}:{sec} GMT");
+            let _ = parse_http_date(&s);
+            let _ = parse_retry_after(&s, 0);
+            let _ = parse_retry_after(&s, i64::MIN);
+            let _ = parse_retry_after(&s, i64::MAX);
+        }
+
+        #[test]
+        fn http_dates_round_trip(t in 0i64..4_102_444_800) {
+            // Through the signer's timestamp: YYYY-MM-DDThh:mm:ssZ.
+            let ts = sign::format_timestamp(t);
+            let (date, time) = ts.trim_end_matches('Z').split_once('T').unwrap();
+            let mut d = date.split('-');
+            let (y, m, day) = (d.next().unwrap(), d.next().unwrap(), d.next().unwrap());
+            let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+                [m.parse::<usize>().unwrap() - 1];
+            let http = format!("Mon, {day} {month} {y} {time} GMT");
+            prop_assert_eq!(parse_http_date(&http), Some(t));
+            prop_assert_eq!(parse_retry_after(&http, t), Some(Duration::ZERO));
+            prop_assert_eq!(parse_retry_after(&http, t - 5), Some(Duration::from_secs(5)));
+        }
+
+        #[test]
+        fn jitter_is_bounded(ms in 2u64..100_000) {
+            let d = Duration::from_millis(ms);
+            let j = jitter(d);
+            prop_assert!(j >= d / 2 && j <= d);
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120", 0), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 3 ", 0), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("-1", 0), None);
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777 - 10),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777 + 10),
+            Some(Duration::ZERO),
+            "a date in the past: retry now"
+        );
     }
 }

@@ -205,3 +205,55 @@ mod tests {
         assert!(parse_repo("https://x/y").is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn refish() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,40}",
+            "(ccr://)?[a-z0-9.:@-]{0,10}(/[a-z0-9._?#%-]{0,8}){0,4}/?",
+            "[a-z./]{0,20}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn reference_parsing_never_panics(s in refish()) {
+            let _ = CcrUrl::parse(&s);
+            let _ = parse_repo(&s);
+            let _ = parse_chart_ref(&s);
+            let _ = check_chart_name(&s);
+        }
+
+        #[test]
+        fn parsed_urls_round_trip(s in refish()) {
+            if let Ok(u) = CcrUrl::parse(&s) {
+                let again = CcrUrl::parse(&u.repo_url()).unwrap();
+                prop_assert_eq!(again, CcrUrl { rest: None, ..u.clone() });
+                prop_assert!(u.instance != ".." && u.namespace != "..");
+            }
+            if let Ok((_, chart)) = parse_chart_ref(&s) {
+                prop_assert!(!chart.is_empty() && chart != "." && chart != "..");
+                prop_assert!(!chart.contains('/') && !chart.contains('\\'));
+            }
+        }
+
+        #[test]
+        fn valid_references_parse_back(inst in "[a-z0-9-]{1,12}", ns in "[a-z0-9_-]{1,12}", chart in "[a-z0-9][a-z0-9._-]{0,12}") {
+            prop_assume!(chart != "." && chart != "..");
+            let (repo, c) = parse_chart_ref(&format!("ccr://{inst}/{ns}/{chart}")).unwrap();
+            prop_assert_eq!(c, chart);
+            match repo {
+                RepoArg::Url(u) => {
+                    prop_assert_eq!(u.instance, inst);
+                    prop_assert_eq!(u.namespace, ns);
+                }
+                RepoArg::Named(_) => prop_assert!(false),
+            }
+        }
+    }
+}

@@ -5,6 +5,8 @@ pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod package;
+#[cfg(test)]
+mod proptests;
 pub mod tgz;
 pub mod yaml;
 
