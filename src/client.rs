@@ -168,6 +168,11 @@ pub struct Upload<'a> {
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client> {
+        Client::with_io_timeouts(cfg, CONNECT_TIMEOUT, IDLE_TIMEOUT)
+    }
+
+    /// A client whose connect (and name resolution) and idle-read/write timeouts are these.
+    fn with_io_timeouts(cfg: ClientConfig, connect: Duration, idle: Duration) -> Result<Client> {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(ca) = &cfg.ca_file {
             let pem =
@@ -190,9 +195,10 @@ impl Client {
             .http_status_as_error(false)
             .max_redirects(0)
             .tls_config(tls.build())
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_per_read(Some(IDLE_TIMEOUT))
-            .timeout_per_write(Some(IDLE_TIMEOUT))
+            .timeout_resolve(Some(connect))
+            .timeout_connect(Some(connect))
+            .timeout_per_read(Some(idle))
+            .timeout_per_write(Some(idle))
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -936,6 +942,68 @@ mod tests {
         );
         assert_eq!(parse_http_date("garbage"), None);
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+
+    fn test_client(url: &str, attempts: u32, idle: Duration) -> Client {
+        let endpoint = crate::settings::Endpoint::parse(url).unwrap();
+        Client::with_io_timeouts(
+            ClientConfig {
+                endpoint,
+                instance: "i".into(),
+                namespace: "n".into(),
+                credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
+                attempts,
+                deadline: None,
+                ca_file: None,
+                insecure_skip_tls_verify: false,
+                output: Output::new(true, false),
+            },
+            Duration::from_secs(5),
+            idle,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_silent_peer_is_an_idle_timeout_retried_then_named() {
+        // Accepts (the kernel does) and never answers: without --timeout, the idle-read
+        // timeout ends each attempt.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let client = test_client(&url, 2, Duration::from_millis(300));
+        let started = Instant::now();
+        let err = client.list_charts().unwrap_err();
+        let took = started.elapsed();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("gave up after 2 attempts"), "{msg}");
+        assert!(msg.contains("timed out"), "{msg}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        drop(listener);
+    }
+
+    #[test]
+    fn a_peer_that_stalls_mid_body_is_an_idle_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/x-tar\r\n\r\npartial",
+            );
+            // Holds the connection open, silent.
+            std::thread::sleep(Duration::from_secs(2));
+            drop(conn);
+        });
+        let client = test_client(&url, 2, Duration::from_millis(300));
+        let started = Instant::now();
+        let mut sink = Vec::new();
+        let err = client.download("a-1.0.0.tgz", &mut sink).unwrap_err();
+        assert!(err.downcast_ref::<BodyBroken>().is_some(), "{err:#}");
+        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(server);
     }
 
     #[test]
