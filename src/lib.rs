@@ -157,6 +157,8 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             commands::version::run(&global.output());
             Ok(())
         }
-        Command::Download(a) => commands::download::run(&a.url, &global),
+        Command::Download(a) => {
+            commands::download::run_args(&a.cert_file, &a.key_file, &a.ca_file, &a.url, &global)
+        }
     }
 }
