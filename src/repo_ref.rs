@@ -21,12 +21,34 @@ fn valid_segment(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// `url` with any `user:password@` before the host replaced by `***@`, for messages: a secret
+/// pasted into a URL must not be echoed back.
+pub fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 impl CcrUrl {
     /// Parses a `ccr://` URL. The first part is an API host when it contains a dot.
     pub fn parse(url: &str) -> Result<CcrUrl> {
         let Some(rest) = url.strip_prefix("ccr://") else {
-            bail!("{url:?} is not a ccr:// URL");
+            bail!("{:?} is not a ccr:// URL", redact_userinfo(url));
         };
+        let first_part = rest.split('/').next().unwrap_or("");
+        if first_part.contains('@') {
+            bail!(
+                "{:?}: a ccr:// URL takes no user or password; give credentials in the environment, \
+                 ~/.bce/config.json or the Helm repository entry",
+                redact_userinfo(url)
+            );
+        }
         if rest.contains(['?', '#']) {
             bail!("{url:?}: a ccr:// URL takes no query or fragment");
         }
@@ -103,29 +125,31 @@ pub enum RepoArg {
 
 /// Splits a `REPO` argument. A trailing slash is allowed.
 pub fn parse_repo(arg: &str) -> Result<RepoArg> {
+    let shown = redact_userinfo(arg);
     if arg.starts_with("ccr://") {
         let url = CcrUrl::parse(arg)?;
         if let Some(rest) = &url.rest {
-            bail!("{arg:?}: expected a repository (ccr://INSTANCE_ID/NAMESPACE), found extra path {rest:?}");
+            bail!("{shown:?}: expected a repository (ccr://INSTANCE_ID/NAMESPACE), found extra path {rest:?}");
         }
         return Ok(RepoArg::Url(url));
     }
     if arg.contains("://") {
-        bail!("{arg:?}: only ccr:// repositories are supported");
+        bail!("{shown:?}: only ccr:// repositories are supported");
     }
     let name = arg.trim_end_matches('/');
     if name.is_empty() || name.contains('/') {
-        bail!("{arg:?} is neither a ccr:// URL nor a Helm repository name");
+        bail!("{shown:?} is neither a ccr:// URL nor a Helm repository name");
     }
     Ok(RepoArg::Named(name.to_string()))
 }
 
 /// Splits a `REPO/CHART` argument into the repository and the chart name.
 pub fn parse_chart_ref(arg: &str) -> Result<(RepoArg, String)> {
+    let shown = redact_userinfo(arg);
     let (repo, chart) = if arg.starts_with("ccr://") {
         let url = CcrUrl::parse(arg)?;
         let Some(chart) = url.rest.clone() else {
-            bail!("{arg:?}: expected REPO/CHART, the chart name is missing");
+            bail!("{shown:?}: expected REPO/CHART, the chart name is missing");
         };
         (RepoArg::Url(CcrUrl { rest: None, ..url }), chart)
     } else {
@@ -133,10 +157,10 @@ pub fn parse_chart_ref(arg: &str) -> Result<(RepoArg, String)> {
             Some((repo, chart)) if !repo.is_empty() && !repo.contains(':') => {
                 (RepoArg::Named(repo.to_string()), chart.to_string())
             }
-            _ => bail!("{arg:?}: expected REPO/CHART (e.g. myccr/mychart or ccr://INSTANCE_ID/NAMESPACE/mychart)"),
+            _ => bail!("{shown:?}: expected REPO/CHART (e.g. myccr/mychart or ccr://INSTANCE_ID/NAMESPACE/mychart)"),
         }
     };
-    check_chart_name(&chart).map_err(|e| anyhow::anyhow!("{arg:?}: {e}"))?;
+    check_chart_name(&chart).map_err(|e| anyhow::anyhow!("{shown:?}: {e}"))?;
     Ok((repo, chart))
 }
 
@@ -175,6 +199,27 @@ mod tests {
             "http://inst/ns",
         ] {
             assert!(CcrUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_in_urls_are_never_echoed() {
+        assert_eq!(
+            redact_userinfo("ccr://ak:sk@ccr.bj.baidubce.com/i/n"),
+            "ccr://***@ccr.bj.baidubce.com/i/n"
+        );
+        assert_eq!(redact_userinfo("https://u:p@h:1"), "https://***@h:1");
+        assert_eq!(redact_userinfo("ccr://i/n/a@b"), "ccr://i/n/a@b");
+        assert_eq!(redact_userinfo("u:p@h"), "***@h");
+        for url in [
+            "ccr://ak:s3cr3t@ccr-1/ns",
+            "ccr://ak:s3cr3t@h.com/i/ns/c",
+            "ccr://:s3cr3t@/x",
+        ] {
+            let e = format!("{:#}", CcrUrl::parse(url).unwrap_err());
+            assert!(!e.contains("s3cr3t"), "{e}");
+            let e = format!("{:#}", parse_chart_ref(url).unwrap_err());
+            assert!(!e.contains("s3cr3t"), "{e}");
         }
     }
 

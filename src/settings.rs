@@ -137,6 +137,12 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
     pub fn parse(s: &str) -> Result<Endpoint> {
+        if s.contains('@') {
+            bail!(
+                "endpoint {:?} is not of the form https://HOST[:PORT] (no user or password)",
+                crate::repo_ref::redact_userinfo(s)
+            );
+        }
         let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
             (true, r)
         } else if let Some(r) = s.strip_prefix("http://") {

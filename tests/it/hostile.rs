@@ -979,6 +979,43 @@ fn secrets_from_files_and_repositories_never_show() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_no_secret(&out, "getter password");
+
+    // A secret pasted into a URL is refused without being echoed.
+    let in_urls: Vec<Vec<String>> = vec![
+        vec!["ls".into(), format!("ccr://{AK}:{SECRET}@ccr-test/ns")],
+        vec![
+            "ls".into(),
+            format!("ccr://{AK}:{SECRET}@ccr.bj.baidubce.com/i/ns"),
+        ],
+        vec![
+            "pull".into(),
+            format!("ccr://{AK}:{SECRET}@ccr-test/ns/app"),
+        ],
+        vec!["pull".into(), format!("https://{AK}:{SECRET}@host/ns/app")],
+        vec![
+            "ls".into(),
+            REPO.into(),
+            "--endpoint".into(),
+            format!("http://u:{SECRET}@127.0.0.1:1"),
+        ],
+        vec![
+            "download".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            format!("ccr://{AK}:{SECRET}@ccr-test/ns/index.yaml"),
+        ],
+    ];
+    for args in in_urls {
+        let out = w
+            .cmd()
+            .env("HELM_DEBUG", "true")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?}");
+        assert_no_secret(&out, &format!("{args:?}"));
+    }
 }
 
 #[cfg(unix)]
