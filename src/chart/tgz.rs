@@ -89,6 +89,9 @@ pub fn inspect(path: &Path) -> Result<Metadata> {
     if md.name.trim().is_empty() {
         bail!("{what}: Chart.yaml has no name");
     }
+    // The name becomes a path segment of every request: a plain name only.
+    crate::repo_ref::check_chart_name(&md.name)
+        .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
     if md.version.trim().is_empty() {
         bail!("{what}: Chart.yaml has no version");
     }

@@ -842,7 +842,20 @@ fn a_hostile_package_is_refused_by_push_before_any_request() {
         assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{what}");
     }
+    // A package whose Chart.yaml names a path.
+    for name in ["../x", "a/b", "..", "a\\b"] {
+        w.write(
+            "n.tgz",
+            &tgz_of(&[(
+                "c/Chart.yaml".to_string(),
+                format!("apiVersion: v2\nname: \"{name}\"\nversion: 1.0.0\n").into_bytes(),
+            )]),
+        );
+        let out = w.cmd().args(["push", "n.tgz", REPO]).output().unwrap();
+        assert_one_error(&out, 1, "name");
+    }
     assert_eq!(w.count("POST"), 0);
+    assert!(w.emu.requests().is_empty(), "refused before any request");
 }
 
 // ---------------------------------------------------------------------------------------------
