@@ -8,6 +8,7 @@
 # BENCH_ENDPOINT (use this endpoint instead of starting the emulator).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+orig_home=$HOME
 runs=${1:-5}
 cd "$root"
 helm_bin=${HELM:-${HELM_CCR_TEST_HELM3:-$root/.cache/helm/3.17.3/helm}}
@@ -87,3 +88,17 @@ print(f"helm-ccr push --dry-run: {ours:.3f}s (median of {runs})")
 print(f"helm package:            {theirs:.3f}s (median of {runs})")
 print(f"ratio ours/helm:         {ours / theirs:.2f}")
 PY
+
+# Peak memory of packaging the same chart, ours and Helm's (GNU time's maximum RSS).
+if [ -x /usr/bin/time ]; then
+  ours_kb=$(/usr/bin/time -f '%M' "$root/target/release/helm-ccr" push "$chart" ccr://bench/bench --dry-run --endpoint "$endpoint" 2>&1 >/dev/null | tail -n1)
+  theirs_kb=$(/usr/bin/time -f '%M' "$helm_bin" package "$chart" -d "$work/out" 2>&1 >/dev/null | tail -n1)
+  awk -v o="$ours_kb" -v t="$theirs_kb" 'BEGIN {
+    printf "peak RSS ours:           %.1f MiB\n", o / 1024
+    printf "peak RSS helm package:   %.1f MiB\n", t / 1024
+  }'
+else
+  echo "peak RSS: skipped (no GNU time at /usr/bin/time; apt-get install time)"
+fi
+echo "push/pull of a 50 MB package (scripts/bench-memory.sh):"
+HOME="$orig_home" "$root/scripts/bench-memory.sh" 50 | sed 's/^/  /'
