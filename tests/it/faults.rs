@@ -857,3 +857,26 @@ fn the_getter_never_hands_helm_part_of_a_package() {
         );
     }
 }
+
+#[test]
+fn a_refused_connection_is_retried_then_named() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let w = fixture();
+    let started = Instant::now();
+    let out = w
+        .cmd()
+        .env("HELM_CCR_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("HELM_CCR_RETRIES", "3")
+        .env("HELM_DEBUG", "true")
+        .args(["ls", REPO])
+        .output()
+        .unwrap();
+    assert_one_error(&out, 1, "gave up after 3 attempts");
+    let err = stderr(&out);
+    assert!(err.contains("connection"), "{err}");
+    assert_eq!(err.matches("retrying in").count(), 2, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
