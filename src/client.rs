@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use ureq::http;
 
 use crate::api::{self, HelmChart, HelmChartVersion};
+use crate::clock::{self, parse_http_date};
 use crate::credentials::Credentials;
 use crate::error::ApiError;
 use crate::multipart;
@@ -262,7 +263,7 @@ impl Client {
         content_length: Option<u64>,
     ) -> Result<http::Response<ureq::Body>, Failure> {
         let creds = &self.cfg.credentials;
-        let timestamp = sign::format_timestamp(self.now_unix());
+        let timestamp = clock::format_timestamp(self.now_unix());
         let host = self.cfg.endpoint.host_header();
         let mut signed = vec![
             ("host".to_string(), host.clone()),
@@ -881,68 +882,9 @@ fn jitter(d: Duration) -> Duration {
     half + Duration::from_nanos(mixed % (half.as_nanos() as u64).max(1))
 }
 
-/// Parses an RFC 1123 HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
-pub fn parse_http_date(s: &str) -> Option<i64> {
-    let mut it = s.split_whitespace();
-    let _weekday = it.next()?;
-    let day: i64 = it.next()?.parse().ok()?;
-    let month = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':');
-    let h: i64 = hms.next()?.parse().ok()?;
-    let m: i64 = hms.next()?.parse().ok()?;
-    let sec: i64 = hms.next()?.parse().ok()?;
-    if it.next()? != "GMT"
-        || !(1..=31).contains(&day)
-        || !(1..=9999).contains(&year)
-        || !(0..=23).contains(&h)
-        || !(0..=59).contains(&m)
-        || !(0..=60).contains(&sec)
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            sign::format_timestamp(parse_http_date("Sun, 22 Nov 2026 06:30:45 GMT").unwrap()),
-            "2026-11-22T06:30:45Z"
-        );
-        assert_eq!(parse_http_date("garbage"), None);
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
-    }
 
     fn test_client(url: &str, attempts: u32, idle: Duration) -> Client {
         let endpoint = crate::settings::Endpoint::parse(url).unwrap();
@@ -1042,7 +984,7 @@ mod proptests {
         #[test]
         fn http_dates_round_trip(t in 0i64..4_102_444_800) {
             // Through the signer's timestamp: YYYY-MM-DDThh:mm:ssZ.
-            let ts = sign::format_timestamp(t);
+            let ts = clock::format_timestamp(t);
             let (date, time) = ts.trim_end_matches('Z').split_once('T').unwrap();
             let mut d = date.split('-');
             let (y, m, day) = (d.next().unwrap(), d.next().unwrap(), d.next().unwrap());

@@ -10,10 +10,8 @@
 //! Every string scalar is written double-quoted with YAML escapes: nothing a registry returns
 //! can change the document's structure or turn a version like `1.10` into a number.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One chart version as the index needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,7 +66,7 @@ pub fn normalize_digest(d: &str) -> Option<String> {
     (d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())).then(|| d.to_ascii_lowercase())
 }
 
-/// Builds the index text. `generated` is written as given (see [`rfc3339_utc`]).
+/// Builds the index text. `generated` is written as given (see [`crate::clock::rfc3339_utc`]).
 /// Versions with an empty name or version are left out; a repeated (name, version) keeps its
 /// first occurrence.
 pub fn build_index(versions: &[IndexVersion], generated: &str) -> String {
@@ -90,7 +88,7 @@ pub fn build_index(versions: &[IndexVersion], generated: &str) -> String {
         out.push_str("entries:\n");
     }
     for (name, list) in &mut charts {
-        list.sort_by(|a, b| compare_versions_desc(&a.version, &b.version));
+        list.sort_by(|a, b| crate::version::compare(&b.version, &a.version));
         let _ = writeln!(out, "  {}:", quote(name));
         for v in list.iter() {
             write_version(&mut out, v);
@@ -180,41 +178,6 @@ pub fn quote(s: &str) -> String {
     q
 }
 
-/// Orders versions newest first: SemVer precedence on a loose reading (`v1.2`, `1.0`); versions
-/// that do not read as SemVer come after all that do; ties fall back to the text, so the order
-/// is total and deterministic.
-pub fn compare_versions_desc(a: &str, b: &str) -> Ordering {
-    match (loose_semver(a), loose_semver(b)) {
-        (Some(x), Some(y)) => y.cmp(&x).then_with(|| b.cmp(a)),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => b.cmp(a),
-    }
-}
-
-/// Reads a version as Helm's (Masterminds) loose SemVer does: an optional `v`, one to three
-/// numeric parts, then optional `-pre` and `+build`.
-pub fn loose_semver(s: &str) -> Option<semver::Version> {
-    let s = s.trim();
-    let s = s.strip_prefix('v').unwrap_or(s);
-    let split = s.find(['-', '+']).unwrap_or(s.len());
-    let (core, rest) = s.split_at(split);
-    let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty()
-        || parts.len() > 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let mut nums = [0u64; 3];
-    for (i, p) in parts.iter().enumerate() {
-        nums[i] = p.parse().ok()?;
-    }
-    semver::Version::parse(&format!("{}.{}.{}{}", nums[0], nums[1], nums[2], rest)).ok()
-}
-
 /// `t` as RFC 3339 when it reads as a time Helm can parse: RFC 3339 itself (kept as it is),
 /// or `YYYY-MM-DD hh:mm:ss[.frac]` without a zone (taken as UTC).
 pub fn normalize_time(t: &str) -> Option<String> {
@@ -271,39 +234,9 @@ pub fn normalize_time(t: &str) -> Option<String> {
     Some(s)
 }
 
-/// `t` as `YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ` (UTC), for the index's `generated` field.
-pub fn rfc3339_utc(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn v(name: &str, version: &str) -> IndexVersion {
         IndexVersion {
@@ -487,27 +420,5 @@ generated: "G"
         assert_eq!(normalize_time("2022-08-01"), None);
         assert_eq!(normalize_time("2022-08-01T06:39:05.Z"), None);
         assert_eq!(normalize_time("2022-08-01T06:39:05 CST"), None);
-        assert_eq!(
-            rfc3339_utc(UNIX_EPOCH + Duration::new(1_659_335_945, 5)),
-            "2022-08-01T06:39:05.000000005Z"
-        );
-        assert_eq!(rfc3339_utc(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-    }
-
-    #[test]
-    fn loose_versions() {
-        assert_eq!(loose_semver("v1.2").unwrap().to_string(), "1.2.0");
-        assert_eq!(loose_semver("1").unwrap().to_string(), "1.0.0");
-        assert_eq!(
-            loose_semver("1.2.3-rc.1+b").unwrap().to_string(),
-            "1.2.3-rc.1+b"
-        );
-        assert!(loose_semver("1.2.3.4").is_none());
-        assert!(loose_semver("latest").is_none());
-        assert!(loose_semver("1..2").is_none());
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod chart;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod credentials;
 pub mod error;

@@ -39,33 +39,6 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
     pairs.join("&")
 }
 
-/// Formats a Unix time as BCE's timestamp, `YYYY-MM-DDThh:mm:ssZ` in UTC.
-pub fn format_timestamp(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 fn hmac_hex(key: &[u8], data: &str) -> String {
     // HMAC accepts keys of any length; this cannot fail.
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
@@ -107,7 +80,7 @@ pub struct Signature {
     pub authorization: String,
 }
 
-/// Signs `req` with `key` at `timestamp` (already formatted by [`format_timestamp`]).
+/// Signs `req` with `key` at `timestamp` (already formatted by [`crate::clock::format_timestamp`]).
 pub fn sign(
     req: &Request<'_>,
     key: &SigningKey<'_>,
@@ -167,14 +140,6 @@ mod tests {
         assert_eq!(build_path(&["c", "../x"]).unwrap(), "/c/..%2Fx");
         assert!(build_path(&["c", ".."]).is_err());
         assert!(build_path(&["c", ""]).is_err());
-    }
-
-    #[test]
-    fn timestamps_are_utc_seconds() {
-        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_timestamp(1_430_123_029), "2015-04-27T08:23:49Z");
-        assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_timestamp(4_107_542_399), "2100-02-28T23:59:59Z");
     }
 
     #[test]

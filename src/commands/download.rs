@@ -194,7 +194,7 @@ pub fn build_index(client: &Client, now: SystemTime) -> Result<String> {
     let names: Vec<String> = charts.into_iter().map(|c| c.name).collect();
     let versions = for_each_bounded(&names, INDEX_WORKERS, |name| chart_versions(client, name))?;
     let all: Vec<IndexVersion> = versions.into_iter().flatten().collect();
-    Ok(index::build_index(&all, &index::rfc3339_utc(now)))
+    Ok(index::build_index(&all, &crate::clock::rfc3339_utc(now)))
 }
 
 /// The index entries of one chart; none when it vanished since the chart list was read.
@@ -431,17 +431,22 @@ mod tests {
     #[test]
     fn bounded_pool_stops_on_error() {
         let items: Vec<usize> = (0..100).collect();
-        let calls = AtomicUsize::new(0);
-        let err = for_each_bounded(&items, 2, |&i| {
+        let fail_at_3 = |calls: &AtomicUsize, i: usize| {
             calls.fetch_add(1, Ordering::SeqCst);
             if i == 3 {
                 bail!("item {i} failed")
             }
             Ok(i)
-        })
-        .unwrap_err();
+        };
+        // One worker: deterministic, nothing after the failing item runs.
+        let calls = AtomicUsize::new(0);
+        let err = for_each_bounded(&items, 1, |&i| fail_at_3(&calls, i)).unwrap_err();
         assert_eq!(err.to_string(), "item 3 failed");
-        assert!(calls.load(Ordering::SeqCst) < 100);
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // Several workers: how far the others get depends on scheduling, the error does not.
+        let calls = AtomicUsize::new(0);
+        let err = for_each_bounded(&items, 2, |&i| fail_at_3(&calls, i)).unwrap_err();
+        assert_eq!(err.to_string(), "item 3 failed");
     }
 
     #[test]
