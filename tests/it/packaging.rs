@@ -14,28 +14,13 @@ use std::process::Command;
 use helm_ccr::chart::yaml::{self, Node};
 use helm_ccr::chart::{package_dir, repack_tgz, validate_version_override, Overrides};
 
+use crate::common::helm;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The real Helm binary of that major version (`3` or `4`).
-fn helm(version: u32) -> PathBuf {
-    let (var, dir) = match version {
-        3 => ("HELM_CCR_TEST_HELM3", "3.17.3"),
-        4 => ("HELM_CCR_TEST_HELM4", "4.1.4"),
-        _ => panic!("no Helm {version}"),
-    };
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".cache/helm").join(dir).join("helm"));
-    assert!(
-        p.is_file(),
-        "Helm {version} not found at {} (run scripts/install-helm.sh or set {var})",
-        p.display()
-    );
-    p
-}
-
 fn helm_cmd(version: u32, home: &Path) -> Command {
     let mut c = Command::new(helm(version));
     c.env("HOME", home)
