@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::settings::Env;
+use crate::settings::{read_if_exists, Env};
 
 /// An access key pair, with the session token of STS temporary credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,10 +112,8 @@ pub fn bce_profile(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<Pro
     let Some(path) = bce_config_path(env) else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    let Some(text) = read_if_exists(&path)? else {
+        return Ok(None);
     };
     check_permissions(&path, warn);
     let config: BceConfig = serde_json::from_str(&text)
@@ -141,10 +139,8 @@ fn bcecli_credentials(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<
     let Some(path) = bcecli_credentials_path(env) else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    let Some(text) = read_if_exists(&path)? else {
+        return Ok(None);
     };
     check_permissions(&path, warn);
     let (mut ak, mut sk, mut sts) = (String::new(), String::new(), String::new());

@@ -2,7 +2,7 @@
 //! repository (URL or Helm repository name), the endpoint and the credentials.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -195,21 +195,58 @@ impl Endpoint {
 }
 
 /// A Helm repository entry, as `helm repo add` writes it.
-#[derive(Debug, Clone, Deserialize)]
-struct HelmRepoEntry {
-    name: String,
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HelmRepoEntry {
     #[serde(default)]
-    url: String,
+    pub name: String,
+    #[serde(default)]
+    pub url: String,
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
 }
 
+impl HelmRepoEntry {
+    /// The entry's `--username`/`--password`, taken as access key id and secret key.
+    pub fn credentials(&self, source: &str) -> Option<Credentials> {
+        Credentials::new(
+            self.username.as_deref().unwrap_or(""),
+            self.password.as_deref().unwrap_or(""),
+            None,
+            source,
+        )
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct HelmRepoFile {
     #[serde(default)]
     repositories: Option<Vec<HelmRepoEntry>>,
+}
+
+/// A file's text, or None when it does not exist; any other failure is an error naming it.
+pub fn read_if_exists(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The entries of Helm's repository file (none when it does not exist), and its path.
+pub fn helm_repositories(env: &Env) -> Result<(PathBuf, Vec<HelmRepoEntry>)> {
+    let Some(path) = env.repository_config() else {
+        bail!("no Helm repository file (set HELM_REPOSITORY_CONFIG or HOME)");
+    };
+    let text = read_if_exists(&path)?.unwrap_or_default();
+    let file: HelmRepoFile = if text.trim().is_empty() {
+        HelmRepoFile::default()
+    } else {
+        serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?
+    };
+    Ok((path, file.repositories.unwrap_or_default()))
 }
 
 /// A repository resolved from what the user typed.
@@ -231,26 +268,9 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             credentials: None,
         }),
         RepoArg::Named(name) => {
-            let Some(path) = env.repository_config() else {
-                bail!("repository {name:?}: no Helm repository file (set HELM_REPOSITORY_CONFIG or HOME)");
-            };
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-            };
-            let file: HelmRepoFile = if text.trim().is_empty() {
-                HelmRepoFile::default()
-            } else {
-                serde_saphyr::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?
-            };
-            let Some(entry) = file
-                .repositories
-                .unwrap_or_default()
-                .into_iter()
-                .find(|r| r.name == *name)
-            else {
+            let (path, entries) =
+                helm_repositories(env).with_context(|| format!("repository {name:?}"))?;
+            let Some(entry) = entries.into_iter().find(|r| r.name == *name) else {
                 bail!(
                     "repository {name:?} not found in {} (add it with `helm repo add {name} ccr://INSTANCE_ID/NAMESPACE`, or pass a ccr:// URL)",
                     path.display()
@@ -264,12 +284,7 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
                 .with_context(|| format!("repository {name:?}"))?;
-            let credentials = Credentials::new(
-                entry.username.as_deref().unwrap_or(""),
-                entry.password.as_deref().unwrap_or(""),
-                None,
-                &format!("Helm repository {name:?}"),
-            );
+            let credentials = entry.credentials(&format!("Helm repository {name:?}"));
             Ok(Repo {
                 url: CcrUrl { rest: None, ..url },
                 display: name.clone(),

@@ -72,53 +72,25 @@ pub fn helm_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
     .or_else(|| repository_file_credentials(repo, global))
 }
 
-#[derive(Default, serde::Deserialize)]
-struct RepoFile {
-    #[serde(default)]
-    repositories: Option<Vec<RepoEntry>>,
-}
-
-#[derive(Default, serde::Deserialize)]
-struct RepoEntry {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
 /// Credentials of the first entry of Helm's repository file whose URL is `repo`'s. A missing
 /// or unreadable file is no error here: the usual chain still applies.
 fn repository_file_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
-    let path = global.env.repository_config()?;
-    let text = std::fs::read_to_string(&path).ok()?;
-    let file: RepoFile = match serde_saphyr::from_str(&text) {
-        Ok(f) => f,
+    let entries = match crate::settings::helm_repositories(&global.env) {
+        Ok((_, entries)) => entries,
         Err(e) => {
             global
                 .output()
-                .debug(&format!("ignoring {}: {e}", path.display()));
+                .debug(&format!("ignoring Helm's repository file: {e:#}"));
             return None;
         }
     };
     let want = repo.repo_url();
-    file.repositories?.into_iter().find_map(|r| {
-        let url = CcrUrl::parse(r.url.as_deref()?.trim_end_matches('/')).ok()?;
+    entries.into_iter().find_map(|r| {
+        let url = CcrUrl::parse(r.url.trim_end_matches('/')).ok()?;
         if url.rest.is_some() || url.repo_url() != want {
             return None;
         }
-        Credentials::new(
-            r.username.as_deref().unwrap_or(""),
-            r.password.as_deref().unwrap_or(""),
-            None,
-            &format!(
-                "Helm repository {:?} (same URL)",
-                r.name.as_deref().unwrap_or("")
-            ),
-        )
+        r.credentials(&format!("Helm repository {:?} (same URL)", r.name))
     })
 }
 
