@@ -42,6 +42,17 @@ impl World {
         c
     }
 
+    /// Runs `helm-ccr ARGS` with [`World::cmd`] and asserts it succeeded.
+    pub fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "helm-ccr {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Like [`World::cmd`] but with no credentials at all.
     pub fn bare(&self) -> Command {
         let mut c = Command::cargo_bin("helm-ccr").unwrap();

@@ -24,8 +24,7 @@ fn push_ls_pull_rm_round_trip() {
         "app-2.0.0-rc.1.tgz",
         "other-0.1.0.tgz",
     ] {
-        let out = w.cmd().args(["push", f, REPO]).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = w.ok(&["push", f, REPO]);
         let line = stdout(&out);
         assert_eq!(line.lines().count(), 1, "{line}");
         assert!(line.starts_with("Pushed "), "{line}");
@@ -40,8 +39,7 @@ fn push_ls_pull_rm_round_trip() {
     assert!(w.emu.prov_bytes(INSTANCE, NS, "app", "1.2.0").is_none());
 
     // ls REPO: table and json.
-    let out = w.cmd().args(["ls", REPO]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&["ls", REPO]);
     let table = stdout(&out);
     let lines: Vec<&str> = table.lines().collect();
     assert!(
@@ -144,27 +142,17 @@ fn push_ls_pull_rm_round_trip() {
     );
 
     // rm --version: one, then several in one batch call.
-    let out = w
-        .cmd()
-        .args(["rm", &format!("{REPO}/app"), "--version", "2.0.0-rc.1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&["rm", &format!("{REPO}/app"), "--version", "2.0.0-rc.1"]);
     assert_eq!(w.versions("app"), ["1.0.0", "1.2.0"]);
     let before = w.count("DELETE");
-    let out = w
-        .cmd()
-        .args([
-            "rm",
-            &format!("{REPO}/app"),
-            "--version",
-            "1.0.0",
-            "--version",
-            "1.2.0",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&[
+        "rm",
+        &format!("{REPO}/app"),
+        "--version",
+        "1.0.0",
+        "--version",
+        "1.2.0",
+    ]);
     assert_eq!(
         w.count("DELETE") - before,
         1,
@@ -178,17 +166,12 @@ fn push_ls_pull_rm_round_trip() {
         .assert()
         .success();
     let before = w.count("DELETE");
-    let out = w
-        .cmd()
-        .args([
-            "rm",
-            &format!("{REPO}/app"),
-            &format!("{REPO}/other"),
-            "--all",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&[
+        "rm",
+        &format!("{REPO}/app"),
+        &format!("{REPO}/other"),
+        "--all",
+    ]);
     assert_eq!(
         w.count("DELETE") - before,
         1,
@@ -267,12 +250,7 @@ fn duplicate_push_behaviour(overwrite: bool) {
     );
     assert_eq!(w.count("POST"), posts, "nothing uploaded");
 
-    let out = w
-        .cmd()
-        .args(["push", "second/dup-1.0.0.tgz", REPO, "--skip-existing"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&["push", "second/dup-1.0.0.tgz", REPO, "--skip-existing"]);
     assert!(
         stdout(&out).starts_with("Skipped dup 1.0.0"),
         "{}",
@@ -281,12 +259,7 @@ fn duplicate_push_behaviour(overwrite: bool) {
     assert_eq!(w.count("POST"), posts, "--skip-existing uploads nothing");
     assert_eq!(w.stored("dup", "1.0.0").unwrap(), first);
 
-    let out = w
-        .cmd()
-        .args(["push", "second/dup-1.0.0.tgz", REPO, "--force"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&["push", "second/dup-1.0.0.tgz", REPO, "--force"]);
     assert_eq!(
         w.stored("dup", "1.0.0").unwrap(),
         second,
@@ -310,12 +283,7 @@ fn dry_run_checks_but_uploads_nothing() {
     let w = World::new();
     let bytes = chart_tgz("dry", "0.1.0", "");
     w.write("dry-0.1.0.tgz", &bytes);
-    let out = w
-        .cmd()
-        .args(["push", "dry-0.1.0.tgz", REPO, "--dry-run"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&["push", "dry-0.1.0.tgz", REPO, "--dry-run"]);
     let line = stdout(&out);
     assert!(line.contains("dry-0.1.0.tgz"), "{line}");
     assert!(
@@ -540,12 +508,7 @@ fn a_bad_digest_or_truncated_download_leaves_no_file() {
 
     // And a download corrupted once is retried into a good file.
     w.emu.push_fault_for("GET", "/download/", Fault::Corrupt);
-    let out = w
-        .cmd()
-        .args(["pull", &format!("{REPO}/d"), "-d", "out"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&["pull", &format!("{REPO}/d"), "-d", "out"]);
     assert_eq!(std::fs::read(w.path("out/d-1.0.0.tgz")).unwrap(), bytes);
     assert_eq!(files_below(&w.path("out")), ["d-1.0.0.tgz"]);
 }
@@ -638,12 +601,7 @@ fn lists_follow_every_page_and_filter_exactly() {
         w.emu
             .put_raw(INSTANCE, NS, &name, "0.1.0", chart_tgz(&name, "0.1.0", ""));
     }
-    let out = w
-        .cmd()
-        .args(["ls", &format!("{REPO}/paged"), "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&["ls", &format!("{REPO}/paged"), "-o", "json"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let versions = json.as_array().unwrap();
     assert_eq!(versions.len(), 230);
@@ -666,19 +624,14 @@ fn lists_follow_every_page_and_filter_exactly() {
         "{pages:?}"
     );
     // pull --version of an exact version picks that one even among 230.
-    let out = w
-        .cmd()
-        .args([
-            "pull",
-            &format!("{REPO}/paged"),
-            "--version",
-            "1.7.0",
-            "-d",
-            "o",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&[
+        "pull",
+        &format!("{REPO}/paged"),
+        "--version",
+        "1.7.0",
+        "-d",
+        "o",
+    ]);
     assert_eq!(
         std::fs::read(w.path("o/paged-1.7.0.tgz")).unwrap(),
         chart_tgz("paged", "1.7.0", "")

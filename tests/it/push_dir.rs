@@ -38,12 +38,7 @@ fn a_pushed_directory_pulls_back_intact_and_renders() {
         "same SOURCE_DATE_EPOCH, same package: {dry}"
     );
 
-    let out = w
-        .cmd()
-        .args(["pull", &format!("{REPO}/create"), "-d", "pulled"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&["pull", &format!("{REPO}/create"), "-d", "pulled"]);
     let pulled = w.path("pulled/create-0.1.0.tgz");
     assert_eq!(std::fs::read(&pulled).unwrap(), stored);
     for v in [3, 4] {
@@ -65,31 +60,21 @@ fn a_pushed_directory_pulls_back_intact_and_renders() {
 fn version_overrides_apply_to_directories_and_packages() {
     let w = World::new();
     copy_dir(&corpus("create"), &w.path("create"));
-    let out = w
-        .cmd()
-        .args([
-            "push",
-            "create",
-            REPO,
-            "--version",
-            "2.3.4",
-            "--app-version",
-            "9.9",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    w.ok(&[
+        "push",
+        "create",
+        REPO,
+        "--version",
+        "2.3.4",
+        "--app-version",
+        "9.9",
+    ]);
     assert_eq!(w.versions("create"), ["2.3.4"]);
 
     // A ready package is repacked with the new version; its .prov no longer applies.
     w.write("p-1.0.0.tgz", &chart_tgz("p", "1.0.0", "x"));
     w.write("p-1.0.0.tgz.prov", b"signature");
-    let out = w
-        .cmd()
-        .args(["push", "p-1.0.0.tgz", REPO, "--version", "1.0.1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&["push", "p-1.0.0.tgz", REPO, "--version", "1.0.1"]);
     assert!(
         stderr(&out).contains(".prov is not uploaded"),
         "{}",
@@ -140,19 +125,14 @@ fn several_charts_push_concurrently_and_one_failure_spares_the_others() {
         assert_eq!(w.versions(name), ["1.0.0"]);
     }
     // The monorepo pipeline re-runs: everything is there already.
-    let out = w
-        .cmd()
-        .args([
-            "push",
-            "charts/one-1.0.0.tgz",
-            "charts/two-1.0.0.tgz",
-            "charts/three-1.0.0.tgz",
-            REPO,
-            "--skip-existing",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.ok(&[
+        "push",
+        "charts/one-1.0.0.tgz",
+        "charts/two-1.0.0.tgz",
+        "charts/three-1.0.0.tgz",
+        REPO,
+        "--skip-existing",
+    ]);
     assert_eq!(
         stdout(&out)
             .lines()
