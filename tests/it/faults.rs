@@ -717,19 +717,12 @@ fn eight_concurrent_pushes_of_different_versions_all_succeed() {
             &app_bytes(&format!("5.{i}.0")),
         );
     }
-    let outs: Vec<Output> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let w = &w;
-                s.spawn(move || {
-                    w.cmd()
-                        .args(["push", &format!("p{i}/app-5.{i}.0.tgz"), REPO])
-                        .output()
-                        .unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let outs = eight_at_once(&w, |i| {
+        [
+            "push".to_string(),
+            format!("p{i}/app-5.{i}.0.tgz"),
+            REPO.to_string(),
+        ]
     });
     for out in &outs {
         assert!(out.status.success(), "{}", stderr(out));
@@ -748,19 +741,7 @@ fn eight_concurrent_skip_existing_pushes_store_once() {
     let w = fixture();
     let bytes = app_bytes("6.0.0");
     w.write("app-6.0.0.tgz", &bytes);
-    let outs: Vec<Output> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                s.spawn(|| {
-                    w.cmd()
-                        .args(["push", "app-6.0.0.tgz", REPO, "--skip-existing"])
-                        .output()
-                        .unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let outs = eight_at_once(&w, |_| ["push", "app-6.0.0.tgz", REPO, "--skip-existing"]);
     let mut pushed = 0;
     for out in &outs {
         assert!(out.status.success(), "{}", stderr(out));
@@ -797,19 +778,12 @@ fn concurrent_pushes_under_faults_still_store_each_version_once() {
             .push_fault_for("POST", "/charts", Fault::ResetAfterHandling);
         w.emu.push_fault(status(503));
     }
-    let outs: Vec<Output> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let w = &w;
-                s.spawn(move || {
-                    w.cmd()
-                        .args(["push", &format!("p{i}/app-7.{i}.0.tgz"), REPO])
-                        .output()
-                        .unwrap()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let outs = eight_at_once(&w, |i| {
+        [
+            "push".to_string(),
+            format!("p{i}/app-7.{i}.0.tgz"),
+            REPO.to_string(),
+        ]
     });
     for out in &outs {
         assert!(out.status.success(), "{}", stderr(out));
@@ -879,4 +853,22 @@ fn a_refused_connection_is_retried_then_named() {
     assert!(err.contains("connection"), "{err}");
     assert_eq!(err.matches("retrying in").count(), 2, "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Runs eight `helm-ccr` commands at once (`args_of(i)` for i in 0..8); their outputs in order.
+fn eight_at_once<A, F>(w: &World, args_of: F) -> Vec<Output>
+where
+    A: IntoIterator,
+    A::Item: AsRef<std::ffi::OsStr>,
+    F: Fn(usize) -> A + Sync,
+{
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let args = &args_of;
+                s.spawn(move || w.cmd().args(args(i)).output().unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }
