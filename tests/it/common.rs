@@ -53,6 +53,15 @@ impl World {
         out
     }
 
+    /// Builds `NAME-VERSION.tgz` with [`chart_tgz`], pushes it to [`REPO`] and returns its bytes.
+    pub fn push_chart(&self, name: &str, version: &str) -> Vec<u8> {
+        let bytes = chart_tgz(name, version, "");
+        let file = format!("{name}-{version}.tgz");
+        self.write(&file, &bytes);
+        self.ok(&["push", &file, REPO]);
+        bytes
+    }
+
     /// Like [`World::cmd`] but with no credentials at all.
     pub fn bare(&self) -> Command {
         let mut c = Command::cargo_bin("helm-ccr").unwrap();

@@ -183,11 +183,7 @@ fn push_ls_pull_rm_round_trip() {
 #[test]
 fn rm_needs_all_for_whole_charts_and_names_what_is_missing() {
     let w = World::new();
-    w.write("a-1.0.0.tgz", &chart_tgz("a", "1.0.0", ""));
-    w.cmd()
-        .args(["push", "a-1.0.0.tgz", REPO])
-        .assert()
-        .success();
+    w.push_chart("a", "1.0.0");
     let out = w.cmd().args(["rm", &format!("{REPO}/a")]).output().unwrap();
     assert_one_error(&out, 2, "--all");
     let out = w
@@ -298,11 +294,7 @@ fn dry_run_checks_but_uploads_nothing() {
 #[test]
 fn credential_and_reference_errors_are_one_clear_line() {
     let w = World::new();
-    w.write("e-1.0.0.tgz", &chart_tgz("e", "1.0.0", ""));
-    w.cmd()
-        .args(["push", "e-1.0.0.tgz", REPO])
-        .assert()
-        .success();
+    w.push_chart("e", "1.0.0");
 
     let out = w
         .bare()
@@ -445,12 +437,7 @@ fn a_pushed_file_must_be_a_chart_package() {
 #[test]
 fn a_bad_digest_or_truncated_download_leaves_no_file() {
     let w = World::new();
-    let bytes = chart_tgz("d", "1.0.0", "");
-    w.write("d-1.0.0.tgz", &bytes);
-    w.cmd()
-        .args(["push", "d-1.0.0.tgz", REPO])
-        .assert()
-        .success();
+    let bytes = w.push_chart("d", "1.0.0");
 
     // The registry lists another digest: every attempt fails the check.
     w.emu.patch_version(
@@ -641,12 +628,7 @@ fn lists_follow_every_page_and_filter_exactly() {
 #[test]
 fn uploads_carry_an_exact_content_length() {
     let w = World::new();
-    let bytes = chart_tgz("len", "1.0.0", "");
-    w.write("len-1.0.0.tgz", &bytes);
-    w.cmd()
-        .args(["push", "len-1.0.0.tgz", REPO])
-        .assert()
-        .success();
+    let bytes = w.push_chart("len", "1.0.0");
     let post = w
         .emu
         .requests()
