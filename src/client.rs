@@ -561,6 +561,17 @@ impl Client {
             .collect())
     }
 
+    /// Every version of `chart`; a chart that does not exist (404, or no version at all) is an
+    /// error naming it and `repo`, with the registry's answer when there was one.
+    pub fn existing_versions(&self, chart: &str, repo: &str) -> Result<Vec<HelmChartVersion>> {
+        match self.list_versions(chart) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            Ok(_) => bail!("chart {chart:?} not found in {repo}"),
+            Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo}: {e}"),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The versions of `chart`, or None when the chart does not exist.
     pub fn find_versions(&self, chart: &str) -> Result<Option<Vec<HelmChartVersion>>> {
         match self.list_versions(chart) {

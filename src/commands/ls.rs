@@ -1,10 +1,9 @@
 //! `helm ccr ls REPO | REPO/CHART`: charts of a repository, or versions of a chart.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::cli::Format;
-use crate::client::is_not_found;
 use crate::repo_ref::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
 use crate::version;
@@ -71,14 +70,7 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
             out.result(&text);
         }
         Some(chart) => {
-            let mut versions = match client.list_versions(&chart) {
-                Ok(v) if !v.is_empty() => v,
-                Ok(_) => bail!("chart {chart:?} not found in {}", repo.display),
-                Err(e) if is_not_found(&e) => {
-                    bail!("chart {chart:?} not found in {}: {e}", repo.display)
-                }
-                Err(e) => return Err(e),
-            };
+            let mut versions = client.existing_versions(&chart, &repo.display)?;
             version::sort_newest_first(&mut versions);
             versions.retain(|v| s.devel || !version::is_prerelease(&v.version));
             let text = match s.format {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
-use crate::client::{is_not_found, BodyBroken, Client};
+use crate::client::{BodyBroken, Client};
 use crate::output::Output;
 use crate::repo_ref;
 use crate::settings::{self, Global};
@@ -57,14 +57,7 @@ pub fn choose(
         // A bad constraint fails before any request.
         version::Constraint::parse(w).with_context(|| format!("invalid --version {w:?}"))?;
     }
-    let versions = match client.list_versions(chart) {
-        Ok(v) => v,
-        Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo_display}: {e}"),
-        Err(e) => return Err(e),
-    };
-    if versions.is_empty() {
-        bail!("chart {chart:?} not found in {repo_display}");
-    }
+    let versions = client.existing_versions(chart, repo_display)?;
     match version::select(&versions, wanted, devel)? {
         Some(v) => Ok(v.clone()),
         None => match wanted {

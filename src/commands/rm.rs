@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
-use crate::client::is_not_found;
 use crate::error::UsageError;
 use crate::repo_ref;
 use crate::settings::{self, Global};
@@ -76,13 +75,7 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
             // Check every chart first: nothing is deleted unless everything named exists.
             let mut plan = Vec::new();
             for chart in charts {
-                let present = match client.list_versions(chart) {
-                    Ok(v) => v,
-                    Err(e) if is_not_found(&e) => {
-                        bail!("chart {chart:?} not found in {}", repo.display)
-                    }
-                    Err(e) => return Err(e),
-                };
+                let present = client.existing_versions(chart, &repo.display)?;
                 let missing: Vec<&String> = versions
                     .iter()
                     .filter(|v| !present.iter().any(|p| &&p.version == v))
