@@ -1,23 +1,36 @@
 //! The registry's JSON, read leniently: numbers may come as strings, any field may be null or
 //! missing, and everything the registry gave is kept for `-o json`/`-o yaml`.
+//!
+//! Memory is bounded whatever the registry sends: a page is stream-parsed, each item kept as
+//! its own JSON text (no generic JSON tree of the page), the fields the client uses parsed
+//! out of it, and a page holding more than [`MAX_PAGE_ITEMS`] entries is refused while it is
+//! read.
 
-use anyhow::{bail, Result};
+use std::fmt;
+
+use anyhow::{anyhow, Result};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// Entries one list page may hold: the client asks for 100, so this is a registry ignoring
+/// the page size or a hostile one.
+pub const MAX_PAGE_ITEMS: usize = 5_000;
+
 /// A chart as the list-charts endpoint describes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HelmChart {
     pub name: String,
     pub latest_version: Option<String>,
     pub total_versions: Option<u64>,
     pub created: Option<String>,
     pub updated: Option<String>,
-    /// Every field the registry sent.
-    pub raw: Map<String, Value>,
+    /// Every field the registry sent, as it sent them.
+    pub raw: Box<RawValue>,
 }
 
 /// One version of a chart as the list-versions endpoint describes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HelmChartVersion {
     pub name: String,
     pub version: String,
@@ -25,19 +38,26 @@ pub struct HelmChartVersion {
     pub api_version: Option<String>,
     pub description: Option<String>,
     pub created: Option<String>,
-    /// sha256 hex of the package.
+    /// sha256 hex of the package (lowercase), when the registry gives a well-formed one; see
+    /// [`normalize_digest`].
     pub digest: Option<String>,
+    /// The registry's digest text when it gave one that is not a sha256 (empty included):
+    /// treated as no digest, named in the warning.
+    pub malformed_digest: Option<String>,
     pub urls: Vec<String>,
     pub deprecated: bool,
-    /// Every field the registry sent.
-    pub raw: Map<String, Value>,
+    pub home: Option<String>,
+    pub icon: Option<String>,
+    pub sources: Vec<String>,
+    /// Every field the registry sent, as it sent them.
+    pub raw: Box<RawValue>,
 }
 
-/// One page of a list answer.
-#[derive(Debug, Clone, PartialEq)]
+/// One page of a list answer: each item's JSON text (objects only).
+#[derive(Debug, Clone)]
 pub struct Page {
     pub total: Option<u64>,
-    pub items: Vec<Map<String, Value>>,
+    pub items: Vec<Box<RawValue>>,
 }
 
 /// A string field; numbers and booleans are taken as their text.
@@ -52,7 +72,11 @@ pub fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
 
 /// A count that may come as a number or a string.
 pub fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
-    match map.get(key)? {
+    count_value(map.get(key)?)
+}
+
+fn count_value(v: &Value) -> Option<u64> {
+    match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -67,48 +91,152 @@ fn flag(map: &Map<String, Value>, key: &str) -> bool {
     }
 }
 
-/// Parses one page of a list endpoint.
+/// Normalises a registry digest to lowercase sha256 hex: surrounding blanks and a `sha256:`
+/// prefix (in any case) removed, the 64 hex digits compared case-insensitively. `None` when
+/// what is left is not a sha256 (empty, the wrong length, not hex): such a digest is treated
+/// like a missing one, in pull and in the getter alike.
+pub fn normalize_digest(d: &str) -> Option<String> {
+    let d = d.trim();
+    let d = match d.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &d[7..],
+        _ => d,
+    };
+    (d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())).then(|| d.to_ascii_lowercase())
+}
+
+/// Parses one page of a list endpoint, stream-reading its `items` and refusing a page with
+/// more than [`MAX_PAGE_ITEMS`] entries as soon as it sees one more.
 pub fn parse_page(body: &[u8]) -> Result<Page> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| anyhow::anyhow!("the registry sent a list that is not JSON: {e}"))?;
-    let Value::Object(map) = value else {
-        bail!("the registry sent a list that is not a JSON object");
-    };
-    let items = match map.get("items") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|item| match item {
-                Value::Object(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect(),
-        Some(_) => bail!("the registry sent a list whose items are not an array"),
-    };
-    Ok(Page {
-        total: count(&map, "total"),
-        items,
-    })
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = PageSeed.deserialize(&mut de).map_err(|e| {
+        if e.is_data() && e.to_string().contains(TOO_MANY) {
+            anyhow!("the registry sent a list page with more than {MAX_PAGE_ITEMS} entries")
+        } else {
+            anyhow!("the registry sent a list that is not valid: {e}")
+        }
+    })?;
+    de.end()
+        .map_err(|e| anyhow!("the registry sent a list that is not valid: {e}"))?;
+    Ok(page)
+}
+
+const TOO_MANY: &str = "too many entries on one page";
+
+struct PageSeed;
+
+impl<'de> DeserializeSeed<'de> for PageSeed {
+    type Value = Page;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Page, D::Error> {
+        d.deserialize_map(PageVisitor)
+    }
+}
+
+struct PageVisitor;
+
+impl<'de> Visitor<'de> for PageVisitor {
+    type Value = Page;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Page, A::Error> {
+        let mut page = Page {
+            total: None,
+            items: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "items" => page.items = map.next_value_seed(ItemsSeed)?,
+                "total" => {
+                    page.total = count_value(&map.next_value::<Value>()?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(page)
+    }
+}
+
+struct ItemsSeed;
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed {
+    type Value = Vec<Box<RawValue>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(ItemsVisitor)
+    }
+}
+
+struct ItemsVisitor;
+
+impl<'de> Visitor<'de> for ItemsVisitor {
+    type Value = Vec<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of items")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(ItemsVisitor)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        let mut seen = 0usize;
+        while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+            seen += 1;
+            if seen > MAX_PAGE_ITEMS {
+                return Err(de::Error::custom(TOO_MANY));
+            }
+            // Only objects are items; anything else is skipped, as before.
+            if item.get().starts_with('{') {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// One item's fields as a map (the item alone, never a page).
+fn fields(raw: &RawValue) -> Option<Map<String, Value>> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 impl HelmChart {
     /// None when the item has no name.
-    pub fn from_raw(raw: Map<String, Value>) -> Option<HelmChart> {
+    pub fn from_raw(raw: Box<RawValue>) -> Option<HelmChart> {
+        let map = fields(&raw)?;
         Some(HelmChart {
-            name: text(&raw, "name").filter(|n| !n.is_empty())?,
-            latest_version: text(&raw, "latestVersion"),
-            total_versions: count(&raw, "totalVersions"),
-            created: text(&raw, "created"),
-            updated: text(&raw, "updated"),
+            name: text(&map, "name").filter(|n| !n.is_empty())?,
+            latest_version: text(&map, "latestVersion"),
+            total_versions: count(&map, "totalVersions"),
+            created: text(&map, "created"),
+            updated: text(&map, "updated"),
             raw,
         })
+    }
+
+    /// The fields the registry sent, as JSON.
+    pub fn raw_value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
 }
 
 impl HelmChartVersion {
     /// None when the item has no name or version.
-    pub fn from_raw(raw: Map<String, Value>) -> Option<HelmChartVersion> {
-        let urls = match raw.get("urls") {
+    pub fn from_raw(raw: Box<RawValue>) -> Option<HelmChartVersion> {
+        let map = fields(&raw)?;
+        let urls = match map.get("urls") {
             Some(Value::Array(a)) => a
                 .iter()
                 .filter_map(|u| u.as_str().map(str::to_string))
@@ -116,19 +244,45 @@ impl HelmChartVersion {
             Some(Value::String(s)) => vec![s.clone()],
             _ => Vec::new(),
         };
+        let sources = match map.get("sources") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let given_digest = text(&map, "digest");
+        let digest = given_digest.as_deref().and_then(normalize_digest);
+        let malformed_digest = match (&given_digest, &digest) {
+            (Some(g), None) => Some(g.clone()),
+            _ => None,
+        };
         Some(HelmChartVersion {
-            name: text(&raw, "name").filter(|n| !n.is_empty())?,
-            version: text(&raw, "version").filter(|v| !v.is_empty())?,
-            app_version: text(&raw, "appVersion"),
-            api_version: text(&raw, "apiVersion"),
-            description: text(&raw, "description"),
-            created: text(&raw, "created"),
-            digest: text(&raw, "digest")
-                .map(|d| d.trim_start_matches("sha256:").to_ascii_lowercase()),
+            name: text(&map, "name").filter(|n| !n.is_empty())?,
+            version: text(&map, "version").filter(|v| !v.is_empty())?,
+            app_version: text(&map, "appVersion"),
+            api_version: text(&map, "apiVersion"),
+            description: text(&map, "description"),
+            created: text(&map, "created"),
+            digest,
+            malformed_digest,
             urls,
-            deprecated: flag(&raw, "deprecated"),
+            deprecated: flag(&map, "deprecated"),
+            home: text(&map, "home"),
+            icon: text(&map, "icon"),
+            sources,
             raw,
         })
+    }
+
+    /// [`HelmChartVersion::from_raw`] from JSON text (tests, tools).
+    pub fn from_json(json: &str) -> Option<HelmChartVersion> {
+        HelmChartVersion::from_raw(RawValue::from_string(json.to_string()).ok()?)
+    }
+
+    /// The fields the registry sent, as JSON.
+    pub fn raw_value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
 
     /// The file name to download: the base name of `urls[0]`, reduced to something that can
@@ -170,27 +324,81 @@ mod tests {
         .unwrap();
         assert_eq!(p.total, Some(3));
         assert_eq!(p.items.len(), 2);
+        assert_eq!(p.items[1].get(), r#"{"name":"b"}"#);
         let p = parse_page(br#"{"total":0,"items":null}"#).unwrap();
         assert_eq!(p.total, Some(0));
         assert!(p.items.is_empty());
         assert!(parse_page(b"[]").is_err());
         assert!(parse_page(b"not json").is_err());
+        assert!(parse_page(br#"{"items":{}}"#).is_err());
+        assert!(parse_page(br#"{"items":[]} trailing"#).is_err());
+    }
+
+    #[test]
+    fn a_page_with_too_many_entries_is_refused_while_read() {
+        let mut body = String::from(r#"{"total":1,"items":["#);
+        body.push_str(&vec!["1"; MAX_PAGE_ITEMS].join(","));
+        body.push_str("]}");
+        assert!(parse_page(body.as_bytes()).unwrap().items.is_empty());
+        let mut body = String::from(r#"{"items":["#);
+        body.push_str(&vec!["{}"; MAX_PAGE_ITEMS + 1].join(","));
+        body.push_str("]}");
+        let err = parse_page(body.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("more than 5000 entries"), "{err}");
+        // Refused as soon as the entry past the limit is seen: the rest need not even be JSON.
+        let body = format!(r#"{{"items":[{}"#, "{},".repeat(MAX_PAGE_ITEMS + 1));
+        let err = parse_page(body.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("more than 5000 entries"), "{err}");
+    }
+
+    #[test]
+    fn digests_are_normalised_or_treated_as_missing() {
+        let h = "ab".repeat(32);
+        assert_eq!(normalize_digest(&h), Some(h.clone()));
+        for given in [
+            format!("sha256:{}", h.to_uppercase()),
+            format!("SHA256:{h}"),
+            format!("Sha256:{}", h.to_uppercase()),
+            format!("  {h}\n"),
+        ] {
+            assert_eq!(normalize_digest(&given), Some(h.clone()), "{given}");
+        }
+        for bad in [
+            "",
+            "sha256:",
+            "abc",
+            "sha512:abcd",
+            &"zz".repeat(32),
+            &format!("md5:{h}"),
+        ] {
+            assert_eq!(normalize_digest(bad), None, "{bad}");
+        }
+        let v = HelmChartVersion::from_json(r#"{"name":"a","version":"1","digest":""}"#).unwrap();
+        assert_eq!((v.digest, v.malformed_digest.as_deref()), (None, Some("")));
+        let v = HelmChartVersion::from_json(&format!(
+            r#"{{"name":"a","version":"1","digest":"SHA256:{}"}}"#,
+            h.to_uppercase()
+        ))
+        .unwrap();
+        assert_eq!((v.digest, v.malformed_digest), (Some(h), None));
     }
 
     #[test]
     fn versions_parse_leniently() {
-        let raw: Map<String, Value> = serde_json::from_str(
+        let v = HelmChartVersion::from_json(
             r#"{"name":"app","version":"1.0.0","appVersion":1.1,"digest":null,"urls":["charts/app-1.0.0.tgz"],
-                "maintainers":["x",{"name":"y"}],"deprecated":null}"#,
+                "maintainers":["x",{"name":"y"}],"deprecated":null,"home":"https://h","sources":["s",3]}"#,
         )
         .unwrap();
-        let v = HelmChartVersion::from_raw(raw).unwrap();
         assert_eq!(v.app_version.as_deref(), Some("1.1"));
         assert_eq!(v.digest, None);
+        assert_eq!(v.malformed_digest, None);
         assert_eq!(v.file_name(), "app-1.0.0.tgz");
         assert!(!v.deprecated);
-        let raw: Map<String, Value> = serde_json::from_str(r#"{"name":"app"}"#).unwrap();
-        assert!(HelmChartVersion::from_raw(raw).is_none());
+        assert_eq!(v.home.as_deref(), Some("https://h"));
+        assert_eq!(v.sources, ["s"]);
+        assert_eq!(v.raw_value()["maintainers"][1]["name"], "y");
+        assert!(HelmChartVersion::from_json(r#"{"name":"app"}"#).is_none());
     }
 
     #[test]
@@ -265,6 +473,7 @@ mod proptests {
             let _ = ApiError::from_body(400, &body, Some("r".into())).to_string();
             if let Ok(page) = parse_page(&body) {
                 for item in page.items {
+                    prop_assert!(item.get().starts_with('{'), "{}", item.get());
                     let _ = HelmChart::from_raw(item.clone());
                     if let Some(v) = HelmChartVersion::from_raw(item) {
                         let name = v.file_name();

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Deserialize;
 
 use crate::env::{read_if_exists, Env};
@@ -116,8 +116,22 @@ pub fn bce_profile(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<Pro
         return Ok(None);
     };
     check_permissions(&path, warn);
-    let config: BceConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid BCE CLI configuration", path.display()))?;
+    // The file holds secrets: a parse error names its place and kind, never its text
+    // (serde_json's messages may quote a value).
+    let config: BceConfig = serde_json::from_str(&text).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Syntax => "a JSON syntax error",
+            serde_json::error::Category::Data => "a value of the wrong type",
+            serde_json::error::Category::Eof => "an unexpected end of file",
+            serde_json::error::Category::Io => "a read error",
+        };
+        anyhow::anyhow!(
+            "{} is not valid BCE CLI configuration: {kind} at line {}, column {}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
     let wanted = env
         .get("BCE_PROFILE")
         .map(str::to_string)
@@ -175,6 +189,16 @@ fn bcecli_credentials(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<
     ))
 }
 
+/// `BCE_ACCESS_KEY_ID`/`BCE_SECRET_ACCESS_KEY` (and `BCE_SECURITY_TOKEN`), when both are set.
+pub fn from_env(env: &Env) -> Option<Credentials> {
+    Credentials::new(
+        env.get("BCE_ACCESS_KEY_ID")?,
+        env.get("BCE_SECRET_ACCESS_KEY")?,
+        env.get("BCE_SECURITY_TOKEN"),
+        "environment",
+    )
+}
+
 /// Resolves credentials through the chain. `explicit` are the repository entry's (or the
 /// getter's) credentials. `profile` is the BCE CLI profile already read, if any.
 pub fn resolve(
@@ -186,13 +210,8 @@ pub fn resolve(
     if let Some(c) = explicit {
         return Ok(c);
     }
-    if let (Some(ak), Some(sk)) = (
-        env.get("BCE_ACCESS_KEY_ID"),
-        env.get("BCE_SECRET_ACCESS_KEY"),
-    ) {
-        if let Some(c) = Credentials::new(ak, sk, env.get("BCE_SECURITY_TOKEN"), "environment") {
-            return Ok(c);
-        }
+    if let Some(c) = from_env(env) {
+        return Ok(c);
     }
     if let Some(p) = profile {
         let token = if p

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::output::printable;
+
 /// Exit status for every failure but usage errors.
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit status for a usage error (bad flags or arguments), as clap uses.
@@ -29,15 +31,16 @@ impl std::error::Error for ApiError {}
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Everything but the status comes from the registry: no control characters.
         write!(f, "registry answered {}", self.status)?;
         if let Some(code) = &self.code {
-            write!(f, " {code}")?;
+            write!(f, " {}", printable(code))?;
         }
         if let Some(msg) = &self.message {
-            write!(f, ": {msg}")?;
+            write!(f, ": {}", printable(msg))?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
+            write!(f, " (request id {})", printable(id))?;
         }
         if let Some(hint) = self.hint() {
             write!(f, "; {hint}")?;
@@ -169,5 +172,18 @@ mod tests {
 
         let e = ApiError::from_body(500, b"", None);
         assert_eq!(e.to_string(), "registry answered 500");
+
+        // Control characters from the registry never reach a terminal.
+        let e = ApiError::from_body(
+            403,
+            b"{\"code\":\"Denied\\u001b[2J\",\"message\":\"no\\r\\nError: fake\\u0007\",\"requestId\":\"r\\u001b]0;t\\u0007\"}",
+            None,
+        );
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(
+            shown.contains("Denied [2J") && shown.contains("no  Error: fake"),
+            "{shown}"
+        );
     }
 }

@@ -58,13 +58,8 @@ pub fn is_safe_file_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'~'))
 }
 
-/// Normalises a registry digest to lowercase sha256 hex (accepting a `sha256:` prefix);
-/// `None` when it is not one.
-pub fn normalize_digest(d: &str) -> Option<String> {
-    let d = d.trim();
-    let d = d.strip_prefix("sha256:").unwrap_or(d);
-    (d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())).then(|| d.to_ascii_lowercase())
-}
+/// The one digest normaliser (see [`crate::api::normalize_digest`]).
+pub use crate::api::normalize_digest;
 
 /// Builds the index text. `generated` is written as given (see [`crate::clock::rfc3339_utc`]).
 /// Versions with an empty name or version are left out; a repeated (name, version) keeps its

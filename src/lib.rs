@@ -46,11 +46,11 @@ pub fn run_main() -> i32 {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
             if let Some(u) = e.downcast_ref::<UsageError>() {
-                eprintln!("Error: {u}");
+                eprintln!("Error: {}", output::printable(&u.to_string()));
                 eprintln!("Run 'helm ccr --help' for usage.");
                 return EXIT_USAGE;
             }
-            eprintln!("Error: {}", one_line(&format!("{e:#}")));
+            eprintln!("Error: {}", output::printable(&one_line(&format!("{e:#}"))));
             EXIT_FAILURE
         }
         Err(_) => EXIT_FAILURE,
@@ -100,10 +100,11 @@ fn run(cli: Cli, env: Env) -> Result<()> {
     global.ca_file = g.ca_file;
     global.insecure_skip_tls_verify = g.insecure_skip_tls_verify;
     global.quiet = g.quiet;
-    if let Some(t) = g.timeout {
-        global.timeout =
-            Some(settings::parse_duration(&t).map_err(|e| UsageError(format!("--timeout: {e}")))?);
-    }
+    global.timeout = settings::resolve_timeout(
+        g.timeout.as_deref(),
+        &global.env,
+        matches!(cli.command, Command::Download(_)),
+    )?;
     match cli.command {
         Command::Push(a) => {
             let mut args = a.args;

@@ -1,6 +1,7 @@
 //! What the user sees: result lines on stdout, warnings and debug lines on stderr, progress
 //! bars only on a terminal. Nothing here ever prints a secret: callers pass redacted text.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,13 +32,13 @@ impl Output {
 
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("Warning: {msg}");
+            eprintln!("Warning: {}", printable(msg));
         }
     }
 
     pub fn debug(&self, msg: &str) {
         if self.debug {
-            eprintln!("[debug] {msg}");
+            eprintln!("[debug] {}", printable(msg));
         }
     }
 
@@ -58,9 +59,39 @@ impl Output {
     }
 }
 
+/// Text from outside (a registry's error code, message, request id, chart names) made safe for
+/// a terminal and a log line: control characters (escape sequences, line breaks, NUL, DEL, C1)
+/// and the invisible Unicode marks that reorder or hide text become spaces.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if s.chars().any(bad) {
+        Cow::Owned(s.chars().map(|c| if bad(c) { ' ' } else { c }).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 fn println_flush(line: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (`| head`) is not worth a panic.
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_neutralises_controls() {
+        assert_eq!(printable("plain ä 中"), "plain ä 中");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("a\x1b[31mred\r\nb\u{7}\u{9b}c\u{202e}d\0"),
+            "a [31mred  b  c d "
+        );
+    }
 }

@@ -7,18 +7,21 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
 use crate::multipart;
 use crate::sign;
-use crate::transport::{Attempts, Failure, Transport};
+use crate::transport::{Attempts, Failure, Metered, Transfer, Transport};
 
 /// Page size for list calls (the API's maximum).
 const PAGE_SIZE: usize = 100;
 /// Pages followed at most, so that a server that never ends its list cannot hang us.
 const MAX_PAGES: usize = 10_000;
+/// Default for the most entries one listing (or the getter's whole index) takes in: far above
+/// any real repository, far below what would strain memory. `HELM_CCR_LIST_LIMIT` changes it.
+pub const DEFAULT_LIST_LIMIT: usize = 100_000;
 
 /// How an upload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,7 @@ pub struct Registry {
     transport: Transport,
     instance: String,
     namespace: String,
+    list_limit: usize,
 }
 
 impl Registry {
@@ -53,7 +57,18 @@ impl Registry {
             transport,
             instance: instance.to_string(),
             namespace: namespace.to_string(),
+            list_limit: DEFAULT_LIST_LIMIT,
         }
+    }
+
+    /// The most entries one listing takes in (see [`DEFAULT_LIST_LIMIT`]).
+    pub fn with_list_limit(mut self, limit: usize) -> Registry {
+        self.list_limit = limit.max(1);
+        self
+    }
+
+    pub fn list_limit(&self) -> usize {
+        self.list_limit
     }
 
     /// The transport underneath (retry budget, backoff, output).
@@ -90,13 +105,10 @@ impl Registry {
         sign::build_path(&segs).map_err(|e| anyhow!("bad request path: {e}"))
     }
 
-    /// Follows every page of a list endpoint.
-    fn list_all(
-        &self,
-        extra: &[&str],
-        filter: Option<(&str, &str)>,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let mut items = Vec::new();
+    /// Follows every page of a list endpoint, keeping each item's JSON text (bounded per page by
+    /// the transport and [`api::MAX_PAGE_ITEMS`], in all by the list limit).
+    fn list_all(&self, extra: &[&str], filter: Option<(&str, &str)>) -> Result<Vec<Box<RawValue>>> {
+        let mut items: Vec<Box<RawValue>> = Vec::new();
         for page_no in 1..=MAX_PAGES {
             let mut query = vec![
                 ("pageNo".to_string(), page_no.to_string()),
@@ -110,7 +122,10 @@ impl Registry {
                 .call("GET", &self.path(extra)?, &query, None)?;
             let page = api::parse_page(&body)?;
             let got = page.items.len();
-            if got > 0 && items.len() >= got && items[items.len() - got..] == page.items[..] {
+            let same = |a: &[Box<RawValue>], b: &[Box<RawValue>]| {
+                a.iter().map(|r| r.get()).eq(b.iter().map(|r| r.get()))
+            };
+            if got > 0 && items.len() >= got && same(&items[items.len() - got..], &page.items) {
                 // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
                 bail!(
                     "the registry answered page {page_no} of a list with the same items as page {}",
@@ -118,6 +133,12 @@ impl Registry {
                 );
             }
             items.extend(page.items);
+            if items.len() > self.list_limit {
+                bail!(
+                    "the registry listed more than {} entries; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)",
+                    self.list_limit
+                );
+            }
             let done = match page.total {
                 Some(total) => items.len() as u64 >= total || got == 0,
                 None => got < PAGE_SIZE,
@@ -220,6 +241,7 @@ impl Registry {
         }
         let layout = multipart::Layout::new(&boundary, &parts);
         let content_type = format!("multipart/form-data; boundary={boundary}");
+        let transfer = Transfer::new(up.file_name, true, Some(layout.total_len()));
         let mut tries = Attempts::new(&self.transport);
         let mut outcome_unknown = false;
         loop {
@@ -248,6 +270,7 @@ impl Registry {
                 Some(b) => Box::new(b.wrap_read(reader)),
                 None => Box::new(reader),
             };
+            let reader = Metered::new(reader, transfer.clone(), self.transport.limits());
             let result = self.transport.send_once(
                 "POST",
                 &path,
@@ -255,6 +278,7 @@ impl Registry {
                 Some(&content_type),
                 ureq::SendBody::from_owned_reader(reader),
                 Some(layout.total_len()),
+                Some(&transfer),
             );
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -410,22 +434,34 @@ mod tests {
     use super::*;
     use crate::credentials::Credentials;
     use crate::output::Output;
-    use crate::transport::{BodyBroken, TransportConfig};
+    use crate::transport::{BodyBroken, Limits, TransportConfig};
 
     fn test_client(url: &str, attempts: u32, idle: Duration) -> Registry {
+        test_client_with(
+            url,
+            attempts,
+            Limits {
+                connect: Duration::from_secs(5),
+                idle,
+                ..Limits::default()
+            },
+        )
+    }
+
+    fn test_client_with(url: &str, attempts: u32, limits: Limits) -> Registry {
         let endpoint = crate::env::Endpoint::parse(url).unwrap();
-        let transport = Transport::with_io_timeouts(
+        let transport = Transport::with_limits(
             TransportConfig {
                 endpoint,
                 credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
                 attempts,
                 deadline: None,
+                max_download: crate::transport::DEFAULT_MAX_DOWNLOAD,
                 ca_file: None,
                 insecure_skip_tls_verify: false,
                 output: Output::new(true, false),
             },
-            Duration::from_secs(5),
-            idle,
+            limits,
         )
         .unwrap();
         Registry::new(transport, "i", "n")
@@ -443,9 +479,186 @@ mod tests {
         let took = started.elapsed();
         let msg = format!("{err:#}");
         assert!(msg.contains("gave up after 2 attempts"), "{msg}");
-        assert!(msg.contains("timed out"), "{msg}");
+        assert!(
+            msg.contains("no answer for 300ms (the idle limit)"),
+            "{msg}"
+        );
         assert!(took < Duration::from_secs(5), "{took:?}");
         drop(listener);
+    }
+
+    /// A one-connection-at-a-time server running `script` on each connection (after reading
+    /// the request head), until the test ends.
+    fn serve(script: fn(&mut std::net::TcpStream)) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match conn.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    script(&mut conn);
+                });
+            }
+        });
+        url
+    }
+
+    fn short_limits() -> Limits {
+        Limits {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_millis(800),
+            response: Duration::from_millis(1500),
+            floor_window: Duration::from_millis(1000),
+            floor_bytes: 10 << 10,
+        }
+    }
+
+    #[test]
+    fn endless_interim_answers_end_at_the_response_limit() {
+        // 102 Processing every 100 ms, forever: each resets no idle timer worth speaking of,
+        // and no final answer ever comes.
+        let url = serve(|conn| loop {
+            if conn.write_all(b"HTTP/1.1 102 Processing\r\n\r\n").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        let client = test_client_with(&url, 1, short_limits());
+        let started = Instant::now();
+        let err = client.list_charts().unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!("{url}: no answer within 1s of the request (the response limit; interim 1xx answers do not count)")
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_trickling_download_is_dropped_at_the_floor() {
+        // 20 bytes every 100 ms: never idle, 200 B/s, under the 10 KiB/s floor.
+        let url = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n");
+            for _ in 0..1000 {
+                if conn.write_all(&[b'x'; 20]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let client = test_client_with(&url, 1, short_limits());
+        let started = Instant::now();
+        let mut sink = Vec::new();
+        let err = client.download("big-0.4.0.tgz", &mut sink).unwrap_err();
+        assert!(err.downcast_ref::<BodyBroken>().is_some(), "{err:#}");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.starts_with(
+                "the transfer stayed under 10 KiB/s for 1s while downloading big-0.4.0.tgz ("
+            ) && msg.ends_with(
+                " of 1000000 bytes received); the connection is too slow or the registry stalled"
+            ),
+            "{msg}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_trickling_json_answer_is_dropped_at_the_floor() {
+        let url = serve(|conn| {
+            let _ =
+                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n{\"items\":[");
+            for _ in 0..1000 {
+                if conn.write_all(b"    ").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let client = test_client_with(&url, 1, short_limits());
+        let err = client.list_charts().unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!("the transfer stayed under 10 KiB/s for 1s while reading an answer from {url}; the connection is too slow or the registry stalled")
+        );
+    }
+
+    #[test]
+    fn a_registry_that_reads_an_upload_slowly_is_dropped_at_the_floor() {
+        // Reads about 100 KiB/s: once the socket buffers are full the upload crawls, under a
+        // floor of 1 MiB/s (each write still completes well within the idle limit).
+        let url = serve(|conn| loop {
+            let mut buf = [0u8; 10 << 10];
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        });
+        let limits = Limits {
+            idle: Duration::from_secs(20),
+            floor_bytes: 1 << 20,
+            ..short_limits()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("big-0.4.0.tgz");
+        std::fs::write(&chart, vec![7u8; 48 << 20]).unwrap();
+        let client = test_client_with(&url, 1, limits);
+        let started = Instant::now();
+        let err = client
+            .upload(&Upload {
+                chart: &chart,
+                file_name: "big-0.4.0.tgz",
+                prov: None,
+                name: "big",
+                version: "0.4.0",
+                sha256: &"0".repeat(64),
+            })
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("stayed under 1024 KiB/s for 1s while uploading big-0.4.0.tgz (")
+                && msg.contains(" of 49 MiB sent)"),
+            "{msg}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_overall_limit_names_the_transfer_and_the_knob() {
+        // A download at ~200 KiB/s: above the floor, but 40 MiB will not arrive in 1s.
+        let url = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 41943040\r\n\r\n");
+            for _ in 0..2000 {
+                if conn.write_all(&[b'x'; 20 << 10]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let mut client = test_client_with(&url, 3, short_limits());
+        client.transport.cfg_mut_for_tests().deadline = Some(crate::transport::Deadline {
+            at: Instant::now() + Duration::from_secs(1),
+            limit: Duration::from_secs(1),
+            source: "--timeout 1s".into(),
+            knob: "--timeout",
+        });
+        let mut sink = Vec::new();
+        let err = client.download("big-0.4.0.tgz", &mut sink).unwrap_err();
+        // Not retried: the time is up.
+        assert!(err.downcast_ref::<BodyBroken>().is_none(), "{err:#}");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.starts_with("timed out after 1s (--timeout 1s) while downloading big-0.4.0.tgz (")
+                && msg.ends_with(" of 40 MiB received); raise --timeout"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -468,7 +681,10 @@ mod tests {
         let mut sink = Vec::new();
         let err = client.download("a-1.0.0.tgz", &mut sink).unwrap_err();
         assert!(err.downcast_ref::<BodyBroken>().is_some(), "{err:#}");
-        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+        assert_eq!(
+            format!("{err:#}"),
+            "no data for 300ms (the idle limit) while downloading a-1.0.0.tgz (7 of 1000 bytes received)"
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(server);
     }

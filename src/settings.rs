@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use crate::credentials::{self, Credentials};
 pub use crate::env::{read_if_exists, Endpoint, Env};
+use crate::error::UsageError;
 use crate::output::Output;
-use crate::registry::Registry;
+use crate::registry::{Registry, DEFAULT_LIST_LIMIT};
 use crate::repo_ref::{CcrUrl, RepoArg};
-use crate::transport::{Transport, TransportConfig};
+use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
 
 /// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
 pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];
@@ -27,8 +28,8 @@ pub struct Global {
     pub region: Option<String>,
     /// `--endpoint`: the API endpoint URL, overriding everything else.
     pub endpoint: Option<String>,
-    /// `--timeout`: bounds the whole command.
-    pub timeout: Option<Duration>,
+    /// `--timeout` (or `HELM_CCR_TIMEOUT`, or the getter's default): bounds the whole command.
+    pub timeout: Option<TimeLimit>,
     /// `--ca-file`: PEM certificates to trust instead of the built-in roots.
     pub ca_file: Option<PathBuf>,
     /// `--insecure-skip-tls-verify`.
@@ -65,13 +66,113 @@ impl Global {
         }
     }
 
-    pub fn deadline(&self) -> Option<Instant> {
-        self.timeout.map(|t| self.started + t)
+    pub fn deadline(&self) -> Option<Deadline> {
+        let t = self.timeout.as_ref()?;
+        Some(Deadline {
+            at: self.started.checked_add(t.limit)?,
+            limit: t.limit,
+            source: t.source.clone(),
+            knob: t.knob,
+        })
     }
 
     pub fn output(&self) -> Output {
         Output::new(self.quiet, self.debug)
     }
+}
+
+/// An overall time limit and how the user set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeLimit {
+    pub limit: Duration,
+    /// `--timeout 4s`, `HELM_CCR_TIMEOUT=4s`, or `the getter's default`.
+    pub source: String,
+    /// What to raise: `--timeout` or `HELM_CCR_TIMEOUT`.
+    pub knob: &'static str,
+}
+
+/// The getter's overall limit when neither `--timeout` nor `HELM_CCR_TIMEOUT` sets one: Helm
+/// runs it with no flag of ours, and a stuck getter would hang `helm install`.
+pub const GETTER_DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The overall limit: `--timeout`, else `HELM_CCR_TIMEOUT`, else (for the getter only)
+/// [`GETTER_DEFAULT_TIMEOUT`]. `0` (or `0s`, ...) means no limit. A value that does not parse,
+/// or that is longer than a year, is a usage error naming where it came from.
+pub fn resolve_timeout(flag: Option<&str>, env: &Env, getter: bool) -> Result<Option<TimeLimit>> {
+    let (text, source_name, knob) = match (flag, env.get("HELM_CCR_TIMEOUT")) {
+        (Some(f), _) => (f.to_string(), "--timeout ", "--timeout"),
+        (None, Some(e)) => (e.to_string(), "HELM_CCR_TIMEOUT=", "HELM_CCR_TIMEOUT"),
+        (None, None) if getter => {
+            return Ok(Some(TimeLimit {
+                limit: GETTER_DEFAULT_TIMEOUT,
+                source: format!(
+                    "the getter's default limit of {}",
+                    duration_text(GETTER_DEFAULT_TIMEOUT)
+                ),
+                knob: "HELM_CCR_TIMEOUT",
+            }))
+        }
+        (None, None) => return Ok(None),
+    };
+    let limit = parse_duration(&text).map_err(|e| {
+        UsageError(format!(
+            "{}: {e:#}",
+            source_name.trim_end_matches([' ', '='])
+        ))
+    })?;
+    if limit.is_zero() {
+        return Ok(None);
+    }
+    Ok(Some(TimeLimit {
+        limit,
+        source: format!("{source_name}{}", duration_text(limit)),
+        knob,
+    }))
+}
+
+/// A numeric setting from the environment: `None` when unset or empty; a value that is not a
+/// whole number (or is 0) is a usage error naming the variable.
+pub fn env_number(env: &Env, name: &str) -> Result<Option<u64>> {
+    let Some(v) = env.get(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(UsageError(format!("{name}={v:?} is not a whole number above 0")).into()),
+    }
+}
+
+/// A size setting from the environment (`512MiB`, `1GiB`, `100MB`, `1048576`): `None` when
+/// unset or empty; anything else that does not parse is a usage error naming the variable.
+pub fn env_size(env: &Env, name: &str) -> Result<Option<u64>> {
+    let Some(v) = env.get(name) else {
+        return Ok(None);
+    };
+    parse_size(v).map(Some).ok_or_else(|| {
+        UsageError(format!(
+            "{name}={v:?} is not a size (use e.g. 512MiB, 2GiB or a number of bytes)"
+        ))
+        .into()
+    })
+}
+
+/// `512MiB`, `1GiB`, `100MB`, `64KiB`, `1048576`: bytes, above 0.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b > 0)
 }
 
 /// A Helm repository entry, as `helm repo add` writes it.
@@ -114,8 +215,17 @@ pub fn helm_repositories(env: &Env) -> Result<(PathBuf, Vec<HelmRepoEntry>)> {
     let file: HelmRepoFile = if text.trim().is_empty() {
         HelmRepoFile::default()
     } else {
-        serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?
+        // The file holds passwords: an error names the place, never the text around it (no
+        // snippet, no message quoting a value). serde-saphyr's default budget and alias limits
+        // bound what an alias bomb can cost.
+        let options = serde_saphyr::options! { with_snippet: false };
+        serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
+            anyhow::anyhow!("{} is not a valid Helm repository file{at}", path.display())
+        })?
     };
     Ok((path, file.repositories.unwrap_or_default()))
 }
@@ -150,7 +260,7 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             if !entry.url.starts_with("ccr://") {
                 bail!(
                     "repository {name:?} is {:?}, not a ccr:// repository",
-                    entry.url
+                    crate::repo_ref::redact_userinfo(&entry.url)
                 );
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
@@ -206,7 +316,7 @@ pub fn resolve_endpoint(
 pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> Result<Registry> {
     let out = global.output();
     let mut warn = |w: String| out.warn(&w);
-    let profile = credentials::bce_profile(&global.env, &mut warn)?;
+    let profile = needed_profile(url, explicit.is_some(), global, &mut warn)?;
     let endpoint = resolve_endpoint(
         url,
         global,
@@ -219,23 +329,69 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
         credentials.access_key_id,
         credentials.source
     ));
+    let max_download =
+        env_size(&global.env, "HELM_CCR_MAX_DOWNLOAD")?.unwrap_or(DEFAULT_MAX_DOWNLOAD);
+    let list_limit = env_number(&global.env, "HELM_CCR_LIST_LIMIT")?
+        .map_or(DEFAULT_LIST_LIMIT, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
     let transport = Transport::new(TransportConfig {
         endpoint,
         credentials,
         attempts: global.attempts,
         deadline: global.deadline(),
+        max_download,
         ca_file: global.ca_file.clone(),
         insecure_skip_tls_verify: global.insecure_skip_tls_verify,
         output: out,
     })?;
-    Ok(Registry::new(transport, &url.instance, &url.namespace))
+    Ok(Registry::new(transport, &url.instance, &url.namespace).with_list_limit(list_limit))
 }
 
+/// The BCE CLI profile, read only when something needs it: the credentials (when neither the
+/// repository entry nor the environment gives them) or the region (when nothing else names
+/// the endpoint). A broken `~/.bce/config.json` therefore stops only a command that needs it
+/// for its credentials; one that needs only a region from it warns and uses the default.
+fn needed_profile(
+    url: &CcrUrl,
+    explicit_credentials: bool,
+    global: &Global,
+    warn: &mut dyn FnMut(String),
+) -> Result<Option<credentials::Profile>> {
+    let needs_credentials = !explicit_credentials && credentials::from_env(&global.env).is_none();
+    let needs_region = global.endpoint.is_none()
+        && global.env.get("HELM_CCR_ENDPOINT").is_none()
+        && url.api_host.is_none()
+        && global.region.is_none()
+        && global.env.get("BCE_REGION").is_none();
+    if !needs_credentials && !needs_region {
+        return Ok(None);
+    }
+    match credentials::bce_profile(&global.env, warn) {
+        Ok(p) => Ok(p),
+        Err(e) if !needs_credentials => {
+            warn(format!(
+                "ignoring the BCE CLI configuration for the region: {e:#}; using region bj (set --region or BCE_REGION)"
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The longest duration accepted: a year. Longer is a typo (or an attempt to overflow).
+pub const MAX_DURATION: Duration = Duration::from_secs(8760 * 3600);
+
 /// Parses a Go-style duration: `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
+/// Zero in any form (`0`, `0s`, `0m0s`) is zero: the caller decides what it means (no limit).
+/// Longer than [`MAX_DURATION`] is an error.
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(secs) if secs <= MAX_DURATION.as_secs() => Ok(Duration::from_secs(secs)),
+            _ => bail!("duration {s:?} is longer than a year (8760h); use 0 for no limit"),
+        };
     }
     let mut total = 0f64;
     let mut rest = s;
@@ -264,8 +420,11 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         total += value * factor;
         rest = next;
     }
-    if !total.is_finite() || total <= 0.0 || total > 1e9 {
+    if !total.is_finite() || total < 0.0 {
         bail!("invalid duration {s:?}");
+    }
+    if total > MAX_DURATION.as_secs_f64() {
+        bail!("duration {s:?} is longer than a year (8760h); use 0 for no limit");
     }
     Ok(Duration::from_secs_f64(total))
 }
@@ -325,8 +484,87 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
-        for bad in ["", "5x", "m", "-1s", "0s"] {
+        for zero in ["0", "0s", "0ms", "0m0s", "00"] {
+            assert_eq!(parse_duration(zero).unwrap(), Duration::ZERO, "{zero}");
+        }
+        for bad in ["", "5x", "m", "-1s", "s", "1.2.3s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999999",
+            "31536001",
+            "8761h",
+            "99999999999999999999h",
+            "1e400s",
+        ] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
+        assert_eq!(parse_duration("8760h").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
+    fn timeouts_resolve_from_flag_env_and_getter_default() {
+        let env = |pairs: &[(&str, &str)]| {
+            Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let none = env(&[]);
+        assert_eq!(resolve_timeout(None, &none, false).unwrap(), None);
+        let t = resolve_timeout(Some("4"), &none, false).unwrap().unwrap();
+        assert_eq!(
+            (t.limit, t.source.as_str(), t.knob),
+            (Duration::from_secs(4), "--timeout 4s", "--timeout")
+        );
+        let e = env(&[("HELM_CCR_TIMEOUT", "90s")]);
+        let t = resolve_timeout(None, &e, false).unwrap().unwrap();
+        assert_eq!(t.source, "HELM_CCR_TIMEOUT=90s");
+        assert_eq!(t.knob, "HELM_CCR_TIMEOUT");
+        // The flag wins; 0 and 0s alike mean no limit, for the getter too.
+        assert_eq!(resolve_timeout(Some("0"), &e, true).unwrap(), None);
+        assert_eq!(resolve_timeout(Some("0s"), &e, true).unwrap(), None);
+        assert_eq!(
+            resolve_timeout(None, &env(&[("HELM_CCR_TIMEOUT", "0")]), true).unwrap(),
+            None
+        );
+        let t = resolve_timeout(None, &none, true).unwrap().unwrap();
+        assert_eq!(t.limit, GETTER_DEFAULT_TIMEOUT);
+        for (flag, env_value, named) in [
+            (Some("99999999999999999999"), None, "--timeout"),
+            (Some("soon"), None, "--timeout"),
+            (None, Some("18446744073709551615"), "HELM_CCR_TIMEOUT"),
+            (None, Some("x"), "HELM_CCR_TIMEOUT"),
+        ] {
+            let e = env_value.map_or_else(|| env(&[]), |v| env(&[("HELM_CCR_TIMEOUT", v)]));
+            let err = resolve_timeout(flag, &e, true).unwrap_err();
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{err}");
+            assert!(err.to_string().starts_with(named), "{err}");
+        }
+    }
+
+    #[test]
+    fn numeric_settings_are_checked() {
+        let env = |v: &str| Env::from_pairs([("X".to_string(), v.to_string())]);
+        assert_eq!(env_number(&Env::default(), "X").unwrap(), None);
+        assert_eq!(env_number(&env("12"), "X").unwrap(), Some(12));
+        for bad in ["0", "-1", "1e3", "many", "99999999999999999999999"] {
+            let err = env_number(&env(bad), "X").unwrap_err();
+            assert!(
+                err.downcast_ref::<UsageError>().is_some() && err.to_string().contains("X="),
+                "{err}"
+            );
+        }
+        assert_eq!(env_size(&env("512MiB"), "X").unwrap(), Some(512 << 20));
+        assert_eq!(env_size(&env("1 GiB"), "X").unwrap(), Some(1 << 30));
+        assert_eq!(env_size(&env("100MB"), "X").unwrap(), Some(100_000_000));
+        assert_eq!(env_size(&env("4096"), "X").unwrap(), Some(4096));
+        for bad in [
+            "0",
+            "MiB",
+            "1.5GiB",
+            "12 parsecs",
+            "99999999999999999999GiB",
+        ] {
+            assert!(env_size(&env(bad), "X").is_err(), "{bad}");
         }
     }
 

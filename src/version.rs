@@ -307,7 +307,7 @@ mod tests {
 
     fn hv(v: &str) -> HelmChartVersion {
         let raw = serde_json::json!({"name": "a", "version": v});
-        HelmChartVersion::from_raw(raw.as_object().unwrap().clone()).unwrap()
+        HelmChartVersion::from_json(&raw.to_string()).unwrap()
     }
 
     #[test]

@@ -20,6 +20,7 @@ use flate2::read::GzDecoder;
 
 use super::ignore::Rules;
 use super::metadata::{self, Lock, Metadata};
+use super::tar_reader::{shown_name, TarReader};
 use super::yaml::{self, Node};
 
 /// Helm refuses chart files larger than this (5 MiB).
@@ -214,27 +215,22 @@ pub fn load_archive(tgz: &Path) -> Result<Chart> {
 /// Unpacks an archive's files into `spill` (numbered, not by name) with Helm's rules: the
 /// first path component is dropped, unsafe paths are refused, 5 MiB per file, 100 MiB total.
 fn unpack_archive(r: impl Read, spill: &Path, label: &str) -> Result<Vec<Source>> {
-    let mut ar = tar::Archive::new(GzDecoder::new(io::BufReader::new(r)));
+    let mut ar = TarReader::new(GzDecoder::new(io::BufReader::new(r)));
     let mut out = Vec::new();
     let mut remaining = MAX_ARCHIVE_SIZE;
-    let entries = ar
-        .entries()
-        .map_err(|e| anyhow!("chart {label:?}: not a gzip tar archive: {e}"))?;
-    for (i, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| anyhow!("chart {label:?}: bad archive: {e}"))?;
-        let h = entry.header();
-        let kind = h.entry_type();
-        if kind.is_dir()
-            || kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-            || kind.is_gnu_longlink()
-        {
+    let mut i = 0usize;
+    while let Some(entry) = ar
+        .next_entry()
+        .map_err(|e| anyhow!("chart {label:?}: bad archive: {e:#}"))?
+    {
+        i += 1;
+        // Extension headers are applied by the reader; directories carry nothing.
+        if entry.is_dir() {
             continue;
         }
-        let raw = entry.path_bytes().into_owned();
-        let raw = String::from_utf8(raw)
-            .map_err(|_| anyhow!("chart {label:?}: an entry name is not valid UTF-8"))?;
+        let shown = entry.shown_path();
+        let raw = String::from_utf8(entry.path.clone())
+            .map_err(|_| anyhow!("chart {label:?}: the entry name {shown} is not valid UTF-8"))?;
         if raw.ends_with('/') {
             continue;
         }
@@ -246,7 +242,7 @@ fn unpack_archive(r: impl Read, spill: &Path, label: &str) -> Result<Vec<Source>
         }
         let n = clean_path(&n);
         if n == "." {
-            bail!("chart {label:?}: archive entry {raw:?} is outside the chart directory");
+            bail!("chart {label:?}: archive entry {shown} is outside the chart directory");
         }
         if n.starts_with("..") {
             bail!("chart {label:?}: archive illegally references parent directory");
@@ -258,20 +254,24 @@ fn unpack_archive(r: impl Read, spill: &Path, label: &str) -> Result<Vec<Source>
         if parts[0] == "Chart.yaml" {
             bail!("chart {label:?}: Chart.yaml is not in the archive's base directory");
         }
-        let size = entry.size();
+        // The size the archive really carries (a PAX size record included).
+        let size = entry.size;
         if size > remaining {
             bail!("chart {label:?}: archive expands to more than 100 MiB");
         }
         if size > MAX_FILE_SIZE {
-            bail!("chart {label:?}: {n}: file is larger than Helm's maximum of 5 MiB");
+            bail!(
+                "chart {label:?}: {}: file is larger than Helm's maximum of 5 MiB",
+                shown_name(n.as_bytes())
+            );
         }
-        let mtime = entry.header().mtime().unwrap_or(0) as i64;
+        let mtime = entry.mtime;
         let dest = spill.join(format!("{i}"));
         let mut f = fs::File::create(&dest).context("writing a temporary file")?;
         let mut head = [0u8; 3];
         let mut got = 0;
         while got < 3 {
-            let k = entry.read(&mut head[got..])?;
+            let k = ar.read(&mut head[got..])?;
             if k == 0 {
                 break;
             }
@@ -279,7 +279,7 @@ fn unpack_archive(r: impl Read, spill: &Path, label: &str) -> Result<Vec<Source>
         }
         let skip = if got == 3 && head == *UTF8_BOM { 3 } else { 0 };
         io::Write::write_all(&mut f, &head[skip..got])?;
-        let copied = io::copy(&mut (&mut entry).take(remaining), &mut f)? + got as u64;
+        let copied = io::copy(&mut (&mut ar).take(remaining), &mut f)? + got as u64;
         remaining = remaining.saturating_sub(copied);
         if copied < size || remaining == 0 {
             bail!("chart {label:?}: archive expands to more than 100 MiB");

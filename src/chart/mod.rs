@@ -7,6 +7,7 @@ pub mod metadata;
 pub mod package;
 #[cfg(test)]
 mod proptests;
+pub mod tar_reader;
 pub mod tgz;
 pub mod yaml;
 

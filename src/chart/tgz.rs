@@ -9,24 +9,30 @@ use anyhow::{anyhow, bail, Context, Result};
 use flate2::read::GzDecoder;
 
 use crate::chart::metadata::{self, Metadata};
+use crate::chart::tar_reader::{shown_name, TarReader};
 
 /// Helm refuses packages that expand to more than this.
 pub const MAX_TOTAL_BYTES: u64 = 100 << 20;
 /// Helm refuses files in a package larger than this.
 pub const MAX_FILE_BYTES: u64 = 5 << 20;
+/// Inspecting a package before a push stops at this much expanded data: far above what Helm
+/// loads, so only a package no Helm could use meets it.
+pub const INSPECT_MAX_BYTES: u64 = 1 << 30;
 
-fn open(path: &Path) -> Result<tar::Archive<GzDecoder<BufReader<File>>>> {
+fn open(path: &Path) -> Result<TarReader<GzDecoder<BufReader<File>>>> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(tar::Archive::new(GzDecoder::new(BufReader::new(file))))
+    Ok(TarReader::new(GzDecoder::new(BufReader::new(file))))
 }
 
 /// Splits an entry path into its components, refusing absolute paths, `..`, drive letters
 /// and backslashes. Returns the components after the first (the chart's own directory) and
 /// that first component.
 fn split_entry(raw: &[u8]) -> Result<(String, Vec<String>)> {
-    let text = std::str::from_utf8(raw).map_err(|_| anyhow!("an entry name is not UTF-8"))?;
+    let shown = shown_name(raw);
+    let text =
+        std::str::from_utf8(raw).map_err(|_| anyhow!("the entry name {shown} is not UTF-8"))?;
     if text.starts_with('/') || text.contains('\\') || text.contains('\0') {
-        bail!("entry {text:?} has an absolute or unsafe path");
+        bail!("entry {shown} has an absolute or unsafe path");
     }
     let mut parts = Vec::new();
     for c in Path::new(text).components() {
@@ -34,54 +40,91 @@ fn split_entry(raw: &[u8]) -> Result<(String, Vec<String>)> {
             Component::Normal(s) => {
                 let s = s.to_str().unwrap_or_default();
                 if s.contains(':') && parts.is_empty() && s.len() == 2 {
-                    bail!("entry {text:?} has a drive letter");
+                    bail!("entry {shown} has a drive letter");
                 }
                 parts.push(s.to_string());
             }
             Component::CurDir => {}
-            _ => bail!("entry {text:?} leaves the chart directory"),
+            _ => bail!("entry {shown} leaves the chart directory"),
         }
     }
     if parts.is_empty() {
-        bail!("entry {text:?} is empty");
+        bail!("entry {shown} is empty");
     }
     let top = parts.remove(0);
     Ok((top, parts))
 }
 
+/// What [`inspect_package`] found.
+#[derive(Debug)]
+pub struct Inspection {
+    pub metadata: Metadata,
+    /// Bytes the package expands to (the files' sizes).
+    pub expanded: u64,
+    /// One line when Helm will refuse to load the package (a file over 5 MiB, or over
+    /// 100 MiB in all), else none.
+    pub warnings: Vec<String>,
+}
+
 /// Checks a ready package: a gzip tar whose top-level `Chart.yaml` holds a name and a version.
 /// Returns its metadata. Reads the whole archive, so a truncated file is caught here.
 pub fn inspect(path: &Path) -> Result<Metadata> {
-    let what = path.display();
+    Ok(inspect_package(path)?.metadata)
+}
+
+/// [`inspect`], also measuring what the package expands to against Helm's load limits. A
+/// package expanding to more than [`INSPECT_MAX_BYTES`] is refused without reading further.
+pub fn inspect_package(path: &Path) -> Result<Inspection> {
+    inspect_package_as(path, &path.display().to_string())
+}
+
+/// [`inspect_package`], naming the package `label` in errors and warnings (the chart
+/// directory a temporary package was made from).
+pub fn inspect_package_as(path: &Path, label: &str) -> Result<Inspection> {
+    let what = label;
     let mut archive = open(path)?;
     let mut found: Option<Metadata> = None;
     let mut top_dir: Option<String> = None;
-    let entries = archive
-        .entries()
-        .map_err(|e| anyhow!("{what} is not a gzip tar archive: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
-        let raw = entry.path_bytes().into_owned();
-        let (top, rest) = split_entry(&raw).map_err(|e| anyhow!("{what}: {e}"))?;
+    let mut expanded = 0u64;
+    let mut over_file_limit: Vec<(String, u64)> = Vec::new();
+    while let Some(entry) = archive
+        .next_entry()
+        .map_err(|e| anyhow!("{what} is not a valid chart package: {e:#}"))?
+    {
+        let (top, rest) = split_entry(&entry.path).map_err(|e| anyhow!("{what}: {e}"))?;
         match &top_dir {
             None => top_dir = Some(top.clone()),
-            Some(t) if *t != top => {
-                bail!("{what}: entries lie in two top-level directories ({t:?} and {top:?})")
-            }
+            Some(t) if *t != top => bail!(
+                "{what}: entries lie in two top-level directories ({} and {})",
+                shown_name(t.as_bytes()),
+                shown_name(top.as_bytes())
+            ),
             _ => {}
         }
-        if rest.len() == 1 && rest[0] == "Chart.yaml" && entry.header().entry_type().is_file() {
+        if entry.is_file() {
+            expanded = expanded.saturating_add(entry.size);
+            if expanded > INSPECT_MAX_BYTES {
+                bail!(
+                    "{what} expands to more than {} MiB; not reading further (Helm loads at most {} MiB)",
+                    INSPECT_MAX_BYTES >> 20,
+                    MAX_TOTAL_BYTES >> 20
+                );
+            }
+            if entry.size > MAX_FILE_BYTES {
+                over_file_limit.push((rest.join("/"), entry.size));
+            }
+        }
+        if rest.len() == 1 && rest[0] == "Chart.yaml" && entry.is_file() {
             let mut bytes = Vec::new();
-            (&mut entry)
+            (&mut archive)
                 .take(MAX_FILE_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| anyhow!("{what}: reading Chart.yaml: {e}"))?;
             let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
             found = Some(md);
-        } else {
-            io::copy(&mut entry, &mut io::sink())
-                .map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
         }
+        io::copy(&mut archive, &mut io::sink())
+            .map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
     }
     let Some(md) = found else {
         bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
@@ -95,13 +138,59 @@ pub fn inspect(path: &Path) -> Result<Metadata> {
     if md.version.trim().is_empty() {
         bail!("{what}: Chart.yaml has no version");
     }
-    Ok(md)
+    let warnings = load_limit_warning(what, expanded, &over_file_limit)
+        .into_iter()
+        .collect();
+    Ok(Inspection {
+        metadata: md,
+        expanded,
+        warnings,
+    })
 }
 
-/// Unpacks a package into `untar_dir/<chart dir>` the way `helm pull --untar` does, refusing
-/// anything that would land outside it: absolute paths, `..`, links, devices. Helm's limits
-/// apply (100 MiB in all, 5 MiB a file). The files land in a temporary directory first and
-/// are renamed into place only when all is well; a directory already there is an error.
+/// One line saying why Helm will refuse to load a package, or None when it will not.
+fn load_limit_warning(what: &str, expanded: u64, big_files: &[(String, u64)]) -> Option<String> {
+    let mut reasons = Vec::new();
+    if let Some((name, size)) = big_files.first() {
+        let more = match big_files.len() {
+            1 => String::new(),
+            n => format!(
+                " (and {} more file{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
+        };
+        reasons.push(format!(
+            "{} is {}, over its limit of 5 MiB a file{more}",
+            shown_name(name.as_bytes()),
+            mib(*size)
+        ));
+    }
+    if expanded > MAX_TOTAL_BYTES {
+        reasons.push(format!(
+            "the package expands to {}, over its limit of 100 MiB in all",
+            mib(expanded)
+        ));
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{what}: Helm 3.17.3+ and Helm 4 will refuse to load this chart (install, upgrade, template, pull --untar): {}; no Helm flag or setting raises these limits",
+        reasons.join(", and ")
+    ))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// Unpacks a package into `untar_dir/<chart name>` the way `helm pull --untar` does: the
+/// name comes from its `Chart.yaml`, which must be there, and the archive's top directory must
+/// be that name. Anything that would land outside is refused: absolute paths, `..`, links,
+/// devices. Helm's limits apply (100 MiB in all, 5 MiB a file, counting the sizes the archive
+/// really carries). The files land in a temporary directory first and are renamed into place
+/// only when all is well; a directory already there is an error.
 pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
     untar_as(path, &path.display().to_string(), untar_dir)
 }
@@ -118,43 +207,47 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     let what = label;
     let mut archive = open(path)?;
     let mut top_dir: Option<String> = None;
+    let mut chart_name: Option<String> = None;
     let mut total = 0u64;
-    for entry in archive
-        .entries()
-        .map_err(|e| anyhow!("{what} is not a gzip tar archive: {e}"))?
+    while let Some(entry) = archive
+        .next_entry()
+        .map_err(|e| anyhow!("{what} is not a valid chart package: {e:#}"))?
     {
-        let mut entry = entry.map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
-        let raw = entry.path_bytes().into_owned();
-        let (top, rest) = split_entry(&raw).map_err(|e| anyhow!("{what}: {e}"))?;
-        let name = String::from_utf8_lossy(&raw).into_owned();
+        let (top, rest) = split_entry(&entry.path).map_err(|e| anyhow!("{what}: {e}"))?;
+        let name = entry.shown_path();
         match &top_dir {
             None => {
                 if top == "." || top == ".." {
-                    bail!("{what}: bad top-level directory {top:?}");
+                    bail!(
+                        "{what}: bad top-level directory {}",
+                        shown_name(top.as_bytes())
+                    );
                 }
                 top_dir = Some(top.clone())
             }
-            Some(t) if *t != top => {
-                bail!("{what}: entries lie in two top-level directories ({t:?} and {top:?})")
-            }
+            Some(t) if *t != top => bail!(
+                "{what}: entries lie in two top-level directories ({} and {})",
+                shown_name(t.as_bytes()),
+                shown_name(top.as_bytes())
+            ),
             _ => {}
         }
-        let kind = entry.header().entry_type();
-        if kind.is_dir() || kind.is_pax_global_extensions() {
+        if entry.is_dir() {
             continue;
         }
-        if kind.is_symlink() || kind.is_hard_link() {
-            bail!("{what}: entry {name:?} is a link; chart packages hold only files");
+        if entry.is_symlink() || entry.is_hard_link() {
+            bail!("{what}: entry {name} is a link; chart packages hold only files");
         }
-        if !kind.is_file() {
-            bail!("{what}: entry {name:?} is not a regular file");
+        if !entry.is_file() {
+            bail!("{what}: entry {name} is not a regular file");
         }
         if rest.is_empty() {
-            bail!("{what}: entry {name:?} is a file at the top level");
+            bail!("{what}: entry {name} is a file at the top level");
         }
-        let size = entry.header().size().unwrap_or(u64::MAX);
+        // The size the archive really carries for this entry (a PAX size included).
+        let size = entry.size;
         if size > MAX_FILE_BYTES {
-            bail!("{what}: {name:?} is larger than Helm's limit of 5 MiB a file");
+            bail!("{what}: {name} is larger than Helm's limit of 5 MiB a file");
         }
         total = total.saturating_add(size);
         if total > MAX_TOTAL_BYTES {
@@ -172,24 +265,44 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
             .write(true)
             .create_new(true)
             .open(&dest)
-            .with_context(|| format!("{what}: writing {name:?}"))?;
-        let copied = io::copy(&mut (&mut entry).take(MAX_FILE_BYTES + 1), &mut file)
-            .map_err(|e| anyhow!("{what}: reading {name:?}: {e}"))?;
-        if copied > MAX_FILE_BYTES {
-            bail!("{what}: {name:?} is larger than Helm's limit of 5 MiB a file");
+            .with_context(|| format!("{what}: writing {name}"))?;
+        if rest.len() == 1 && rest[0] == "Chart.yaml" {
+            let mut bytes = Vec::new();
+            (&mut archive)
+                .read_to_end(&mut bytes)
+                .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
+            let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
+            crate::repo_ref::check_chart_name(&md.name)
+                .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
+            if md.name != top {
+                bail!(
+                    "{what}: its files lie in {}/, but Chart.yaml names the chart {}; refusing to unpack a package whose top directory is not the chart's name",
+                    shown_name(top.as_bytes()),
+                    shown_name(md.name.as_bytes())
+                );
+            }
+            io::Write::write_all(&mut file, &bytes)
+                .with_context(|| format!("{what}: writing {name}"))?;
+            chart_name = Some(md.name);
+        } else {
+            io::copy(&mut archive, &mut file)
+                .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
         }
     }
-    let Some(top) = top_dir else {
+    if top_dir.is_none() {
         bail!("{what} is empty");
+    }
+    let Some(chart) = chart_name else {
+        bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
     };
-    let target = untar_dir.join(&top);
+    let target = untar_dir.join(&chart);
     if target.symlink_metadata().is_ok() {
         bail!(
             "{} already exists; remove it or choose another --untardir",
             target.display()
         );
     }
-    std::fs::rename(staging.path().join(&top), &target)
+    std::fs::rename(staging.path().join(&chart), &target)
         .with_context(|| format!("moving the chart into {}", target.display()))?;
     Ok(target)
 }

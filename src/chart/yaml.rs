@@ -52,7 +52,31 @@ impl Node {
     }
 }
 
+/// What an alias may expand to in all, beyond `yaml.v2`'s ratio rule: Go shares the text of
+/// an aliased string, a clone here does not.
+const MAX_ALIASED_BYTES: usize = 32 << 20;
+
+/// `yaml.v2`'s refusal of alias bombs ("billion laughs").
+const EXCESSIVE_ALIASING: &str = "document contains excessive aliasing";
+
+/// `yaml.v2`'s `allowedAliasRatio`: the share of decoded nodes that may come from alias
+/// expansion, 99% for documents up to 400,000 nodes, falling to 10% at 4,000,000.
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
 /// Parses the first document of `text` (as `yaml.Unmarshal` does). An empty stream is `Null`.
+/// Aliases are bounded as `yaml.v2` bounds them: once more than 100 of more than 1,000
+/// decoded nodes come from alias expansion and their share passes [`allowed_alias_ratio`],
+/// the document is refused ("document contains excessive aliasing"), before it is expanded.
 pub fn parse_first_document(text: &str) -> Result<Node, String> {
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder::default();
@@ -63,48 +87,59 @@ pub fn parse_first_document(text: &str) -> Result<Node, String> {
             Event::StreamEnd => break,
             Event::DocumentEnd => break,
             Event::Alias(id) => {
-                let n = b
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| format!("unknown anchor at line {}", span.start.line()))?;
-                b.push(n, false)?;
+                let (weight, bytes) = match b.anchors.get(&id) {
+                    Some(a) => (a.weight, a.bytes),
+                    None => return Err(format!("unknown anchor at line {}", span.start.line())),
+                };
+                // The alias node itself, then every node of the expansion.
+                b.decoded += 1 + weight;
+                b.aliased += weight;
+                b.aliased_bytes = b.aliased_bytes.saturating_add(bytes);
+                b.check_aliasing()?;
+                let n = b.anchors[&id].node.clone();
+                b.push(n, false, 1 + weight, bytes)?;
             }
             Event::Scalar(value, style, anchor, tag) => {
+                b.decoded += 1;
                 let plain = style == ScalarStyle::Plain;
                 let tag_suffix = tag.as_ref().map(|t| t.suffix().to_string());
                 let node = resolve_scalar(&value, plain, tag_suffix.as_deref());
                 let is_merge = plain && tag_suffix.is_none() && value == "<<";
                 if anchor != 0 {
-                    b.anchors.insert(anchor, node.clone());
+                    b.anchors.insert(
+                        anchor,
+                        Anchored {
+                            node: node.clone(),
+                            weight: 1,
+                            bytes: value.len(),
+                        },
+                    );
                 }
-                b.push(node, is_merge)?;
+                b.push(node, is_merge, 1, value.len())?;
             }
-            Event::SequenceStart(_, anchor, _) => b.stack.push(Frame::Seq(anchor, Vec::new())),
-            Event::MappingStart(_, anchor, _) => b.stack.push(Frame::Map {
-                anchor,
-                entries: Vec::new(),
-                key: None,
-            }),
+            Event::SequenceStart(_, anchor, _) => {
+                b.decoded += 1;
+                b.stack.push(Frame::Seq(Open::new(anchor), Vec::new()))
+            }
+            Event::MappingStart(_, anchor, _) => {
+                b.decoded += 1;
+                b.stack.push(Frame::Map {
+                    open: Open::new(anchor),
+                    entries: Vec::new(),
+                    key: None,
+                })
+            }
             Event::SequenceEnd => match b.stack.pop() {
-                Some(Frame::Seq(anchor, items)) => {
+                Some(Frame::Seq(open, items)) => {
                     let n = Node::Seq(items);
-                    if anchor != 0 {
-                        b.anchors.insert(anchor, n.clone());
-                    }
-                    b.push(n, false)?;
+                    b.close(open, n)?;
                 }
                 _ => return Err("unbalanced sequence".into()),
             },
             Event::MappingEnd => match b.stack.pop() {
-                Some(Frame::Map {
-                    anchor, entries, ..
-                }) => {
+                Some(Frame::Map { open, entries, .. }) => {
                     let n = Node::Map(entries);
-                    if anchor != 0 {
-                        b.anchors.insert(anchor, n.clone());
-                    }
-                    b.push(n, false)?;
+                    b.close(open, n)?;
                 }
                 _ => return Err("unbalanced mapping".into()),
             },
@@ -114,33 +149,102 @@ pub fn parse_first_document(text: &str) -> Result<Node, String> {
     Ok(b.done.unwrap_or(Node::Null))
 }
 
+/// A collection being built: its anchor, and the decode weight and scalar bytes of what is in
+/// it so far (alias expansions included).
+struct Open {
+    anchor: usize,
+    weight: usize,
+    bytes: usize,
+}
+
+impl Open {
+    fn new(anchor: usize) -> Open {
+        Open {
+            anchor,
+            weight: 1,
+            bytes: 0,
+        }
+    }
+}
+
 enum Frame {
-    Seq(usize, Vec<Node>),
+    Seq(Open, Vec<Node>),
     Map {
-        anchor: usize,
+        open: Open,
         entries: Vec<(Node, Node)>,
         /// The pending key, and whether it is the merge key `<<`.
         key: Option<(Node, bool)>,
     },
 }
 
+/// An anchored node, with the nodes and scalar bytes an alias to it expands to.
+struct Anchored {
+    node: Node,
+    weight: usize,
+    bytes: usize,
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     done: Option<Node>,
+    /// Nodes decoded, alias expansions included (`yaml.v2`'s `decodeCount`).
+    decoded: usize,
+    /// Nodes decoded inside alias expansions (`yaml.v2`'s `aliasCount`).
+    aliased: usize,
+    /// Scalar bytes copied by alias expansions.
+    aliased_bytes: usize,
 }
 
 impl Builder {
-    fn push(&mut self, n: Node, is_merge: bool) -> Result<(), String> {
+    fn check_aliasing(&self) -> Result<(), String> {
+        if self.aliased > 100
+            && self.decoded > 1000
+            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            return Err(EXCESSIVE_ALIASING.into());
+        }
+        if self.aliased_bytes > MAX_ALIASED_BYTES {
+            return Err(format!(
+                "{EXCESSIVE_ALIASING} (aliases expand to more than {} MiB of text)",
+                MAX_ALIASED_BYTES >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, open: Open, n: Node) -> Result<(), String> {
+        if open.anchor != 0 {
+            self.anchors.insert(
+                open.anchor,
+                Anchored {
+                    node: n.clone(),
+                    weight: open.weight,
+                    bytes: open.bytes,
+                },
+            );
+        }
+        self.push(n, false, open.weight, open.bytes)
+    }
+
+    fn push(&mut self, n: Node, is_merge: bool, weight: usize, bytes: usize) -> Result<(), String> {
         match self.stack.last_mut() {
             None => {
                 if self.done.is_none() {
                     self.done = Some(n);
                 }
             }
-            Some(Frame::Seq(_, items)) => items.push(n),
-            Some(Frame::Map { entries, key, .. }) => {
+            Some(Frame::Seq(open, items)) => {
+                open.weight = open.weight.saturating_add(weight);
+                open.bytes = open.bytes.saturating_add(bytes);
+                items.push(n)
+            }
+            Some(Frame::Map {
+                open, entries, key, ..
+            }) => {
+                open.weight = open.weight.saturating_add(weight);
+                open.bytes = open.bytes.saturating_add(bytes);
                 match key.take() {
                     None => *key = Some((n, is_merge)),
                     Some((_, true)) => {
@@ -990,5 +1094,55 @@ mod tests {
             emit_document(&v),
             "ann:\n  k: v\ndeps:\n- name: a\n  tags:\n  - t\nname: x\n"
         );
+    }
+
+    /// A "billion laughs" document: `levels` levels of `fan` aliases to the level below.
+    pub(crate) fn billion_laughs(levels: usize, fan: usize) -> String {
+        let mut doc = String::from("a0: &a0 [\"lol\"]\n");
+        for l in 1..=levels {
+            let refs = vec![format!("*a{}", l - 1); fan].join(", ");
+            doc.push_str(&format!("a{l}: &a{l} [{refs}]\n"));
+        }
+        doc
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_as_yaml_v2_refuses_them() {
+        // 10^9 "lol"s if expanded; refused after a few thousand nodes.
+        let err = parse_first_document(&billion_laughs(9, 10)).unwrap_err();
+        assert_eq!(err, "document contains excessive aliasing");
+        // Wide rather than deep.
+        let err = parse_first_document(&billion_laughs(3, 200)).unwrap_err();
+        assert!(err.contains("excessive aliasing"), "{err}");
+        // A few big strings aliased many times: fine for yaml.v2's ratio, not for memory here.
+        let big = "x".repeat(1 << 20);
+        let doc = format!("s: &s \"{big}\"\nl: [{}]\n", vec!["*s"; 200].join(", "));
+        let err = parse_first_document(&doc).unwrap_err();
+        assert!(
+            err.contains("excessive aliasing") && err.contains("MiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ordinary_aliases_still_work() {
+        // Under yaml.v2's thresholds (few aliases, or mostly plain nodes): accepted.
+        let n = parse_first_document(&billion_laughs(2, 10)).unwrap();
+        let Node::Map(entries) = n else { panic!() };
+        let Node::Seq(level2) = &entries[2].1 else {
+            panic!()
+        };
+        assert_eq!(level2.len(), 10);
+        let mut doc = String::from("base: &b {x: 1, y: 2}\n");
+        for i in 0..150 {
+            doc.push_str(&format!("k{i}: {{<<: *b, z: {i}}}\n"));
+        }
+        for i in 0..3000 {
+            doc.push_str(&format!("plain{i}: v\n"));
+        }
+        assert!(parse_first_document(&doc).is_ok());
+        assert!(allowed_alias_ratio(0) == 0.99 && allowed_alias_ratio(10_000_000) == 0.10);
+        let mid = allowed_alias_ratio(2_200_000);
+        assert!(mid > 0.10 && mid < 0.99);
     }
 }

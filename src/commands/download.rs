@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::{self, HelmChartVersion};
+use crate::api::HelmChartVersion;
 use crate::credentials::Credentials;
 use crate::index::{self, IndexVersion};
 use crate::registry::Registry;
@@ -165,7 +165,19 @@ fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
 pub fn build_index(client: &Registry, now: SystemTime) -> Result<String> {
     let charts = client.list_charts()?;
     let names: Vec<String> = charts.into_iter().map(|c| c.name).collect();
-    let versions = for_each_bounded(&names, INDEX_WORKERS, |name| chart_versions(client, name))?;
+    // The list limit bounds the whole index, not only each chart's list.
+    let listed = AtomicUsize::new(names.len());
+    let versions = for_each_bounded(&names, INDEX_WORKERS, |name| {
+        let entries = chart_versions(client, name)?;
+        let so_far = listed.fetch_add(entries.len(), Ordering::Relaxed) + entries.len();
+        if so_far > client.list_limit() {
+            bail!(
+                "the registry listed more than {} charts and versions; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)",
+                client.list_limit()
+            );
+        }
+        Ok(entries)
+    })?;
     let all: Vec<IndexVersion> = versions.into_iter().flatten().collect();
     Ok(index::build_index(&all, &crate::clock::rfc3339_utc(now)))
 }
@@ -198,13 +210,6 @@ fn chart_versions(client: &Registry, name: &str) -> Result<Vec<IndexVersion>> {
 
 /// The index's view of one registry version.
 pub fn index_version(v: &HelmChartVersion) -> IndexVersion {
-    let sources = match v.raw.get("sources") {
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
     IndexVersion {
         name: v.name.clone(),
         version: v.version.clone(),
@@ -212,11 +217,12 @@ pub fn index_version(v: &HelmChartVersion) -> IndexVersion {
         app_version: v.app_version.clone(),
         description: v.description.clone(),
         created: v.created.clone(),
-        digest: v.digest.as_deref().and_then(index::normalize_digest),
+        // Already normalised: a malformed digest is no digest (and is computed).
+        digest: v.digest.clone(),
         url: index::chart_file_name(&v.name, &v.version, &v.urls),
-        home: api::text(&v.raw, "home"),
-        icon: api::text(&v.raw, "icon"),
-        sources,
+        home: v.home.clone(),
+        icon: v.icon.clone(),
+        sources: v.sources.clone(),
         deprecated: v.deprecated,
     }
 }
@@ -424,21 +430,13 @@ mod tests {
 
     #[test]
     fn index_version_from_registry() {
-        let raw: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(r#"{"home":"https://h","icon":null,"sources":["https://s",3]}"#)
-                .unwrap();
-        let v = HelmChartVersion {
-            name: "app".into(),
-            version: "1.0.0".into(),
-            app_version: Some("2".into()),
-            api_version: Some("v2".into()),
-            description: Some("d".into()),
-            created: Some("2022-08-16T07:14:26.854394381Z".into()),
-            digest: Some("AB".repeat(32)),
-            urls: vec!["charts/app-1.0.0.tgz".into()],
-            deprecated: false,
-            raw,
-        };
+        let v = HelmChartVersion::from_json(&format!(
+            r#"{{"name":"app","version":"1.0.0","appVersion":"2","apiVersion":"v2","description":"d",
+                "created":"2022-08-16T07:14:26.854394381Z","digest":"sha256:{}",
+                "urls":["charts/app-1.0.0.tgz"],"home":"https://h","icon":null,"sources":["https://s",3]}}"#,
+            "AB".repeat(32)
+        ))
+        .unwrap();
         let e = index_version(&v);
         assert_eq!(e.url, "app-1.0.0.tgz");
         assert_eq!(e.digest, Some("ab".repeat(32)));

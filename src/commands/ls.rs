@@ -63,7 +63,7 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                     f,
                     charts
                         .iter()
-                        .map(|c| Value::Object(c.raw.clone()))
+                        .map(crate::api::HelmChart::raw_value)
                         .collect(),
                 )?,
             };
@@ -97,7 +97,7 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                     f,
                     versions
                         .iter()
-                        .map(|v| Value::Object(v.raw.clone()))
+                        .map(crate::api::HelmChartVersion::raw_value)
                         .collect(),
                 )?,
             };
@@ -121,11 +121,7 @@ fn render(format: Format, items: Vec<Value>) -> Result<String> {
 /// Aligned columns like `helm search`: each column padded to its widest cell plus a tab stop
 /// of spaces; no trailing blanks; control characters from the registry shown as spaces.
 pub fn table(rows: &[Vec<String>]) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    };
+    let clean = |s: &str| -> String { crate::output::printable(s).into_owned() };
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| clean(c)).collect())

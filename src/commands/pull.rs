@@ -83,8 +83,10 @@ pub fn fetch_verified(
     let attempts = client.attempts();
     let mut last: Option<anyhow::Error> = None;
     for attempt in 1..=attempts {
+        // A short name unrelated to the file's: a registry file name of up to 255 bytes must
+        // still leave room for it.
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
+            .prefix(".helm-ccr-")
             .suffix(".part")
             .tempfile_in(dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
@@ -99,6 +101,8 @@ pub fn fetch_verified(
             (result, hex::encode(writer.hasher.finalize()))
         };
         match result {
+            // The registry's digest is normalised (any-case `sha256:` prefix, any-case hex);
+            // an empty or malformed one counts as none: only the length was checked.
             Ok(_) => match v.digest.as_deref() {
                 Some(want) if want != digest => {
                     last = Some(anyhow!(
@@ -106,9 +110,7 @@ pub fn fetch_verified(
                     ));
                 }
                 None => {
-                    out.warn(&format!(
-                        "the registry gives no digest for {file_name}; it could not be verified"
-                    ));
+                    out.warn(&missing_digest_warning(v, file_name));
                     return Ok(tmp);
                 }
                 Some(_) => return Ok(tmp),
@@ -132,6 +134,21 @@ pub fn fetch_verified(
     } else {
         e
     })
+}
+
+/// The warning for a download that has no usable digest to check against.
+pub fn missing_digest_warning(v: &HelmChartVersion, file_name: &str) -> String {
+    match &v.malformed_digest {
+        Some(given) => {
+            let shown: String = given.chars().take(80).collect();
+            format!(
+                "the registry's digest for {file_name} is not a sha256 ({shown:?}); only its length could be verified"
+            )
+        }
+        None => format!(
+            "the registry gives no digest for {file_name}; only its length could be verified"
+        ),
+    }
 }
 
 pub fn run(s: &PullSettings, global: &Global) -> Result<()> {

@@ -137,9 +137,13 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
             dependency_update(path, global)?;
         }
         let p = package::package_dir(path, &overrides, sde)?;
+        let label = path.display().to_string();
+        warn_load_limits(&tgz::inspect_package_as(p.path(), &label)?, global);
         return Ok(from_packaged(p));
     }
-    let md = tgz::inspect(path)?;
+    let inspection = tgz::inspect_package(path)?;
+    warn_load_limits(&inspection, global);
+    let md = inspection.metadata;
     if overrides.version.is_some() || overrides.app_version.is_some() {
         let p = package::repack_tgz(path, &overrides, sde)?;
         let prov = sibling_prov(path);
@@ -168,6 +172,13 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
     })
 }
 
+/// One warning line when Helm will refuse to load the package (its files over Helm's limits).
+fn warn_load_limits(inspection: &tgz::Inspection, global: &Global) {
+    for w in &inspection.warnings {
+        global.output().warn(w);
+    }
+}
+
 fn from_packaged(p: package::Packaged) -> Prepared {
     Prepared {
         path: p.path().to_path_buf(),
@@ -186,6 +197,82 @@ fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
     name.push(".prov");
     let prov = tgz.with_file_name(name);
     prov.is_file().then_some(prov)
+}
+
+/// `--force` on a registry that refuses to overwrite (409): keep a verified local copy of the
+/// old package (and its provenance file), delete the old version, upload the new one; if the
+/// new upload fails, put the old package back. The error says which package the registry
+/// holds now; if even that fails, where the old package was saved.
+fn replace_on_refusing_registry(
+    client: &Registry,
+    up: &Upload<'_>,
+    repo: &str,
+    global: &Global,
+) -> Result<UploadOutcome> {
+    let id = format!("{} {}", up.name, up.version);
+    let out = global.output();
+    let Some(old) = client.find_version(up.name, up.version)? else {
+        // Gone since the registry refused it: nothing to keep, nothing to delete.
+        return client.upload(up);
+    };
+    let keep = tempfile::Builder::new()
+        .prefix("helm-ccr-force-")
+        .tempdir()
+        .context("creating a temporary directory for the package being replaced")?;
+    let old_name = old.file_name();
+    let old_tgz = super::pull::fetch_verified(client, &old, &old_name, keep.path(), &out)
+        .with_context(|| format!("{id}: keeping a copy of the version being replaced"))?;
+    let old_tgz_path = keep.path().join(&old_name);
+    old_tgz.persist(&old_tgz_path).map_err(|e| {
+        anyhow!(
+            "{id}: keeping a copy of the version being replaced: {}",
+            e.error
+        )
+    })?;
+    let old_prov_path = keep.path().join(format!("{old_name}.prov"));
+    let old_prov = {
+        let mut file = std::fs::File::create(&old_prov_path)
+            .context("keeping a copy of the provenance file")?;
+        match client.download(&format!("{old_name}.prov"), &mut file) {
+            Ok(_) => Some(old_prov_path.as_path()),
+            Err(e) if crate::registry::is_not_found(&e) => None,
+            Err(e) => {
+                return Err(e.context(format!(
+                    "{id}: keeping a copy of the provenance file of the version being replaced"
+                )))
+            }
+        }
+    };
+    let old_sha = tgz::sha256_file(&old_tgz_path)?;
+    out.debug(&format!(
+        "{id}: the registry refuses to overwrite; kept the old package (sha256:{old_sha}) at {}, deleting it",
+        old_tgz_path.display()
+    ));
+    client.delete_version(up.name, up.version)?;
+    let new_error = match client.upload(up) {
+        Ok(outcome) => return Ok(outcome),
+        Err(e) => e,
+    };
+    let restore = Upload {
+        chart: &old_tgz_path,
+        file_name: &old_name,
+        prov: old_prov,
+        name: up.name,
+        version: up.version,
+        sha256: &old_sha,
+    };
+    match client.upload(&restore) {
+        Ok(_) => bail!(
+            "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
+        ),
+        Err(restore_error) => {
+            let kept = keep.keep();
+            bail!(
+                "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {repo} does not hold {id} now; the old package is saved at {}",
+                kept.join(&old_name).display()
+            )
+        }
+    }
 }
 
 fn push_one(
@@ -246,13 +333,7 @@ fn push_one(
             Existing::Fail => bail!(
                 "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
             ),
-            Existing::Replace => {
-                // A registry that refuses duplicates: delete, then upload again.
-                client.delete_version(&p.name, &p.version)?;
-                client.upload(&up).with_context(|| {
-                    format!("{id} was deleted to be replaced, but the new upload failed")
-                })?
-            }
+            Existing::Replace => replace_on_refusing_registry(client, &up, repo, global)?,
         },
         Err(e) => return Err(e),
     };
