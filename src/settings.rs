@@ -216,9 +216,12 @@ pub fn helm_repositories(env: &Env) -> Result<(PathBuf, Vec<HelmRepoEntry>)> {
         HelmRepoFile::default()
     } else {
         // The file holds passwords: an error names the place, never the text around it (no
-        // snippet, no message quoting a value). serde-saphyr's default budget and alias limits
-        // bound what an alias bomb can cost.
-        let options = serde_saphyr::options! { with_snippet: false };
+        // snippet, no message quoting a value). Helm's own file uses no aliases: a few
+        // thousand replayed events are plenty, and bound what an alias bomb can cost.
+        let options = serde_saphyr::options! {
+            with_snippet: false,
+            alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 10_000 },
+        };
         serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
             let at = e
                 .location()

@@ -17,18 +17,18 @@ use crate::common::*;
 // ---------------------------------------------------------------------------------------------
 // A scripted registry: answers by a closure, ignores signatures, records what it was asked.
 
-type Handler = dyn Fn(&str, &str, usize) -> Answer + Send + Sync;
+pub(crate) type Handler = dyn Fn(&str, &str, usize) -> Answer + Send + Sync;
 
 /// What the scripted registry answers.
-enum Answer {
+pub(crate) enum Answer {
     Json(u16, String, Vec<(&'static str, String)>),
     Bytes(Vec<u8>),
     /// An endless body (chunked): `prefix` then `fill` forever.
     Endless(Vec<u8>, u8),
 }
 
-struct Scripted {
-    url: String,
+pub(crate) struct Scripted {
+    pub(crate) url: String,
     seen: Arc<Mutex<Vec<String>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -36,7 +36,7 @@ struct Scripted {
 
 impl Scripted {
     /// `handler(method, url, n)`: `n` counts requests from 0.
-    fn start(handler: Box<Handler>) -> Scripted {
+    pub(crate) fn start(handler: Box<Handler>) -> Scripted {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +87,7 @@ impl Scripted {
         }
     }
 
-    fn seen(&self) -> Vec<String> {
+    pub(crate) fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -101,11 +101,11 @@ impl Drop for Scripted {
     }
 }
 
-fn ok_json(body: serde_json::Value) -> Answer {
+pub(crate) fn ok_json(body: serde_json::Value) -> Answer {
     Answer::Json(200, body.to_string(), Vec::new())
 }
 
-fn versions_page(items: serde_json::Value) -> Answer {
+pub(crate) fn versions_page(items: serde_json::Value) -> Answer {
     let total = items.as_array().map_or(0, Vec::len);
     ok_json(serde_json::json!({"total": total, "pageNo": 1, "pageSize": 100, "items": items}))
 }
@@ -331,7 +331,7 @@ fn an_endless_list_answer_is_bounded() {
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
-    assert_one_error(&out, 1, "larger than 32 MiB");
+    assert_one_error(&out, 1, "larger than 4 MiB");
     assert!(started.elapsed() < Duration::from_secs(60));
     assert_eq!(reg.seen().len(), 1, "not retried");
 }
@@ -582,7 +582,7 @@ fn raw_entry<W: std::io::Write>(
     b.append(&h, data).unwrap();
 }
 
-fn pax_record(key: &str, value: &str) -> Vec<u8> {
+pub(crate) fn pax_record(key: &str, value: &str) -> Vec<u8> {
     let body = format!(" {key}={value}\n");
     let mut len = body.len() + 1;
     while format!("{len}{body}").len() != len {

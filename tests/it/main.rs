@@ -5,6 +5,7 @@ mod common;
 mod core;
 mod faults;
 mod hostile;
+mod hostile2;
 mod install;
 mod packaging;
 mod push_dir;
