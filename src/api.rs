@@ -484,6 +484,49 @@ mod proptests {
         }
 
         #[test]
+        fn list_pages_keep_exactly_their_object_items(
+            items in prop::collection::vec(json(), 0..40),
+            total in prop_oneof![Just(Value::Null), any::<u32>().prop_map(Value::from), any::<u32>().prop_map(|n| Value::String(n.to_string()))],
+            extra in prop::collection::vec((".{0,6}", json()), 0..3),
+            items_first: bool,
+        ) {
+            // A page as a registry might write it: other keys before or after the items.
+            let mut page = Map::new();
+            if items_first {
+                page.insert("items".into(), Value::Array(items.clone()));
+            }
+            for (k, v) in extra {
+                if k != "items" && k != "total" {
+                    page.insert(k, v);
+                }
+            }
+            page.insert("total".into(), total.clone());
+            if !items_first {
+                page.insert("items".into(), Value::Array(items.clone()));
+            }
+            let body = serde_json::to_vec(&Value::Object(page)).unwrap();
+            let parsed = parse_page(&body).unwrap();
+            let objects: Vec<&Value> = items.iter().filter(|v| v.is_object()).collect();
+            prop_assert_eq!(parsed.items.len(), objects.len());
+            for (raw, want) in parsed.items.iter().zip(objects) {
+                // Kept as the registry wrote it, byte for byte.
+                prop_assert_eq!(raw.get(), serde_json::to_string(want).unwrap());
+            }
+            prop_assert_eq!(parsed.total, count_value(&total));
+        }
+
+        #[test]
+        fn list_pages_with_too_many_entries_are_refused(extra in 1usize..50, object: bool) {
+            let item = if object { "{\"name\":\"x\"}" } else { "0" };
+            let body = format!(
+                "{{\"items\":[{}]}}",
+                vec![item; MAX_PAGE_ITEMS + extra].join(",")
+            );
+            let err = parse_page(body.as_bytes()).unwrap_err().to_string();
+            prop_assert!(err.contains("more than 5000 entries"), "{}", err);
+        }
+
+        #[test]
         fn safe_file_names_name_a_file_in_the_directory(s in ".{0,40}", prefix in "(\\.\\./|/|[a-z]+/|\\\\|\\./){0,4}") {
             let s = format!("{prefix}{s}");
             if let Some(name) = safe_file_name(&s) {

@@ -1,6 +1,6 @@
 //! The registry's JSON: list pages, items, error bodies, file names and HTTP dates.
 #![no_main]
-use helm_ccr::api::{parse_page, safe_file_name, HelmChart, HelmChartVersion};
+use helm_ccr::api::{parse_page, safe_file_name, HelmChart, HelmChartVersion, MAX_PAGE_ITEMS};
 use helm_ccr::transport::parse_retry_after;
 use helm_ccr::clock::parse_http_date;
 use helm_ccr::error::ApiError;
@@ -9,7 +9,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = ApiError::from_body(500, data, None).to_string();
     if let Ok(page) = parse_page(data) {
+        assert!(page.items.len() <= MAX_PAGE_ITEMS);
         for item in page.items {
+            assert!(item.get().starts_with('{'));
             let _ = HelmChart::from_raw(item.clone());
             if let Some(v) = HelmChartVersion::from_raw(item) {
                 let name = v.file_name();

@@ -268,7 +268,7 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
             .with_context(|| format!("{what}: writing {name}"))?;
         if rest.len() == 1 && rest[0] == "Chart.yaml" {
             let mut bytes = Vec::new();
-            (&mut archive)
+            archive
                 .read_to_end(&mut bytes)
                 .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
             let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
