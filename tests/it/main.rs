@@ -8,4 +8,5 @@ mod hostile;
 mod install;
 mod packaging;
 mod push_dir;
+mod release;
 mod snapshots;
