@@ -56,7 +56,19 @@ fi
 name=$(sed -n 's/^name:[[:space:]]*"\{0,1\}\([^" ]*\)"\{0,1\}[[:space:]]*$/\1/p' plugin.yaml | head -n 1)
 [ "$name" = ccr ] || die "plugin.yaml names the plugin '$name', not 'ccr'"
 
-python=$(command -v python3 || command -v python || true)
+# A Python that runs (on Windows `python3` may be a stub that opens the Store).
+python=""
+for p in python3 python; do
+  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import tarfile, gzip' >/dev/null 2>&1; then
+    python=$p
+    break
+  fi
+done
+
+# A path a native (non-MSYS) program understands: C:/... under Git Bash on Windows.
+native() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -m "$1"; else printf '%s\n' "$1"; fi
+}
 
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then
@@ -76,9 +88,18 @@ mtime() {
   fi
 }
 
+# mktar OUT [--exec NAME]... NAME=PATH...: a reproducible .tar.gz (scripts/mktar.py).
 mktar() {
   [ -n "$python" ] || die "python3 is needed to write the archives"
-  "$python" "$root/scripts/mktar.py" "$@"
+  local out=$1 args=() a
+  shift
+  for a in "$@"; do
+    case "$a" in
+      *=*) args+=("${a%%=*}=$(native "${a#*=}")") ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  "$python" "$(native "$root/scripts/mktar.py")" "$(native "$out")" "$(mtime)" "${args[@]}"
 }
 
 # platform_of TARGET: "<os>-<arch>" as the assets name them.
@@ -127,7 +148,7 @@ build() {
   [ -f "$binary" ] || die "$binary does not exist"
   mkdir -p "$dist"
   local asset="$dist/helm-ccr-$version-$platform.tar.gz"
-  mktar "$asset" "$(mtime)" --exec "helm-ccr$exe" \
+  mktar "$asset" --exec "helm-ccr$exe" \
     "helm-ccr$exe=$binary" "LICENSE=$root/LICENSE" "README.md=$root/README.md"
   say "wrote $asset"
 }
@@ -195,7 +216,7 @@ package() {
 
   # plugin.yaml first: Helm takes the first file named plugin.yaml in the tarball as the
   # manifest it reads and signs, and it is the only one (the getter's is getter/ccr-getter.yaml).
-  mktar "$tgz" "$(mtime)" --exec ccr/install-binary.sh \
+  mktar "$tgz" --exec ccr/install-binary.sh \
     "ccr/plugin.yaml=$root/plugin.yaml" \
     "ccr/CHANGELOG.md=$root/CHANGELOG.md" \
     "ccr/LICENSE=$root/LICENSE" \
@@ -237,5 +258,8 @@ case "${1:-}" in
   notes) notes ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
   -*) die "unknown option $1 (see --help)" ;;
-  *) build "${1:-}" && package ;;
+  *)
+    build "${1:-}"
+    package
+    ;;
 esac

@@ -320,7 +320,7 @@ repo="$work/git/helm-ccr"
 mkdir -p "$repo"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   if [ -e "$f" ]; then
-    mkdir -p "$repo/$(dirname "$f")" && cp -p "$f" "$repo/$f"
+    mkdir -p "$repo/$(dirname "$f")" && cp -pP "$f" "$repo/$f"
   fi
 done
 (cd "$repo" && git init -q && git add -A &&

@@ -426,10 +426,20 @@ fn packaged_checksums_refuse_an_asset_the_server_vouches_for() {
     assert_eq!(out.status.code(), Some(1), "stderr: {err}");
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(err.contains("checksums.txt"), "{err}");
-    assert!(!sb.binary().exists(), "a refused asset must not be installed");
+    assert!(
+        !sb.binary().exists(),
+        "a refused asset must not be installed"
+    );
     assert!(!sb.getter_dir().exists());
-    assert!(!sb.cargo_ran(), "a refusal must not fall through to a source build");
-    assert_eq!(server.requested(), vec![asset_name()], "only the asset is fetched");
+    assert!(
+        !sb.cargo_ran(),
+        "a refusal must not fall through to a source build"
+    );
+    assert_eq!(
+        server.requested(),
+        vec![asset_name()],
+        "only the asset is fetched"
+    );
     assert_eq!(sb.leftovers(), Vec::<String>::new());
 }
 
@@ -450,7 +460,10 @@ fn packaged_checksums_install_without_any_sha256sums_txt() {
     let err = stderr(&out);
     assert!(out.status.success(), "stderr: {err}");
     assert!(err.contains("checksums.txt"), "{err}");
-    assert_eq!(run_binary(&sb.binary()), "helm-ccr from-release-asset version\n");
+    assert_eq!(
+        run_binary(&sb.binary()),
+        "helm-ccr from-release-asset version\n"
+    );
     assert!(sb.getter_dir().join("plugin.yaml").is_file());
     assert_eq!(server.requested(), vec![asset_name()]);
 }
@@ -497,11 +510,18 @@ fn install_reads_assets_from_a_local_directory() {
         let _ = fs::remove_dir_all(sb.plugin_dir().join("bin"));
         let out = sb.install(&base, &[]);
         assert!(out.status.success(), "{base}: {}", stderr(&out));
-        assert_eq!(run_binary(&sb.binary()), "helm-ccr from-release-asset version\n");
+        assert_eq!(
+            run_binary(&sb.binary()),
+            "helm-ccr from-release-asset version\n"
+        );
     }
     assert!(!sb.cargo_ran());
     // A tampered copy in the directory is refused like a downloaded one.
-    fs::write(mirror.join(asset_name()), asset_tarball("#!/bin/sh\necho evil\n")).unwrap();
+    fs::write(
+        mirror.join(asset_name()),
+        asset_tarball("#!/bin/sh\necho evil\n"),
+    )
+    .unwrap();
     fs::remove_dir_all(sb.plugin_dir().join("bin")).unwrap();
     let out = sb.install(mirror.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -58,9 +58,13 @@ fn changelog_version(text: &str) -> Option<String> {
         .find(|l| l.starts_with("## [") && !l.starts_with("## [Unreleased]"))?;
     let (version, date) = line.strip_prefix("## [")?.split_once("] - ")?;
     let date_ok = date.len() == 10
-        && date
-            .char_indices()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     date_ok.then(|| version.to_string())
 }
 
@@ -74,7 +78,10 @@ fn versions(root: &Path) -> BTreeMap<&'static str, Option<String>> {
             "getter/ccr-getter.yaml",
             manifest_version(&read(root, "getter/ccr-getter.yaml")),
         ),
-        ("CHANGELOG.md", changelog_version(&read(root, "CHANGELOG.md"))),
+        (
+            "CHANGELOG.md",
+            changelog_version(&read(root, "CHANGELOG.md")),
+        ),
     ])
 }
 
@@ -146,7 +153,10 @@ fn version_check_names_a_file_that_disagrees() {
     )
     .unwrap();
     let err = one_version(tmp.path()).unwrap_err();
-    assert!(err.contains("9.8.7") && err.contains("getter/ccr-getter.yaml"), "{err}");
+    assert!(
+        err.contains("9.8.7") && err.contains("getter/ccr-getter.yaml"),
+        "{err}"
+    );
 }
 
 #[cfg(unix)]
@@ -305,7 +315,9 @@ mod dist {
         d.ok(&["build", "x86_64-pc-windows-msvc"], &[]);
         d.ok(&["package"], &[]);
 
-        let host = d.dir().join(format!("helm-ccr-{v}-{}.tar.gz", host_platform()));
+        let host = d
+            .dir()
+            .join(format!("helm-ccr-{v}-{}.tar.gz", host_platform()));
         let windows = d.dir().join(format!("helm-ccr-{v}-windows-amd64.tar.gz"));
         let names = |p: &Path| -> Vec<(String, u32)> {
             entries(p).into_iter().map(|(n, m, _, _)| (n, m)).collect()
@@ -351,8 +363,15 @@ mod dist {
         // checksums.txt: every platform asset of this version, nothing else.
         let checksums = String::from_utf8(pkg[4].3.clone()).unwrap();
         let mut want = vec![
-            format!("{}  {}", sha256_file(&host), host.file_name().unwrap().to_str().unwrap()),
-            format!("{}  helm-ccr-{v}-windows-amd64.tar.gz", sha256_file(&windows)),
+            format!(
+                "{}  {}",
+                sha256_file(&host),
+                host.file_name().unwrap().to_str().unwrap()
+            ),
+            format!(
+                "{}  helm-ccr-{v}-windows-amd64.tar.gz",
+                sha256_file(&windows)
+            ),
         ];
         want.sort_by(|a, b| a[66..].cmp(&b[66..]));
         assert_eq!(checksums, want.join("\n") + "\n");
@@ -393,7 +412,10 @@ mod dist {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        d.ok(&["package"], &[("HELM_CCR_DIST_PLATFORMS", host_platform())]);
+        d.ok(
+            &["package"],
+            &[("HELM_CCR_DIST_PLATFORMS", host_platform())],
+        );
 
         // A key that is not there: an error, and no .prov.
         let empty = d.tmp.path().join("empty.gpg");
