@@ -96,7 +96,12 @@ dist_env=(HELM_CCR_DIST_DIR="$dist" HELM_CCR_SIGN_KEY="release-test@helm-ccr.inv
   HELM_CCR_KEYRING="$work/secring.gpg")
 if [ -n "${E2E_DIST_BINARY:-}" ]; then
   case "$E2E_DIST_BINARY" in /*) ;; *) E2E_DIST_BINARY="$root/$E2E_DIST_BINARY" ;; esac
-  dist_env+=(HELM_CCR_DIST_BINARY="$E2E_DIST_BINARY")
+  [ -x "$E2E_DIST_BINARY" ] || fatal "E2E_DIST_BINARY=$E2E_DIST_BINARY is not an executable file"
+  # A debug build's debug info makes every archive and download several times slower.
+  mkdir -p "$work/bin"
+  cp "$E2E_DIST_BINARY" "$work/bin/helm-ccr"
+  if command -v strip >/dev/null 2>&1; then strip --strip-debug "$work/bin/helm-ccr"; fi
+  dist_env+=(HELM_CCR_DIST_BINARY="$work/bin/helm-ccr")
 fi
 env "${dist_env[@]}" scripts/dist.sh >"$work/dist.log" 2>&1 || {
   cat "$work/dist.log"
