@@ -8,6 +8,8 @@
 #                                           naming the sha256 of every platform asset above
 #   ccr-<version>.tgz.prov                  its signature, in Helm's provenance format, when a
 #                                           signing key is given
+#   helm-ccr-release-key.gpg                then also the signer's public key (binary): the
+#                                           --keyring users pass to `helm plugin install`
 #   sha256sums.txt                          `sha256sum` format, over every file above
 #
 #   scripts/dist.sh [TARGET]          build for the host (or a Rust target triple), then package:
@@ -153,8 +155,11 @@ build() {
   say "wrote $asset"
 }
 
+# sign TGZ: TGZ.prov in Helm's provenance format, and the signer's public key (binary, what
+# `helm plugin install --keyring` reads) as helm-ccr-release-key.gpg beside it.
 sign() {
-  local tgz=$1 prov="$1.prov" msg gnupg="" status=0
+  local tgz=$1 prov="$1.prov" pub msg gnupg="" status=0 fpr=""
+  pub="$(dirname "$tgz")/helm-ccr-release-key.gpg"
   msg=$(mktemp "${TMPDIR:-/tmp}/helm-ccr-prov.XXXXXX")
   # Helm's provenance message: the plugin's metadata, a line `...`, then the file's sha256
   # under its file name (Helm checks the name too: publish the package under this name).
@@ -162,38 +167,48 @@ sign() {
     cat "$root/plugin.yaml"
     printf '\n...\nfiles:\n  %s: sha256:%s\n' "$(basename "$tgz")" "$(sha256 "$tgz")"
   } >"$msg"
-  local gpg_args=(--batch --yes --armor --digest-algo SHA512 --local-user "$HELM_CCR_SIGN_KEY")
+  local sign_args=(--yes --armor --digest-algo SHA512 --local-user "$HELM_CCR_SIGN_KEY")
   if [ -n "${HELM_CCR_SIGN_PASSPHRASE_FILE:-}" ]; then
-    gpg_args+=(--pinentry-mode loopback --passphrase-file "$HELM_CCR_SIGN_PASSPHRASE_FILE")
+    sign_args+=(--pinentry-mode loopback --passphrase-file "$HELM_CCR_SIGN_PASSPHRASE_FILE")
   fi
   if [ -n "${HELM_CCR_KEYRING:-}" ]; then
     gnupg=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-gnupg.XXXXXX")
     chmod 700 "$gnupg"
-    GNUPGHOME=$gnupg gpg --batch --quiet --import "$HELM_CCR_KEYRING" 2>/dev/null ||
-      status=$?
+  fi
+  # gpg ARGS...: the user's GnuPG, or a throwaway home holding only HELM_CCR_KEYRING.
+  run_gpg() {
+    if [ -n "$gnupg" ]; then GNUPGHOME=$gnupg gpg --batch "$@"; else gpg --batch "$@"; fi
+  }
+  if [ -n "$gnupg" ]; then run_gpg --quiet --import "$HELM_CCR_KEYRING" 2>/dev/null || status=$?; fi
+  if [ "$status" = 0 ]; then
+    fpr=$(run_gpg --with-colons --list-secret-keys -- "$HELM_CCR_SIGN_KEY" 2>/dev/null |
+      awk -F: '$1 == "fpr" { print $10; exit }')
+    [ -n "$fpr" ] || status=1
   fi
   if [ "$status" = 0 ]; then
-    if [ -n "$gnupg" ]; then
-      GNUPGHOME=$gnupg gpg "${gpg_args[@]}" --output "$prov.tmp" --clearsign "$msg" || status=$?
-      GNUPGHOME=$gnupg gpgconf --kill all >/dev/null 2>&1 || true
-    else
-      gpg "${gpg_args[@]}" --output "$prov.tmp" --clearsign "$msg" || status=$?
-    fi
+    run_gpg "${sign_args[@]}" --output "$prov.tmp" --clearsign "$msg" || status=$?
+  fi
+  if [ "$status" = 0 ]; then
+    run_gpg --export "$fpr" >"$pub.tmp" || status=$?
+  fi
+  if [ -n "$gnupg" ]; then
+    GNUPGHOME=$gnupg gpgconf --kill all >/dev/null 2>&1 || true
+    rm -rf "$gnupg"
   fi
   rm -f "$msg"
-  if [ -n "$gnupg" ]; then rm -rf "$gnupg"; fi
-  if [ "$status" != 0 ] || [ ! -s "$prov.tmp" ]; then
-    rm -f "$prov.tmp"
+  if [ "$status" != 0 ] || [ ! -s "$prov.tmp" ] || [ ! -s "$pub.tmp" ]; then
+    rm -f "$prov.tmp" "$pub.tmp"
     die "could not sign $(basename "$tgz") with the key '$HELM_CCR_SIGN_KEY'${HELM_CCR_KEYRING:+ from $HELM_CCR_KEYRING}"
   fi
   mv -f "$prov.tmp" "$prov"
-  say "wrote $prov (signed by $HELM_CCR_SIGN_KEY)"
+  mv -f "$pub.tmp" "$pub"
+  say "wrote $prov (signed by $HELM_CCR_SIGN_KEY, fingerprint $fpr) and its public key $pub"
 }
 
 package() {
   local tgz="$dist/ccr-$version.tgz" stage assets=() a
   mkdir -p "$dist"
-  rm -f "$tgz.prov" "$dist/sha256sums.txt"
+  rm -f "$tgz.prov" "$dist/helm-ccr-release-key.gpg" "$dist/sha256sums.txt"
   shopt -s nullglob
   for a in "$dist/helm-ccr-$version-"*.tar.gz; do assets+=("$(basename "$a")"); done
   shopt -u nullglob
@@ -233,7 +248,7 @@ package() {
   fi
 
   local files=("${assets[@]}" "ccr-$version.tgz")
-  if [ -f "$tgz.prov" ]; then files+=("ccr-$version.tgz.prov"); fi
+  if [ -f "$tgz.prov" ]; then files+=("ccr-$version.tgz.prov" helm-ccr-release-key.gpg); fi
   (cd "$dist" && for a in "${files[@]}"; do
     printf '%s  %s\n' "$(sha256 "$a")" "$a"
   done | LC_ALL=C sort -k 2) >"$dist/sha256sums.txt.tmp"

@@ -80,7 +80,6 @@ signer="helm-ccr release test <release-test@helm-ccr.invalid>"
 gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
   --quick-generate-key "$signer" rsa3072 sign never >/dev/null 2>&1 || fatal "gpg key generation"
 gpg --batch --quiet --export-secret-keys >"$work/secring.gpg" || fatal "gpg --export-secret-keys"
-gpg --batch --quiet --export >"$work/pubring.gpg" || fatal "gpg --export"
 # Someone else's key, for a keyring that does not hold the signer's.
 gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
   --quick-generate-key "someone else <other@helm-ccr.invalid>" ed25519 sign never >/dev/null 2>&1 ||
@@ -111,10 +110,17 @@ env "${dist_env[@]}" scripts/dist.sh >"$work/dist.log" 2>&1 || {
 dist_made_everything() {
   ls -l "$dist"
   local f
-  for f in "$asset" sha256sums.txt "$pkg" "$pkg.prov"; do
+  for f in "$asset" sha256sums.txt "$pkg" "$pkg.prov" helm-ccr-release-key.gpg; do
     [ -s "$dist/$f" ] || { echo "(missing: $f)"; return 1; }
   done
   (cd "$dist" && sha256sum -c sha256sums.txt) || return 1
+  # The exported public key is the test key (and only it).
+  local keys
+  keys=$(gpg --batch --with-colons --show-keys "$dist/helm-ccr-release-key.gpg") || return 1
+  if [ "$(grep -c '^pub:' <<<"$keys")" != 1 ] || ! grep -q 'release-test@helm-ccr.invalid' <<<"$keys"; then
+    echo "(helm-ccr-release-key.gpg is not the signer's public key alone)"
+    return 1
+  fi
   echo "--- $pkg"
   tar -tvzf "$dist/$pkg" || return 1
   tar -xzf "$dist/$pkg" -C "$work" ccr/checksums.txt || return 1
@@ -131,7 +137,7 @@ dist_made_everything() {
     ! grep -q 'ccr-getter"$' "$dist/$pkg.prov" &&
     grep -qx "  $pkg: sha256:$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)" "$dist/$pkg.prov"
 }
-check "scripts/dist.sh wrote $asset, sha256sums.txt, $pkg with checksums.txt, and its .prov (names ccr)" \
+check "scripts/dist.sh wrote $asset, sha256sums.txt, $pkg with checksums.txt, its .prov (names ccr) and the public key" \
   dist_made_everything
 
 expect_output() {
@@ -147,7 +153,7 @@ expect_output() {
 
 check "helm plugin verify (Helm 4.1.4) accepts the package with the test key" \
   expect_output "Plugin Hash Verified: sha256:$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)" \
-  "$helm4" plugin verify "$dist/$pkg" --keyring "$work/pubring.gpg"
+  "$helm4" plugin verify "$dist/$pkg" --keyring "$dist/helm-ccr-release-key.gpg"
 
 # The mirrors, one directory each, served by one local HTTP server:
 #   good/             the release as dist.sh wrote it
@@ -286,7 +292,7 @@ base_url="$mirror/good"
 pkg_sha=$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)
 check "[helm 4.1.4] helm plugin install $mirror/good/$pkg --keyring (verified), binary from the mirror" \
   installed_and_working "$helm4" "$mirror/good/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
-  --keyring "$work/pubring.gpg"
+  --keyring "$dist/helm-ccr-release-key.gpg"
 check "[helm 4.1.4] helm plugin uninstall ccr removes ccr and ccr-getter" \
   uninstalled "$helm4"
 
@@ -294,7 +300,7 @@ in_homes helm4-bad-package
 base_url="$mirror/bad-package"
 check "[helm 4.1.4] a package changed after signing is refused" \
   refused_and_unusable "$helm4" "$mirror/bad-package/$pkg" "sha256 sum does not match" \
-  --keyring "$work/pubring.gpg"
+  --keyring "$dist/helm-ccr-release-key.gpg"
 check "[helm 4.1.4] ... and nothing of it is installed" \
   no_plugin_dirs
 
@@ -308,16 +314,16 @@ in_homes helm4-bad-asset
 base_url="$mirror/bad-asset"
 check "[helm 4.1.4] an asset differing from the package's checksums.txt is refused (the mirror's sha256sums.txt vouching for it)" \
   refused_and_unusable "$helm4" "$mirror/bad-asset/$pkg" "checksum mismatch" \
-  --keyring "$work/pubring.gpg"
+  --keyring "$dist/helm-ccr-release-key.gpg"
 
 # Offline: the downloaded package, .prov and asset in one directory, no server.
 mkdir -p "$work/downloads"
-cp "$dist/$pkg" "$dist/$pkg.prov" "$dist/$asset" "$work/downloads/"
+cp "$dist/$pkg" "$dist/$pkg.prov" "$dist/$asset" "$dist/helm-ccr-release-key.gpg" "$work/downloads/"
 in_homes helm4-offline
 base_url="$work/downloads"
 check "[helm 4.1.4] offline: helm plugin install ./$pkg --keyring, HELM_CCR_RELEASE_BASE_URL=<download dir>" \
   installed_and_working "$helm4" "$work/downloads/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
-  --keyring "$work/pubring.gpg"
+  --keyring "$work/downloads/helm-ccr-release-key.gpg"
 
 echo "==> Helm 3.17.3: a git repository"
 # A repository holding the working tree's files (committed or not), named as GitHub's would be.
