@@ -335,13 +335,14 @@ git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' 
   fi
 done
 (cd "$repo" && git init -q && git add -A &&
-  git -c user.name=e2e -c user.email=e2e@helm-ccr.invalid commit -q -m snapshot) ||
+  git -c user.name=e2e -c user.email=e2e@helm-ccr.invalid commit -q -m snapshot &&
+  git tag "v$version") ||
   fatal "git repository"
 
 in_homes helm3-good
 base_url="$mirror/good"
-check "[helm 3.17.3] helm plugin install file://<git repo>, binary from the mirror (sha256sums.txt)" \
-  installed_and_working "$helm3" "file://$repo" "Installed plugin: ccr"
+check "[helm 3.17.3] helm plugin install file://<git repo> --version v$version, binary from the mirror (sha256sums.txt)" \
+  installed_and_working "$helm3" "file://$repo" "Installed plugin: ccr" --version "v$version"
 check "[helm 3.17.3] helm plugin uninstall ccr removes ccr and ccr-getter" \
   uninstalled "$helm3"
 

@@ -438,6 +438,7 @@ mod dist {
         );
         let v = one_version(&repo_root()).unwrap();
         assert!(!d.dir().join(format!("ccr-{v}.tgz.prov")).exists());
+        assert!(!d.dir().join("helm-ccr-release-key.gpg").exists());
     }
 
     #[test]
