@@ -8,5 +8,6 @@ mod hostile;
 mod install;
 mod packaging;
 mod push_dir;
+mod release;
 mod snapshots;
 mod structure;
