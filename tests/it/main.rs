@@ -9,5 +9,6 @@ mod hostile2;
 mod install;
 mod packaging;
 mod push_dir;
+mod release;
 mod snapshots;
 mod structure;
