@@ -545,6 +545,57 @@ mod tests {
     }
 
     #[test]
+    fn the_bce_profile_is_read_only_when_needed() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
+        std::fs::write(home.path().join(".bce/config.json"), "{ broken").unwrap();
+        let url = CcrUrl::parse("ccr://inst/ns").unwrap();
+        let g = |pairs: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            v.push(("HOME".into(), home.path().display().to_string()));
+            Global::new(Env::from_pairs(v))
+        };
+        let creds = [("BCE_ACCESS_KEY_ID", "ak"), ("BCE_SECRET_ACCESS_KEY", "sk")];
+        let mut warnings = Vec::new();
+        // Credentials and region from elsewhere: not read at all.
+        let global = g(&[creds[0], creds[1], ("BCE_REGION", "gz")]);
+        assert!(
+            needed_profile(&url, false, &global, &mut |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            needed_profile(&url, true, &g(&[("BCE_REGION", "gz")]), &mut |w| warnings
+                .push(w))
+            .unwrap()
+            .is_none()
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // Only the region would come from it: a warning, and the default region.
+        let global = g(&creds);
+        assert!(
+            needed_profile(&url, false, &global, &mut |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("using region bj")),
+            "{warnings:?}"
+        );
+        // The credentials would come from it: an error naming the file.
+        let err = needed_profile(&url, false, &g(&[("BCE_REGION", "gz")]), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.json is not valid BCE CLI configuration"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn numeric_settings_are_checked() {
         let env = |v: &str| Env::from_pairs([("X".to_string(), v.to_string())]);
         assert_eq!(env_number(&Env::default(), "X").unwrap(), None);

@@ -110,7 +110,18 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
 fn render(format: Format, items: Vec<Value>) -> Result<String> {
     let value = Value::Array(items);
     Ok(match format {
-        Format::Json => serde_json::to_string_pretty(&value)?,
+        // JSON escapes C0 controls itself; C1 controls (a terminal may act on them) are escaped
+        // here, which only ever occur inside strings.
+        Format::Json => serde_json::to_string_pretty(&value)?
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' {
+                    format!("\\u{:04x}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
         _ => serde_saphyr::to_string(&value)
             .map_err(|e| anyhow::anyhow!("writing YAML: {e}"))?
             .trim_end()
@@ -176,5 +187,27 @@ mod tests {
         assert_eq!(parse_target("ccr://i/n/c").unwrap().1.as_deref(), Some("c"));
         assert!(parse_target("ccr://i/n").unwrap().1.is_none());
         assert!(parse_target("r/c/d").is_err());
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn machine_output_escapes_control_characters() {
+        let v = serde_json::json!([{"name": "a\u{1b}[2J\u{7}b\u{9b}c\r\nd"}]);
+        for f in [Format::Json, Format::Yaml] {
+            let text = render(f, v.as_array().unwrap().clone()).unwrap();
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{f:?}: {text:?}"
+            );
+            let back: Value = match f {
+                Format::Json => serde_json::from_str(&text).unwrap(),
+                _ => serde_saphyr::from_str(&text).unwrap(),
+            };
+            assert_eq!(back, v, "{f:?}: the same data");
+        }
     }
 }
