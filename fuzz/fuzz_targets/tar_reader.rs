@@ -2,7 +2,8 @@
 //! (path, linkpath, size, mtime, garbage), PAX global headers, sizes that disagree, base-256
 //! size fields, header-only types. The input describes entries, written here with valid
 //! checksums so that the fuzzer gets past the header checks; the archive is then read by
-//! the reader directly, and gzipped through `inspect` and `untar`. The raw input is read too.
+//! the reader directly and, for one input length in eight (files are slow), gzipped through
+//! `inspect` and `untar`. The raw input is read too.
 #![no_main]
 use std::io::{Read, Write};
 
@@ -122,6 +123,9 @@ fuzz_target!(|data: &[u8]| {
     read_through(data);
     let tar = build(data);
     read_through(&tar);
+    if data.len() % 8 != 0 {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let pkg = dir.path().join("p.tgz");
     let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&pkg).unwrap(), flate2::Compression::fast());
