@@ -248,7 +248,14 @@ fn replace_on_refusing_registry(
         "{id}: the registry refuses to overwrite; kept the old package (sha256:{old_sha}) at {}, deleting it",
         old_tgz_path.display()
     ));
-    client.delete_version(up.name, up.version)?;
+    if let Err(e) = client.delete_version(up.name, up.version) {
+        // It may be gone all the same (a lost answer): keep the copy.
+        let kept = keep.keep();
+        bail!(
+            "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
+            kept.join(&old_name).display()
+        );
+    }
     let new_error = match client.upload(up) {
         Ok(outcome) => return Ok(outcome),
         Err(e) => e,
@@ -261,14 +268,40 @@ fn replace_on_refusing_registry(
         version: up.version,
         sha256: &old_sha,
     };
-    match client.upload(&restore) {
+    let restored = match client.upload(&restore) {
+        // A conflict now means some package is there after all (an answer to the new upload
+        // was lost, or someone else pushed): say which.
+        Err(e) if is_conflict(&e) => match client.find_version(up.name, up.version) {
+            Ok(Some(v)) if v.digest.as_deref() == Some(up.sha256) => {
+                return Ok(UploadOutcome::AlreadyStored)
+            }
+            Ok(Some(v)) if v.digest.as_deref() == Some(old_sha.as_str()) => {
+                Ok(UploadOutcome::Uploaded)
+            }
+            Ok(Some(_)) => Err(anyhow!("another package was pushed meanwhile")),
+            Ok(None) => Err(e),
+            Err(look) => Err(anyhow!(
+                "{e:#}; looking at the registry then failed: {look:#}"
+            )),
+        },
+        other => other,
+    };
+    match restored {
         Ok(_) => bail!(
             "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
         ),
         Err(restore_error) => {
             let kept = keep.keep();
+            let now = match client.find_version(up.name, up.version) {
+                Ok(None) => format!("{repo} does not hold {id} now"),
+                Ok(Some(v)) => format!(
+                    "{repo} holds {id} with sha256:{} now",
+                    v.digest.as_deref().unwrap_or("(no digest)")
+                ),
+                Err(e) => format!("could not look at what {repo} holds now ({e:#})"),
+            };
             bail!(
-                "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {repo} does not hold {id} now; the old package is saved at {}",
+                "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {now}; the old package is saved at {}",
                 kept.join(&old_name).display()
             )
         }
