@@ -20,8 +20,8 @@ pub const MAX_SPECIAL_BYTES: u64 = 1 << 20;
 
 const BLOCK: u64 = 512;
 
-/// Bytes of a name shown in a message, at most.
-const SHOWN_NAME_CHARS: usize = 120;
+/// Bytes of a name shown in a message (escaped), at most.
+const SHOWN_NAME_BYTES: usize = 120;
 
 /// One entry's header, extensions applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,16 +63,27 @@ impl EntryHeader {
     }
 }
 
-/// A name for a message: at most [`SHOWN_NAME_CHARS`] characters of it (invalid UTF-8 and
-/// control characters escaped), and its length when it was cut, so that no message echoes a
-/// megabyte of an archive's name.
+/// A name for a message: quoted and escaped as Rust's `{:?}` does (invalid UTF-8 and control
+/// characters escaped), cut after [`SHOWN_NAME_BYTES`] bytes of that, with the name's length
+/// when it was cut, so that no message echoes a megabyte of an archive's name.
 pub fn shown_name(name: &[u8]) -> String {
     let text = String::from_utf8_lossy(name);
-    let mut out: String = text.chars().take(SHOWN_NAME_CHARS).collect();
-    if text.chars().nth(SHOWN_NAME_CHARS).is_some() {
+    let mut out = String::from("\"");
+    let mut cut = false;
+    for c in text.chars() {
+        let escaped = format!("{:?}", c.to_string());
+        let escaped = &escaped[1..escaped.len() - 1];
+        if out.len() + escaped.len() > SHOWN_NAME_BYTES {
+            cut = true;
+            break;
+        }
+        out.push_str(escaped);
+    }
+    if cut {
         out.push_str(&format!("... ({} bytes)", name.len()));
     }
-    format!("{out:?}")
+    out.push('"');
+    out
 }
 
 /// Reads entries from a tar stream; between [`TarReader::next_entry`] calls it reads the
@@ -640,6 +651,12 @@ pub(crate) mod tests {
         let s = shown_name(&long);
         assert!(s.len() < 200 && s.contains("10000 bytes"), "{s}");
         assert_eq!(shown_name(b"a\x1b[2J"), "\"a\\u{1b}[2J\"");
+        // Escapes count: a name of control characters is cut as short (found by fuzzing).
+        let bells = vec![7u8; 1000];
+        let s = shown_name(&bells);
+        assert!(s.len() < 160 && s.contains("1000 bytes"), "{s}");
+        let s = shown_name(&[0xff; 500]);
+        assert!(s.len() < 160, "{s}");
     }
 }
 
@@ -683,16 +700,19 @@ mod proptests {
 
     /// Names of any length up to a few KiB (long names need extensions), never with NUL.
     fn name() -> impl Strategy<Value = Vec<u8>> {
+        // Long runs of control characters, invalid UTF-8 or quotes too: their escapes count
+        // against the shown length.
         (
             "[a-z]{1,8}(/[a-zA-Z0-9._-]{1,12}){0,3}",
             0usize..3000,
+            prop::sample::select(vec![b'p', 7, 0x1b, 0xff, b'"']),
             prop::collection::vec(1u8..=255, 0..8),
         )
-            .prop_map(|(base, pad, tail)| {
+            .prop_map(|(base, pad, fill, tail)| {
                 let mut n = base.into_bytes();
                 if pad > 0 {
                     n.push(b'/');
-                    n.extend(std::iter::repeat_n(b'p', pad));
+                    n.extend(std::iter::repeat_n(fill, pad));
                 }
                 n.extend(tail.into_iter().filter(|b| *b != b'/' && *b != 0));
                 n
