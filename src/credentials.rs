@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::settings::{read_if_exists, Env};
+use crate::env::{read_if_exists, Env};
 
 /// An access key pair, with the session token of STS temporary credentials.
 #[derive(Clone, PartialEq, Eq)]

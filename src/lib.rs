@@ -3,17 +3,19 @@
 pub mod api;
 pub mod chart;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod credentials;
+pub mod env;
 pub mod error;
 pub mod index;
 pub mod multipart;
 pub mod output;
+pub mod registry;
 pub mod repo_ref;
 pub mod settings;
 pub mod sign;
+pub mod transport;
 pub mod version;
 
 use anyhow::Result;

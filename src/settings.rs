@@ -1,76 +1,24 @@
 //! Settings every command shares, resolved once: the environment, the global flags, the
 //! repository (URL or Helm repository name), the endpoint and the credentials.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::client::{Client, ClientConfig};
 use crate::credentials::{self, Credentials};
+pub use crate::env::{read_if_exists, Endpoint, Env};
 use crate::output::Output;
+use crate::registry::Registry;
 use crate::repo_ref::{CcrUrl, RepoArg};
+use crate::transport::{Transport, TransportConfig};
 
 /// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
 pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];
 
 /// Default number of attempts for a request that meets a transient fault.
 pub const DEFAULT_ATTEMPTS: u32 = 4;
-
-/// A snapshot of the environment, taken once (tests build their own).
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: BTreeMap<String, String>,
-}
-
-impl Env {
-    pub fn from_process() -> Env {
-        Env::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
-    }
-
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
-        Env {
-            vars: pairs.into_iter().collect(),
-        }
-    }
-
-    /// A variable's value, if set and not empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    pub fn home(&self) -> Option<PathBuf> {
-        self.get("HOME").map(PathBuf::from)
-    }
-
-    /// True when `HELM_DEBUG` is set to a true value, as `helm --debug` does.
-    pub fn debug(&self) -> bool {
-        matches!(self.get("HELM_DEBUG"), Some(v) if v == "1" || v.eq_ignore_ascii_case("true"))
-    }
-
-    /// Where `helm repo add` writes repositories.
-    pub fn repository_config(&self) -> Option<PathBuf> {
-        if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
-            return Some(PathBuf::from(p));
-        }
-        if let Some(h) = self.get("HELM_CONFIG_HOME") {
-            return Some(PathBuf::from(h).join("repositories.yaml"));
-        }
-        if let Some(x) = self.get("XDG_CONFIG_HOME") {
-            return Some(PathBuf::from(x).join("helm").join("repositories.yaml"));
-        }
-        self.home()
-            .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
-    }
-}
 
 /// The global flags plus what the environment adds, shared by every command.
 #[derive(Debug, Clone)]
@@ -126,74 +74,6 @@ impl Global {
     }
 }
 
-/// An API endpoint: scheme, host and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub https: bool,
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl Endpoint {
-    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
-    pub fn parse(s: &str) -> Result<Endpoint> {
-        if s.contains('@') {
-            bail!(
-                "endpoint {:?} is not of the form https://HOST[:PORT] (no user or password)",
-                crate::repo_ref::redact_userinfo(s)
-            );
-        }
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else if s.contains("://") {
-            bail!("endpoint {s:?}: only http:// and https:// are supported");
-        } else {
-            (true, s)
-        };
-        let hostport = rest.trim_end_matches('/');
-        if hostport.is_empty() || hostport.contains(['/', '?', '#', '@', ' ']) {
-            bail!("endpoint {s:?} is not of the form https://HOST[:PORT]");
-        }
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
-                let port: u16 = p
-                    .parse()
-                    .with_context(|| format!("endpoint {s:?}: bad port {p:?}"))?;
-                (h.to_string(), Some(port))
-            }
-            _ => (hostport.to_string(), None),
-        };
-        if host.is_empty() {
-            bail!("endpoint {s:?} has no host");
-        }
-        let default_port = if https { 443 } else { 80 };
-        Ok(Endpoint {
-            https,
-            host,
-            port: port.filter(|p| *p != default_port),
-        })
-    }
-
-    /// The `Host` header value: the host, plus the port when it is not the scheme's default.
-    pub fn host_header(&self) -> String {
-        match self.port {
-            Some(p) => format!("{}:{p}", self.host),
-            None => self.host.clone(),
-        }
-    }
-
-    /// `scheme://host[:port]`.
-    pub fn base_url(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.https { "https" } else { "http" },
-            self.host_header()
-        )
-    }
-}
-
 /// A Helm repository entry, as `helm repo add` writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HelmRepoEntry {
@@ -223,15 +103,6 @@ impl HelmRepoEntry {
 struct HelmRepoFile {
     #[serde(default)]
     repositories: Option<Vec<HelmRepoEntry>>,
-}
-
-/// A file's text, or None when it does not exist; any other failure is an error naming it.
-pub fn read_if_exists(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
 }
 
 /// The entries of Helm's repository file (none when it does not exist), and its path.
@@ -330,9 +201,9 @@ pub fn resolve_endpoint(
     })
 }
 
-/// Builds a client for the repository: endpoint and credentials resolved, nothing sent yet.
-/// Fails before any request when no credentials can be found.
-pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> Result<Client> {
+/// Builds a registry client for the repository: endpoint and credentials resolved, nothing
+/// sent yet. Fails before any request when no credentials can be found.
+pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> Result<Registry> {
     let out = global.output();
     let mut warn = |w: String| out.warn(&w);
     let profile = credentials::bce_profile(&global.env, &mut warn)?;
@@ -348,17 +219,16 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
         credentials.access_key_id,
         credentials.source
     ));
-    Client::new(ClientConfig {
+    let transport = Transport::new(TransportConfig {
         endpoint,
-        instance: url.instance.clone(),
-        namespace: url.namespace.clone(),
         credentials,
         attempts: global.attempts,
         deadline: global.deadline(),
         ca_file: global.ca_file.clone(),
         insecure_skip_tls_verify: global.insecure_skip_tls_verify,
         output: out,
-    })
+    })?;
+    Ok(Registry::new(transport, &url.instance, &url.namespace))
 }
 
 /// Parses a Go-style duration: `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
@@ -408,20 +278,6 @@ mod tests {
         Global::new(Env::from_pairs(
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         ))
-    }
-
-    #[test]
-    fn endpoints_parse() {
-        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(e.host_header(), "127.0.0.1:8080");
-        assert_eq!(e.base_url(), "http://127.0.0.1:8080");
-        let e = Endpoint::parse("https://ccr.bj.baidubce.com:443/").unwrap();
-        assert_eq!(e.host_header(), "ccr.bj.baidubce.com");
-        let e = Endpoint::parse("ccr.gz.baidubce.com").unwrap();
-        assert!(e.https);
-        for bad in ["ftp://x", "http://", "http://x/path", "http://x:notaport"] {
-            assert!(Endpoint::parse(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

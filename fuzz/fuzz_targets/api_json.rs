@@ -1,7 +1,7 @@
 //! The registry's JSON: list pages, items, error bodies, file names and HTTP dates.
 #![no_main]
 use helm_ccr::api::{parse_page, safe_file_name, HelmChart, HelmChartVersion};
-use helm_ccr::client::parse_retry_after;
+use helm_ccr::transport::parse_retry_after;
 use helm_ccr::clock::parse_http_date;
 use helm_ccr::error::ApiError;
 use libfuzzer_sys::fuzz_target;

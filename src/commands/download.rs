@@ -17,11 +17,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{self, HelmChartVersion};
-use crate::client::{BodyBroken, Client};
 use crate::credentials::Credentials;
 use crate::index::{self, IndexVersion};
+use crate::registry::Registry;
 use crate::repo_ref::CcrUrl;
 use crate::settings::{self, Global};
+use crate::transport::BodyBroken;
 
 /// Charts whose versions are listed at once while building an index.
 pub const INDEX_WORKERS: usize = 8;
@@ -134,9 +135,9 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
 
 /// Downloads `name` into an anonymous temporary file, starting again when the body breaks
 /// off, so that Helm never receives part of a package. Returns the file, rewound.
-fn spool(client: &Client, name: &str) -> Result<std::fs::File> {
+fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
     use std::io::Seek;
-    let attempts = client.config().attempts.max(1);
+    let attempts = client.attempts();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -161,7 +162,7 @@ fn spool(client: &Client, name: &str) -> Result<std::fs::File> {
 }
 
 /// Lists every chart and version of the client's namespace and builds the index text.
-pub fn build_index(client: &Client, now: SystemTime) -> Result<String> {
+pub fn build_index(client: &Registry, now: SystemTime) -> Result<String> {
     let charts = client.list_charts()?;
     let names: Vec<String> = charts.into_iter().map(|c| c.name).collect();
     let versions = for_each_bounded(&names, INDEX_WORKERS, |name| chart_versions(client, name))?;
@@ -170,7 +171,7 @@ pub fn build_index(client: &Client, now: SystemTime) -> Result<String> {
 }
 
 /// The index entries of one chart; none when it vanished since the chart list was read.
-fn chart_versions(client: &Client, name: &str) -> Result<Vec<IndexVersion>> {
+fn chart_versions(client: &Registry, name: &str) -> Result<Vec<IndexVersion>> {
     let Some(versions) = client
         .find_versions(name)
         .with_context(|| format!("listing the versions of {name}"))?
@@ -232,7 +233,7 @@ impl Write for HashWriter {
     }
 }
 
-fn sha256_of_download(client: &Client, file: &str) -> Result<String> {
+fn sha256_of_download(client: &Registry, file: &str) -> Result<String> {
     let mut h = HashWriter(Sha256::new());
     client.download(file, &mut h)?;
     Ok(hex::encode(h.0.finalize()))

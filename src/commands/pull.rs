@@ -9,10 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
-use crate::client::{BodyBroken, Client};
 use crate::output::Output;
+use crate::registry::Registry;
 use crate::repo_ref;
 use crate::settings::{self, Global};
+use crate::transport::BodyBroken;
 use crate::version;
 
 /// What `pull` was asked for.
@@ -44,7 +45,7 @@ impl<W: Write> Write for Hashing<W> {
 
 /// Chooses the version of `chart` to fetch.
 pub fn choose(
-    client: &Client,
+    client: &Registry,
     chart: &str,
     wanted: Option<&str>,
     devel: bool,
@@ -73,13 +74,13 @@ pub fn choose(
 /// A body cut short or a wrong digest is retried on a fresh file; the temporary file is gone
 /// whenever this fails.
 pub fn fetch_verified(
-    client: &Client,
+    client: &Registry,
     v: &HelmChartVersion,
     file_name: &str,
     dir: &Path,
     out: &Output,
 ) -> Result<tempfile::NamedTempFile> {
-    let attempts = client.config().attempts.max(1);
+    let attempts = client.attempts();
     let mut last: Option<anyhow::Error> = None;
     for attempt in 1..=attempts {
         let tmp = tempfile::Builder::new()

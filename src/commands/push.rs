@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
-use crate::client::{is_conflict, Client, Upload, UploadOutcome};
 use crate::error::UsageError;
+use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::settings::{self, Global};
 
@@ -191,7 +191,7 @@ fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
 fn push_one(
     path: &Path,
     s: &PushSettings,
-    client: &Client,
+    client: &Registry,
     repo: &str,
     global: &Global,
 ) -> Result<String> {

@@ -401,8 +401,8 @@ fn install_removes_a_binary_that_does_not_run() {
 /// the emulator: the index it synthesises, and the bytes it serves.
 mod getter {
     use super::*;
-    use helm_ccr::client::Upload;
     use helm_ccr::credentials::Credentials;
+    use helm_ccr::registry::Upload;
     use helm_ccr::repo_ref::CcrUrl;
     use helm_ccr::settings::{self, Env, Global};
 

@@ -9,3 +9,4 @@ mod install;
 mod packaging;
 mod push_dir;
 mod snapshots;
+mod structure;

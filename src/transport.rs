@@ -1,43 +1,35 @@
-//! The CCR Helm chart API client: all eight endpoints, BCE-signed, with retries for transient
-//! faults, clock-skew correction, streamed uploads and downloads.
+//! The HTTP transport under the CCR API: BCE-signed requests, retries with backoff for
+//! transient faults, clock-skew correction, connect/idle/overall timeouts, bounded JSON bodies
+//! and streamed downloads. It knows nothing of charts or namespaces: [`crate::registry`] builds
+//! the paths and decides what answers mean.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{Map, Value};
 use ureq::http;
 
-use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::clock::{self, parse_http_date};
 use crate::credentials::Credentials;
+use crate::env::Endpoint;
 use crate::error::ApiError;
-use crate::multipart;
 use crate::output::Output;
-use crate::settings::Endpoint;
 use crate::sign;
 
 /// Largest JSON answer read (a list page, an error body).
 const MAX_JSON_BYTES: u64 = 32 << 20;
-/// Page size for list calls (the API's maximum).
-const PAGE_SIZE: usize = 100;
-/// Pages followed at most, so that a server that never ends its list cannot hang us.
-const MAX_PAGES: usize = 10_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// No byte for this long on an open connection means a dead peer.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Everything a client needs, resolved by [`crate::settings::connect`].
+/// Everything a transport needs, resolved by [`crate::settings::connect`].
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub struct TransportConfig {
     pub endpoint: Endpoint,
-    pub instance: String,
-    pub namespace: String,
     pub credentials: Credentials,
     /// Attempts per request for transient faults (at least 1).
     pub attempts: u32,
@@ -48,16 +40,16 @@ pub struct ClientConfig {
     pub output: Output,
 }
 
-/// A signed, retrying client for one CCR namespace.
-pub struct Client {
+/// Signed, retrying HTTP requests to one endpoint with one set of credentials.
+pub struct Transport {
     agent: ureq::Agent,
-    cfg: ClientConfig,
+    cfg: TransportConfig,
     /// Seconds to add to the local clock, learnt from the server's `Date` on `RequestExpired`.
     clock_offset: AtomicI64,
 }
 
 /// What the headers of an error answer tell us.
-struct AnswerMeta {
+pub struct AnswerMeta {
     /// The server's `Date`, for clock-skew correction.
     date: Option<String>,
     /// `Retry-After` on a 429/503 answer.
@@ -65,7 +57,7 @@ struct AnswerMeta {
 }
 
 /// What happened to a request that did not succeed.
-enum Failure {
+pub enum Failure {
     /// The server answered with an error status.
     Api(ApiError, AnswerMeta),
     /// No answer: the request may or may not have been processed.
@@ -75,7 +67,7 @@ enum Failure {
 impl Failure {
     /// True when the request may have been carried out although no success came back: no
     /// answer at all, or a 5xx (a gateway may time out after the backend did the work).
-    fn outcome_unknown(&self) -> bool {
+    pub fn outcome_unknown(&self) -> bool {
         match self {
             Failure::Api(err, _) => err.status >= 500,
             Failure::Transport(_, transient) => *transient,
@@ -89,18 +81,18 @@ impl Failure {
 pub struct BodyBroken(pub String);
 
 /// The attempt budget of one request: decides, failure by failure, whether to try again.
-struct Attempts<'c> {
-    client: &'c Client,
+pub struct Attempts<'t> {
+    transport: &'t Transport,
     /// Attempts made so far (the one that just failed included).
     made: u32,
     /// Whether this request was already re-signed after a `RequestExpired`.
     resigned: bool,
 }
 
-impl<'c> Attempts<'c> {
-    fn new(client: &'c Client) -> Self {
+impl<'t> Attempts<'t> {
+    pub fn new(transport: &'t Transport) -> Self {
         Attempts {
-            client,
+            transport,
             made: 0,
             resigned: false,
         }
@@ -108,13 +100,13 @@ impl<'c> Attempts<'c> {
 
     /// `Ok(())`: try again (after waiting as needed). `Err`: the final error, naming the last
     /// cause and how many attempts were made.
-    fn on_failure(&mut self, failure: Failure) -> Result<()> {
-        let budget = self.client.cfg.attempts.max(1);
+    pub fn on_failure(&mut self, failure: Failure) -> Result<()> {
+        let budget = self.transport.cfg.attempts.max(1);
         match failure {
             Failure::Api(err, meta) => {
                 if err.is_request_expired()
                     && !self.resigned
-                    && self.client.correct_clock(meta.date.as_deref())
+                    && self.transport.correct_clock(meta.date.as_deref())
                 {
                     // Not a transient fault: does not count against the budget.
                     self.resigned = true;
@@ -122,7 +114,7 @@ impl<'c> Attempts<'c> {
                 }
                 self.made += 1;
                 if err.is_transient() && self.made < budget {
-                    self.client.backoff(self.made, meta.retry_after, &err)?;
+                    self.transport.backoff(self.made, meta.retry_after, &err)?;
                     return Ok(());
                 }
                 Err(self.give_up(err.into()))
@@ -130,7 +122,7 @@ impl<'c> Attempts<'c> {
             Failure::Transport(e, transient) => {
                 self.made += 1;
                 if transient && self.made < budget {
-                    self.client.backoff(self.made, None, &format!("{e:#}"))?;
+                    self.transport.backoff(self.made, None, &format!("{e:#}"))?;
                     return Ok(());
                 }
                 Err(self.give_up(e))
@@ -147,33 +139,17 @@ impl<'c> Attempts<'c> {
     }
 }
 
-/// How an upload ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadOutcome {
-    /// The registry accepted it.
-    Uploaded,
-    /// An attempt's answer was lost, and the registry holds exactly our bytes.
-    AlreadyStored,
-}
-
-/// A package to upload.
-pub struct Upload<'a> {
-    pub chart: &'a Path,
-    pub file_name: &'a str,
-    pub prov: Option<&'a Path>,
-    pub name: &'a str,
-    pub version: &'a str,
-    /// sha256 hex of the package.
-    pub sha256: &'a str,
-}
-
-impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Client> {
-        Client::with_io_timeouts(cfg, CONNECT_TIMEOUT, IDLE_TIMEOUT)
+impl Transport {
+    pub fn new(cfg: TransportConfig) -> Result<Transport> {
+        Transport::with_io_timeouts(cfg, CONNECT_TIMEOUT, IDLE_TIMEOUT)
     }
 
     /// A client whose connect (and name resolution) and idle-read/write timeouts are these.
-    fn with_io_timeouts(cfg: ClientConfig, connect: Duration, idle: Duration) -> Result<Client> {
+    pub(crate) fn with_io_timeouts(
+        cfg: TransportConfig,
+        connect: Duration,
+        idle: Duration,
+    ) -> Result<Transport> {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(ca) = &cfg.ca_file {
             let pem =
@@ -203,18 +179,18 @@ impl Client {
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(Client {
+        Ok(Transport {
             agent,
             cfg,
             clock_offset: AtomicI64::new(0),
         })
     }
 
-    pub fn config(&self) -> &ClientConfig {
+    pub fn config(&self) -> &TransportConfig {
         &self.cfg
     }
 
-    fn out(&self) -> &Output {
+    pub fn out(&self) -> &Output {
         &self.cfg.output
     }
 
@@ -226,20 +202,8 @@ impl Client {
         local + self.clock_offset.load(Ordering::Relaxed)
     }
 
-    fn path(&self, extra: &[&str]) -> Result<String> {
-        let mut segs = vec![
-            "v1",
-            "instances",
-            self.cfg.instance.as_str(),
-            "projects",
-            self.cfg.namespace.as_str(),
-            "charts",
-        ];
-        segs.extend_from_slice(extra);
-        sign::build_path(&segs).map_err(|e| anyhow!("bad request path: {e}"))
-    }
-
-    fn remaining(&self) -> Result<Option<Duration>> {
+    /// Time left before the `--timeout` deadline (None: no deadline); an error once it passed.
+    pub fn remaining(&self) -> Result<Option<Duration>> {
         match self.cfg.deadline {
             None => Ok(None),
             Some(d) => {
@@ -252,8 +216,9 @@ impl Client {
         }
     }
 
-    /// Sends one signed request; no retries.
-    fn send_once(
+    /// Sends one signed request to `path` (already encoded, see [`sign::build_path`]); no
+    /// retries.
+    pub fn send_once(
         &self,
         method: &str,
         path: &str,
@@ -410,7 +375,7 @@ impl Client {
 
     /// Waits before attempt `attempt + 1`: exponential backoff with jitter, or the server's
     /// `Retry-After` (at most a minute). Never waits past the `--timeout` deadline.
-    pub(crate) fn backoff(
+    pub fn backoff(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
@@ -446,27 +411,25 @@ impl Client {
 
     /// A JSON call with retries: transient faults are retried, a `RequestExpired` is corrected
     /// once. Returns the body.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
-        extra: &[&str],
+        path: &str,
         query: &[(String, String)],
-        json: Option<&Value>,
+        body: Option<&[u8]>,
     ) -> Result<Vec<u8>> {
-        let path = self.path(extra)?;
-        let body = json.map(|j| serde_json::to_vec(j).unwrap_or_default());
         let mut tries = Attempts::new(self);
         let mut outcome_unknown = false;
         loop {
             let send_body = match &body {
-                Some(b) => ureq::SendBody::from_owned_reader(io::Cursor::new(b.clone())),
+                Some(b) => ureq::SendBody::from_owned_reader(io::Cursor::new(b.to_vec())),
                 None => ureq::SendBody::none(),
             };
             let (ct, len) = match &body {
                 Some(b) => (Some("application/json"), Some(b.len() as u64)),
                 None => (None, None),
             };
-            let failure = match self.send_once(method, &path, query, ct, send_body, len) {
+            let failure = match self.send_once(method, path, query, ct, send_body, len) {
                 Ok(mut resp) => match resp
                     .body_mut()
                     .with_config()
@@ -501,264 +464,19 @@ impl Client {
         }
     }
 
-    /// Follows every page of a list endpoint.
-    fn list_all(
-        &self,
-        extra: &[&str],
-        filter: Option<(&str, &str)>,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let mut items = Vec::new();
-        for page_no in 1..=MAX_PAGES {
-            let mut query = vec![
-                ("pageNo".to_string(), page_no.to_string()),
-                ("pageSize".to_string(), PAGE_SIZE.to_string()),
-            ];
-            if let Some((k, v)) = filter {
-                query.push((k.to_string(), v.to_string()));
-            }
-            let body = self.call("GET", extra, &query, None)?;
-            let page = api::parse_page(&body)?;
-            let got = page.items.len();
-            if got > 0 && items.len() >= got && items[items.len() - got..] == page.items[..] {
-                // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
-                bail!(
-                    "the registry answered page {page_no} of a list with the same items as page {}",
-                    page_no - 1
-                );
-            }
-            items.extend(page.items);
-            let done = match page.total {
-                Some(total) => items.len() as u64 >= total || got == 0,
-                None => got < PAGE_SIZE,
-            };
-            if done {
-                return Ok(items);
-            }
-        }
-        bail!("the registry's list did not end after {MAX_PAGES} pages")
-    }
-
-    /// Every chart of the namespace, sorted by name.
-    pub fn list_charts(&self) -> Result<Vec<HelmChart>> {
-        let mut charts: Vec<HelmChart> = self
-            .list_all(&[], None)?
-            .into_iter()
-            .filter_map(HelmChart::from_raw)
-            .collect();
-        charts.sort_by(|a, b| a.name.cmp(&b.name));
-        charts.dedup_by(|a, b| a.name == b.name);
-        Ok(charts)
-    }
-
-    /// Every version of `chart` (exact name). A chart that does not exist is an [`ApiError`]
-    /// with status 404.
-    pub fn list_versions(&self, chart: &str) -> Result<Vec<HelmChartVersion>> {
-        Ok(self
-            .list_all(&[chart, "versions"], None)?
-            .into_iter()
-            .filter_map(HelmChartVersion::from_raw)
-            .filter(|v| v.name == chart)
-            .collect())
-    }
-
-    /// Every version of `chart`; a chart that does not exist (404, or no version at all) is an
-    /// error naming it and `repo`, with the registry's answer when there was one.
-    pub fn existing_versions(&self, chart: &str, repo: &str) -> Result<Vec<HelmChartVersion>> {
-        match self.list_versions(chart) {
-            Ok(v) if !v.is_empty() => Ok(v),
-            Ok(_) => bail!("chart {chart:?} not found in {repo}"),
-            Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo}: {e}"),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The versions of `chart`, or None when the chart does not exist.
-    pub fn find_versions(&self, chart: &str) -> Result<Option<Vec<HelmChartVersion>>> {
-        match self.list_versions(chart) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// One version of a chart (exact match), if it exists.
-    pub fn find_version(&self, chart: &str, version: &str) -> Result<Option<HelmChartVersion>> {
-        let items = match self.list_all(&[chart, "versions"], Some(("chartVersion", version))) {
-            Ok(items) => items,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(items
-            .into_iter()
-            .filter_map(HelmChartVersion::from_raw)
-            .find(|v| v.name == chart && v.version == version))
-    }
-
-    /// Uploads a package (and its provenance file) as one multipart request with an exact
-    /// `Content-Length`, streamed from disk. An attempt whose answer is lost is settled by
-    /// looking at the registry: our digest there means success, another digest an error.
-    /// A 409 on a first attempt is returned as an [`ApiError`] for the caller to decide.
-    pub fn upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
-        self.upload_replacing(up, None)
-    }
-
-    /// Like [`Client::upload`], replacing a version whose digest was `replacing` (`--force`
-    /// on a registry that overwrites): finding that digest after a lost answer means our
-    /// upload did not land yet, not a conflict.
-    pub fn upload_replacing(
-        &self,
-        up: &Upload<'_>,
-        replacing: Option<&str>,
-    ) -> Result<UploadOutcome> {
-        let path = self.path(&[])?;
-        let boundary = multipart::boundary(multipart::seed());
-        let mut parts = vec![multipart::Part {
-            field: "chart",
-            file_name: up.file_name.to_string(),
-            content_type: "application/gzip",
-            len: file_len(up.chart)?,
-        }];
-        if let Some(prov) = up.prov {
-            parts.push(multipart::Part {
-                field: "prov",
-                file_name: format!("{}.prov", up.file_name),
-                content_type: "application/octet-stream",
-                len: file_len(prov)?,
-            });
-        }
-        let layout = multipart::Layout::new(&boundary, &parts);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        let mut tries = Attempts::new(self);
-        let mut outcome_unknown = false;
-        loop {
-            if outcome_unknown {
-                // The last attempt may have been stored: look before sending it again.
-                if let Some(v) = self.find_version(up.name, up.version)? {
-                    match self.compare_stored(up, &v, replacing)? {
-                        Some(outcome) => return Ok(outcome),
-                        None => self.out().debug(&format!(
-                            "{} {} still has the digest being replaced: uploading again",
-                            up.name, up.version
-                        )),
-                    }
-                }
-            }
-            let mut files =
-                vec![File::open(up.chart)
-                    .with_context(|| format!("opening {}", up.chart.display()))?];
-            if let Some(prov) = up.prov {
-                files
-                    .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
-            }
-            let reader = layout.reader(files);
-            let bar = self.out().transfer_bar(layout.total_len(), up.file_name);
-            let reader: Box<dyn Read> = match &bar {
-                Some(b) => Box::new(b.wrap_read(reader)),
-                None => Box::new(reader),
-            };
-            let result = self.send_once(
-                "POST",
-                &path,
-                &[],
-                Some(&content_type),
-                ureq::SendBody::from_owned_reader(reader),
-                Some(layout.total_len()),
-            );
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            let failure = match result {
-                Ok(_) => return Ok(UploadOutcome::Uploaded),
-                Err(f) => f,
-            };
-            if let Failure::Api(err, _) = &failure {
-                if err.is_conflict() && outcome_unknown {
-                    // Our earlier attempt (or someone else) stored it: whose is it?
-                    return self.settle_upload(up, replacing);
-                }
-            }
-            let unknown = failure.outcome_unknown();
-            if let Err(e) = tries.on_failure(failure) {
-                if unknown || outcome_unknown {
-                    // The last answer is lost too: look before giving up.
-                    self.out().debug(&format!(
-                        "upload of {} {} gave up ({e:#}); looking whether an attempt was stored",
-                        up.name, up.version
-                    ));
-                    if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up, replacing) {
-                        return Ok(UploadOutcome::AlreadyStored);
-                    }
-                }
-                return Err(e);
-            }
-            outcome_unknown |= unknown;
-        }
-    }
-
-    fn settle_upload(&self, up: &Upload<'_>, replacing: Option<&str>) -> Result<UploadOutcome> {
-        let found = self.find_version(up.name, up.version)?;
-        match found {
-            Some(v) => match self.compare_stored(up, &v, replacing)? {
-                Some(outcome) => Ok(outcome),
-                None => bail!(
-                    "upload of {} {} failed: the registry still holds the version it was to replace",
-                    up.name,
-                    up.version
-                ),
-            },
-            None => bail!(
-                "upload of {} {} failed and the registry does not hold it",
-                up.name,
-                up.version
-            ),
-        }
-    }
-
-    /// What a version found after a lost answer means: ours (`Some`), the one being replaced
-    /// (`None`: upload again), or someone else's (an error).
-    fn compare_stored(
-        &self,
-        up: &Upload<'_>,
-        stored: &HelmChartVersion,
-        replacing: Option<&str>,
-    ) -> Result<Option<UploadOutcome>> {
-        match stored.digest.as_deref() {
-            Some(d) if d.eq_ignore_ascii_case(up.sha256) => {
-                self.out().debug(&format!(
-                    "{} {} is in the registry with our digest: the lost upload was stored",
-                    up.name, up.version
-                ));
-                Ok(Some(UploadOutcome::AlreadyStored))
-            }
-            Some(d) if replacing.is_some_and(|r| r.eq_ignore_ascii_case(d)) => Ok(None),
-            Some(d) => bail!(
-                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{} (someone else pushed it; nothing was overwritten)",
-                up.name,
-                up.version,
-                up.sha256
-            ),
-            None => bail!(
-                "{} {} appeared in the registry without a digest while our upload's answer was lost; cannot tell whether it is ours",
-                up.name,
-                up.version
-            ),
-        }
-    }
-
-    /// Streams `/download/{file_name}` into `out`. Failures before the body starts are
-    /// retried here; a body cut short is a [`BodyBroken`] error (the caller starts again on a
-    /// fresh file).
-    pub fn download(&self, file_name: &str, out: &mut dyn Write) -> Result<u64> {
-        let path = self.path(&["download", file_name])?;
+    /// Streams the body of a GET of `path` into `out`, `label` naming it in messages and on the
+    /// progress bar. Failures before the body starts are retried here; a body cut short is a
+    /// [`BodyBroken`] error (the caller starts again on a fresh file).
+    pub fn get_to(&self, path: &str, label: &str, out: &mut dyn Write) -> Result<u64> {
         let mut tries = Attempts::new(self);
         let resp = loop {
-            match self.send_once("GET", &path, &[], None, ureq::SendBody::none(), None) {
+            match self.send_once("GET", path, &[], None, ureq::SendBody::none(), None) {
                 Ok(resp) => break resp,
                 Err(f) => tries.on_failure(f)?,
             }
         };
         let expected = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok());
-        let bar = self.out().transfer_bar(expected.unwrap_or(0), file_name);
+        let bar = self.out().transfer_bar(expected.unwrap_or(0), label);
         let mut reader = resp.into_body().into_reader();
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;
@@ -770,13 +488,13 @@ impl Client {
                 Err(e) => {
                     let of = expected.map(|l| format!(" of {l}")).unwrap_or_default();
                     return Err(BodyBroken(format!(
-                        "download of {file_name} is truncated: the connection broke off after {total}{of} bytes ({e})"
+                        "download of {label} is truncated: the connection broke off after {total}{of} bytes ({e})"
                     ))
                     .into());
                 }
             };
             out.write_all(&buf[..n])
-                .with_context(|| format!("writing {file_name}"))?;
+                .with_context(|| format!("writing {label}"))?;
             total += n as u64;
             if let Some(b) = &bar {
                 b.set_position(total);
@@ -788,65 +506,21 @@ impl Client {
         if let Some(len) = expected {
             if total != len {
                 return Err(BodyBroken(format!(
-                    "download of {file_name} is truncated: {total} of {len} bytes"
+                    "download of {label} is truncated: {total} of {len} bytes"
                 ))
                 .into());
             }
         }
         Ok(total)
     }
-
-    /// Deletes one version.
-    pub fn delete_version(&self, chart: &str, version: &str) -> Result<()> {
-        self.call("DELETE", &[chart, "versions", version], &[], None)?;
-        Ok(())
-    }
-
-    /// Deletes several versions of a chart in one call.
-    pub fn delete_versions(&self, chart: &str, versions: &[String]) -> Result<()> {
-        let body = serde_json::json!({ "items": versions });
-        self.call("DELETE", &[chart, "versions"], &[], Some(&body))?;
-        Ok(())
-    }
-
-    /// Deletes a chart with every version.
-    pub fn delete_chart(&self, chart: &str) -> Result<()> {
-        self.call("DELETE", &[chart], &[], None)?;
-        Ok(())
-    }
-
-    /// Deletes several charts in one call.
-    pub fn delete_charts(&self, charts: &[String]) -> Result<()> {
-        let body = serde_json::json!({ "items": charts });
-        self.call("DELETE", &[], &[], Some(&body))?;
-        Ok(())
-    }
 }
 
-/// True when the error is the registry's 404.
-pub fn is_not_found(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<ApiError>()
-        .is_some_and(ApiError::is_not_found)
-}
-
-/// True when the error is the registry's 409.
-pub fn is_conflict(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<ApiError>()
-        .is_some_and(ApiError::is_conflict)
-}
-
-fn header(resp: &http::Response<ureq::Body>, name: &str) -> Option<String> {
+pub fn header(resp: &http::Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-}
-
-fn file_len(path: &Path) -> Result<u64> {
-    Ok(std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len())
 }
 
 fn describe_transport(e: &ureq::Error, endpoint: &Endpoint) -> String {
@@ -891,81 +565,6 @@ fn jitter(d: Duration) -> Duration {
     let mixed = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
     let half = d / 2;
     half + Duration::from_nanos(mixed % (half.as_nanos() as u64).max(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn test_client(url: &str, attempts: u32, idle: Duration) -> Client {
-        let endpoint = crate::settings::Endpoint::parse(url).unwrap();
-        Client::with_io_timeouts(
-            ClientConfig {
-                endpoint,
-                instance: "i".into(),
-                namespace: "n".into(),
-                credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
-                attempts,
-                deadline: None,
-                ca_file: None,
-                insecure_skip_tls_verify: false,
-                output: Output::new(true, false),
-            },
-            Duration::from_secs(5),
-            idle,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn a_silent_peer_is_an_idle_timeout_retried_then_named() {
-        // Accepts (the kernel does) and never answers: without --timeout, the idle-read
-        // timeout ends each attempt.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let client = test_client(&url, 2, Duration::from_millis(300));
-        let started = Instant::now();
-        let err = client.list_charts().unwrap_err();
-        let took = started.elapsed();
-        let msg = format!("{err:#}");
-        assert!(msg.contains("gave up after 2 attempts"), "{msg}");
-        assert!(msg.contains("timed out"), "{msg}");
-        assert!(took < Duration::from_secs(5), "{took:?}");
-        drop(listener);
-    }
-
-    #[test]
-    fn a_peer_that_stalls_mid_body_is_an_idle_timeout() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/x-tar\r\n\r\npartial",
-            );
-            // Holds the connection open, silent.
-            std::thread::sleep(Duration::from_secs(2));
-            drop(conn);
-        });
-        let client = test_client(&url, 2, Duration::from_millis(300));
-        let started = Instant::now();
-        let mut sink = Vec::new();
-        let err = client.download("a-1.0.0.tgz", &mut sink).unwrap_err();
-        assert!(err.downcast_ref::<BodyBroken>().is_some(), "{err:#}");
-        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
-        assert!(started.elapsed() < Duration::from_secs(2));
-        drop(server);
-    }
-
-    #[test]
-    fn jitter_stays_in_range() {
-        for _ in 0..100 {
-            let j = jitter(Duration::from_millis(400));
-            assert!(j >= Duration::from_millis(200) && j <= Duration::from_millis(400));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,157 @@
+//! The ground floor of settings: a snapshot of the environment, taken once, the API endpoint
+//! type, and reading optional files. Everything above (credentials, transport, registry,
+//! settings) may use this; it uses nothing of theirs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// A snapshot of the environment, taken once (tests build their own).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
+        Env {
+            vars: pairs.into_iter().collect(),
+        }
+    }
+
+    /// A variable's value, if set and not empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn home(&self) -> Option<PathBuf> {
+        self.get("HOME").map(PathBuf::from)
+    }
+
+    /// True when `HELM_DEBUG` is set to a true value, as `helm --debug` does.
+    pub fn debug(&self) -> bool {
+        matches!(self.get("HELM_DEBUG"), Some(v) if v == "1" || v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Where `helm repo add` writes repositories.
+    pub fn repository_config(&self) -> Option<PathBuf> {
+        if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
+            return Some(PathBuf::from(p));
+        }
+        if let Some(h) = self.get("HELM_CONFIG_HOME") {
+            return Some(PathBuf::from(h).join("repositories.yaml"));
+        }
+        if let Some(x) = self.get("XDG_CONFIG_HOME") {
+            return Some(PathBuf::from(x).join("helm").join("repositories.yaml"));
+        }
+        self.home()
+            .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
+    }
+}
+
+/// An API endpoint: scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Parses `https://host[:port]`, `http://host[:port]` or a bare `host[:port]` (HTTPS).
+    pub fn parse(s: &str) -> Result<Endpoint> {
+        if s.contains('@') {
+            bail!(
+                "endpoint {:?} is not of the form https://HOST[:PORT] (no user or password)",
+                crate::repo_ref::redact_userinfo(s)
+            );
+        }
+        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else if s.contains("://") {
+            bail!("endpoint {s:?}: only http:// and https:// are supported");
+        } else {
+            (true, s)
+        };
+        let hostport = rest.trim_end_matches('/');
+        if hostport.is_empty() || hostport.contains(['/', '?', '#', '@', ' ']) {
+            bail!("endpoint {s:?} is not of the form https://HOST[:PORT]");
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
+                let port: u16 = p
+                    .parse()
+                    .with_context(|| format!("endpoint {s:?}: bad port {p:?}"))?;
+                (h.to_string(), Some(port))
+            }
+            _ => (hostport.to_string(), None),
+        };
+        if host.is_empty() {
+            bail!("endpoint {s:?} has no host");
+        }
+        let default_port = if https { 443 } else { 80 };
+        Ok(Endpoint {
+            https,
+            host,
+            port: port.filter(|p| *p != default_port),
+        })
+    }
+
+    /// The `Host` header value: the host, plus the port when it is not the scheme's default.
+    pub fn host_header(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.host_header()
+        )
+    }
+}
+
+/// A file's text, or None when it does not exist; any other failure is an error naming it.
+pub fn read_if_exists(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(e.host_header(), "127.0.0.1:8080");
+        assert_eq!(e.base_url(), "http://127.0.0.1:8080");
+        let e = Endpoint::parse("https://ccr.bj.baidubce.com:443/").unwrap();
+        assert_eq!(e.host_header(), "ccr.bj.baidubce.com");
+        let e = Endpoint::parse("ccr.gz.baidubce.com").unwrap();
+        assert!(e.https);
+        for bad in ["ftp://x", "http://", "http://x/path", "http://x:notaport"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

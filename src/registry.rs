@@ -1,0 +1,475 @@
+//! The CCR Helm chart API on top of [`crate::transport`]: the eight endpoints of one
+//! namespace, paging, and uploads settled exactly once when an answer is lost.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{Map, Value};
+
+use crate::api::{self, HelmChart, HelmChartVersion};
+use crate::error::ApiError;
+use crate::multipart;
+use crate::sign;
+use crate::transport::{Attempts, Failure, Transport};
+
+/// Page size for list calls (the API's maximum).
+const PAGE_SIZE: usize = 100;
+/// Pages followed at most, so that a server that never ends its list cannot hang us.
+const MAX_PAGES: usize = 10_000;
+
+/// How an upload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// The registry accepted it.
+    Uploaded,
+    /// An attempt's answer was lost, and the registry holds exactly our bytes.
+    AlreadyStored,
+}
+
+/// A package to upload.
+pub struct Upload<'a> {
+    pub chart: &'a Path,
+    pub file_name: &'a str,
+    pub prov: Option<&'a Path>,
+    pub name: &'a str,
+    pub version: &'a str,
+    /// sha256 hex of the package.
+    pub sha256: &'a str,
+}
+
+/// The chart API of one CCR namespace.
+pub struct Registry {
+    transport: Transport,
+    instance: String,
+    namespace: String,
+}
+
+impl Registry {
+    pub fn new(transport: Transport, instance: &str, namespace: &str) -> Registry {
+        Registry {
+            transport,
+            instance: instance.to_string(),
+            namespace: namespace.to_string(),
+        }
+    }
+
+    /// The transport underneath (retry budget, backoff, output).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Attempts per request for transient faults (at least 1).
+    pub fn attempts(&self) -> u32 {
+        self.transport.config().attempts.max(1)
+    }
+
+    /// Waits before attempt `attempt + 1`, as the transport does between its own attempts.
+    pub fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        cause: &dyn std::fmt::Display,
+    ) -> Result<()> {
+        self.transport.backoff(attempt, retry_after, cause)
+    }
+
+    /// `/v1/instances/{instance}/projects/{namespace}/charts/{extra...}`, each segment encoded.
+    fn path(&self, extra: &[&str]) -> Result<String> {
+        let mut segs = vec![
+            "v1",
+            "instances",
+            self.instance.as_str(),
+            "projects",
+            self.namespace.as_str(),
+            "charts",
+        ];
+        segs.extend_from_slice(extra);
+        sign::build_path(&segs).map_err(|e| anyhow!("bad request path: {e}"))
+    }
+
+    /// Follows every page of a list endpoint.
+    fn list_all(
+        &self,
+        extra: &[&str],
+        filter: Option<(&str, &str)>,
+    ) -> Result<Vec<Map<String, Value>>> {
+        let mut items = Vec::new();
+        for page_no in 1..=MAX_PAGES {
+            let mut query = vec![
+                ("pageNo".to_string(), page_no.to_string()),
+                ("pageSize".to_string(), PAGE_SIZE.to_string()),
+            ];
+            if let Some((k, v)) = filter {
+                query.push((k.to_string(), v.to_string()));
+            }
+            let body = self
+                .transport
+                .call("GET", &self.path(extra)?, &query, None)?;
+            let page = api::parse_page(&body)?;
+            let got = page.items.len();
+            if got > 0 && items.len() >= got && items[items.len() - got..] == page.items[..] {
+                // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
+                bail!(
+                    "the registry answered page {page_no} of a list with the same items as page {}",
+                    page_no - 1
+                );
+            }
+            items.extend(page.items);
+            let done = match page.total {
+                Some(total) => items.len() as u64 >= total || got == 0,
+                None => got < PAGE_SIZE,
+            };
+            if done {
+                return Ok(items);
+            }
+        }
+        bail!("the registry's list did not end after {MAX_PAGES} pages")
+    }
+
+    /// Every chart of the namespace, sorted by name.
+    pub fn list_charts(&self) -> Result<Vec<HelmChart>> {
+        let mut charts: Vec<HelmChart> = self
+            .list_all(&[], None)?
+            .into_iter()
+            .filter_map(HelmChart::from_raw)
+            .collect();
+        charts.sort_by(|a, b| a.name.cmp(&b.name));
+        charts.dedup_by(|a, b| a.name == b.name);
+        Ok(charts)
+    }
+
+    /// Every version of `chart` (exact name). A chart that does not exist is an [`ApiError`]
+    /// with status 404.
+    pub fn list_versions(&self, chart: &str) -> Result<Vec<HelmChartVersion>> {
+        Ok(self
+            .list_all(&[chart, "versions"], None)?
+            .into_iter()
+            .filter_map(HelmChartVersion::from_raw)
+            .filter(|v| v.name == chart)
+            .collect())
+    }
+
+    /// Every version of `chart`; a chart that does not exist (404, or no version at all) is an
+    /// error naming it and `repo`, with the registry's answer when there was one.
+    pub fn existing_versions(&self, chart: &str, repo: &str) -> Result<Vec<HelmChartVersion>> {
+        match self.list_versions(chart) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            Ok(_) => bail!("chart {chart:?} not found in {repo}"),
+            Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo}: {e}"),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The versions of `chart`, or None when the chart does not exist.
+    pub fn find_versions(&self, chart: &str) -> Result<Option<Vec<HelmChartVersion>>> {
+        match self.list_versions(chart) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One version of a chart (exact match), if it exists.
+    pub fn find_version(&self, chart: &str, version: &str) -> Result<Option<HelmChartVersion>> {
+        let items = match self.list_all(&[chart, "versions"], Some(("chartVersion", version))) {
+            Ok(items) => items,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(items
+            .into_iter()
+            .filter_map(HelmChartVersion::from_raw)
+            .find(|v| v.name == chart && v.version == version))
+    }
+
+    /// Uploads a package (and its provenance file) as one multipart request with an exact
+    /// `Content-Length`, streamed from disk. An attempt whose answer is lost is settled by
+    /// looking at the registry: our digest there means success, another digest an error.
+    /// A 409 on a first attempt is returned as an [`ApiError`] for the caller to decide.
+    pub fn upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
+        self.upload_replacing(up, None)
+    }
+
+    /// Like [`Registry::upload`], replacing a version whose digest was `replacing` (`--force`
+    /// on a registry that overwrites): finding that digest after a lost answer means our
+    /// upload did not land yet, not a conflict.
+    pub fn upload_replacing(
+        &self,
+        up: &Upload<'_>,
+        replacing: Option<&str>,
+    ) -> Result<UploadOutcome> {
+        let path = self.path(&[])?;
+        let out = self.transport.out();
+        let boundary = multipart::boundary(multipart::seed());
+        let mut parts = vec![multipart::Part {
+            field: "chart",
+            file_name: up.file_name.to_string(),
+            content_type: "application/gzip",
+            len: file_len(up.chart)?,
+        }];
+        if let Some(prov) = up.prov {
+            parts.push(multipart::Part {
+                field: "prov",
+                file_name: format!("{}.prov", up.file_name),
+                content_type: "application/octet-stream",
+                len: file_len(prov)?,
+            });
+        }
+        let layout = multipart::Layout::new(&boundary, &parts);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let mut tries = Attempts::new(&self.transport);
+        let mut outcome_unknown = false;
+        loop {
+            if outcome_unknown {
+                // The last attempt may have been stored: look before sending it again.
+                if let Some(v) = self.find_version(up.name, up.version)? {
+                    match self.compare_stored(up, &v, replacing)? {
+                        Some(outcome) => return Ok(outcome),
+                        None => out.debug(&format!(
+                            "{} {} still has the digest being replaced: uploading again",
+                            up.name, up.version
+                        )),
+                    }
+                }
+            }
+            let mut files =
+                vec![File::open(up.chart)
+                    .with_context(|| format!("opening {}", up.chart.display()))?];
+            if let Some(prov) = up.prov {
+                files
+                    .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
+            }
+            let reader = layout.reader(files);
+            let bar = out.transfer_bar(layout.total_len(), up.file_name);
+            let reader: Box<dyn Read> = match &bar {
+                Some(b) => Box::new(b.wrap_read(reader)),
+                None => Box::new(reader),
+            };
+            let result = self.transport.send_once(
+                "POST",
+                &path,
+                &[],
+                Some(&content_type),
+                ureq::SendBody::from_owned_reader(reader),
+                Some(layout.total_len()),
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let failure = match result {
+                Ok(_) => return Ok(UploadOutcome::Uploaded),
+                Err(f) => f,
+            };
+            if let Failure::Api(err, _) = &failure {
+                if err.is_conflict() && outcome_unknown {
+                    // Our earlier attempt (or someone else) stored it: whose is it?
+                    return self.settle_upload(up, replacing);
+                }
+            }
+            let unknown = failure.outcome_unknown();
+            if let Err(e) = tries.on_failure(failure) {
+                if unknown || outcome_unknown {
+                    // The last answer is lost too: look before giving up.
+                    out.debug(&format!(
+                        "upload of {} {} gave up ({e:#}); looking whether an attempt was stored",
+                        up.name, up.version
+                    ));
+                    if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up, replacing) {
+                        return Ok(UploadOutcome::AlreadyStored);
+                    }
+                }
+                return Err(e);
+            }
+            outcome_unknown |= unknown;
+        }
+    }
+
+    fn settle_upload(&self, up: &Upload<'_>, replacing: Option<&str>) -> Result<UploadOutcome> {
+        let found = self.find_version(up.name, up.version)?;
+        match found {
+            Some(v) => match self.compare_stored(up, &v, replacing)? {
+                Some(outcome) => Ok(outcome),
+                None => bail!(
+                    "upload of {} {} failed: the registry still holds the version it was to replace",
+                    up.name,
+                    up.version
+                ),
+            },
+            None => bail!(
+                "upload of {} {} failed and the registry does not hold it",
+                up.name,
+                up.version
+            ),
+        }
+    }
+
+    /// What a version found after a lost answer means: ours (`Some`), the one being replaced
+    /// (`None`: upload again), or someone else's (an error).
+    fn compare_stored(
+        &self,
+        up: &Upload<'_>,
+        stored: &HelmChartVersion,
+        replacing: Option<&str>,
+    ) -> Result<Option<UploadOutcome>> {
+        match stored.digest.as_deref() {
+            Some(d) if d.eq_ignore_ascii_case(up.sha256) => {
+                self.transport.out().debug(&format!(
+                    "{} {} is in the registry with our digest: the lost upload was stored",
+                    up.name, up.version
+                ));
+                Ok(Some(UploadOutcome::AlreadyStored))
+            }
+            Some(d) if replacing.is_some_and(|r| r.eq_ignore_ascii_case(d)) => Ok(None),
+            Some(d) => bail!(
+                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{} (someone else pushed it; nothing was overwritten)",
+                up.name,
+                up.version,
+                up.sha256
+            ),
+            None => bail!(
+                "{} {} appeared in the registry without a digest while our upload's answer was lost; cannot tell whether it is ours",
+                up.name,
+                up.version
+            ),
+        }
+    }
+
+    /// Streams `/download/{file_name}` into `out`. Failures before the body starts are
+    /// retried; a body cut short is a [`crate::transport::BodyBroken`] error (the caller starts
+    /// again on a fresh file).
+    pub fn download(&self, file_name: &str, out: &mut dyn Write) -> Result<u64> {
+        self.transport
+            .get_to(&self.path(&["download", file_name])?, file_name, out)
+    }
+
+    /// Deletes one version.
+    pub fn delete_version(&self, chart: &str, version: &str) -> Result<()> {
+        self.transport.call(
+            "DELETE",
+            &self.path(&[chart, "versions", version])?,
+            &[],
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Deletes several versions of a chart in one call.
+    pub fn delete_versions(&self, chart: &str, versions: &[String]) -> Result<()> {
+        let body = serde_json::json!({ "items": versions }).to_string();
+        self.transport.call(
+            "DELETE",
+            &self.path(&[chart, "versions"])?,
+            &[],
+            Some(body.as_bytes()),
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a chart with every version.
+    pub fn delete_chart(&self, chart: &str) -> Result<()> {
+        self.transport
+            .call("DELETE", &self.path(&[chart])?, &[], None)?;
+        Ok(())
+    }
+
+    /// Deletes several charts in one call.
+    pub fn delete_charts(&self, charts: &[String]) -> Result<()> {
+        let body = serde_json::json!({ "items": charts }).to_string();
+        self.transport
+            .call("DELETE", &self.path(&[])?, &[], Some(body.as_bytes()))?;
+        Ok(())
+    }
+}
+
+/// True when the error is the registry's 404.
+pub fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>()
+        .is_some_and(ApiError::is_not_found)
+}
+
+/// True when the error is the registry's 409.
+pub fn is_conflict(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>()
+        .is_some_and(ApiError::is_conflict)
+}
+
+fn file_len(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::output::Output;
+    use crate::transport::{BodyBroken, TransportConfig};
+
+    fn test_client(url: &str, attempts: u32, idle: Duration) -> Registry {
+        let endpoint = crate::env::Endpoint::parse(url).unwrap();
+        let transport = Transport::with_io_timeouts(
+            TransportConfig {
+                endpoint,
+                credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
+                attempts,
+                deadline: None,
+                ca_file: None,
+                insecure_skip_tls_verify: false,
+                output: Output::new(true, false),
+            },
+            Duration::from_secs(5),
+            idle,
+        )
+        .unwrap();
+        Registry::new(transport, "i", "n")
+    }
+
+    #[test]
+    fn a_silent_peer_is_an_idle_timeout_retried_then_named() {
+        // Accepts (the kernel does) and never answers: without --timeout, the idle-read
+        // timeout ends each attempt.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let client = test_client(&url, 2, Duration::from_millis(300));
+        let started = Instant::now();
+        let err = client.list_charts().unwrap_err();
+        let took = started.elapsed();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("gave up after 2 attempts"), "{msg}");
+        assert!(msg.contains("timed out"), "{msg}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        drop(listener);
+    }
+
+    #[test]
+    fn a_peer_that_stalls_mid_body_is_an_idle_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/x-tar\r\n\r\npartial",
+            );
+            // Holds the connection open, silent.
+            std::thread::sleep(Duration::from_secs(2));
+            drop(conn);
+        });
+        let client = test_client(&url, 2, Duration::from_millis(300));
+        let started = Instant::now();
+        let mut sink = Vec::new();
+        let err = client.download("a-1.0.0.tgz", &mut sink).unwrap_err();
+        assert!(err.downcast_ref::<BodyBroken>().is_some(), "{err:#}");
+        assert!(format!("{err:#}").contains("truncated"), "{err:#}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(server);
+    }
+}
