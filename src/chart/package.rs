@@ -440,8 +440,10 @@ mod tests {
             fs::read(four.path()).unwrap()
         );
         // And it reads back as the chart.
-        let md = crate::chart::tgz::inspect(four.path()).unwrap();
+        let got = crate::chart::tgz::inspect(four.path()).unwrap();
+        let md = &got.metadata;
         assert_eq!((md.name.as_str(), md.version.as_str()), ("big", "1.0.0"));
+        assert_eq!((got.sha256, got.size), (four.sha256.clone(), four.size));
     }
 
     #[test]

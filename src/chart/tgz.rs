@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
 
 use crate::chart::metadata::{self, Metadata};
 
@@ -49,11 +50,45 @@ fn split_entry(raw: &[u8]) -> Result<(String, Vec<String>)> {
     Ok((top, parts))
 }
 
+/// What [`inspect`] found.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub metadata: Metadata,
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: String,
+    /// The file's size in bytes.
+    pub size: u64,
+}
+
+/// Passes reads through, hashing and counting what goes by.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Checks a ready package: a gzip tar whose top-level `Chart.yaml` holds a name and a version.
-/// Returns its metadata. Reads the whole archive, so a truncated file is caught here.
-pub fn inspect(path: &Path) -> Result<Metadata> {
+/// Returns its metadata, with the SHA-256 and size of the file, all in one read of the file.
+/// Reads the whole archive, so a truncated file is caught here.
+pub fn inspect(path: &Path) -> Result<Inspected> {
     let what = path.display();
-    let mut archive = open(path)?;
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    // GzDecoder reads through a buffer of its own.
+    let mut archive = tar::Archive::new(GzDecoder::new(hashing));
     let mut found: Option<Metadata> = None;
     let mut top_dir: Option<String> = None;
     let entries = archive
@@ -83,6 +118,10 @@ pub fn inspect(path: &Path) -> Result<Metadata> {
                 .map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
         }
     }
+    // The hash covers the whole file: what follows the archive's end too (as before, those
+    // bytes are not interpreted).
+    let mut hashing = archive.into_inner().into_inner();
+    io::copy(&mut hashing, &mut io::sink()).with_context(|| format!("reading {what}"))?;
     let Some(md) = found else {
         bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
     };
@@ -95,7 +134,11 @@ pub fn inspect(path: &Path) -> Result<Metadata> {
     if md.version.trim().is_empty() {
         bail!("{what}: Chart.yaml has no version");
     }
-    Ok(md)
+    Ok(Inspected {
+        metadata: md,
+        sha256: hex::encode(hashing.hasher.finalize()),
+        size: hashing.count,
+    })
 }
 
 /// Unpacks a package into `untar_dir/<chart dir>` the way `helm pull --untar` does, refusing
@@ -194,20 +237,42 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// sha256 hex of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn package(extra_after: &[u8]) -> tempfile::NamedTempFile {
+        let mut tar = tar::Builder::new(Vec::new());
+        let meta = b"apiVersion: v2\nname: app\nversion: 1.2.3\n";
+        let mut h = tar::Header::new_ustar();
+        h.set_size(meta.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, "app/Chart.yaml", &meta[..]).unwrap();
+        let big = vec![7u8; 300_000];
+        h.set_size(big.len() as u64);
+        tar.append_data(&mut h, "app/files/big", &big[..]).unwrap();
+        let tar = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(&tar).unwrap();
+        let mut bytes = gz.finish().unwrap();
+        bytes.extend_from_slice(extra_after);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        f
     }
-    Ok(hex::encode(hasher.finalize()))
+
+    #[test]
+    fn inspect_hashes_the_whole_file_in_the_same_read() {
+        for after in [&b""[..], b"trailing bytes after the gzip member"] {
+            let f = package(after);
+            let bytes = std::fs::read(f.path()).unwrap();
+            let got = inspect(f.path()).unwrap();
+            assert_eq!(got.metadata.name, "app");
+            assert_eq!(got.metadata.version, "1.2.3");
+            assert_eq!(got.size, bytes.len() as u64);
+            assert_eq!(got.sha256, hex::encode(Sha256::digest(&bytes)));
+        }
+    }
 }

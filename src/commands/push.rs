@@ -139,9 +139,15 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         let p = package::package_dir(path, &overrides, sde)?;
         return Ok(from_packaged(p));
     }
-    let md = tgz::inspect(path)?;
     if overrides.version.is_some() || overrides.app_version.is_some() {
+        // One pass: Helm's archive loader reads and checks it, the package is written anew.
         let p = package::repack_tgz(path, &overrides, sde)?;
+        repo_ref::check_chart_name(&p.metadata.name).map_err(|e| {
+            anyhow!(
+                "{}: Chart.yaml: the chart name is invalid: {e}",
+                path.display()
+            )
+        })?;
         let prov = sibling_prov(path);
         if prov.is_some() {
             global.output().warn(&format!(
@@ -151,6 +157,7 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         }
         return Ok(from_packaged(p));
     }
+    let found = tgz::inspect(path)?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -160,10 +167,10 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         path: path.to_path_buf(),
         file_name,
         prov: sibling_prov(path),
-        name: md.name.clone(),
-        version: md.version.clone(),
-        sha256: tgz::sha256_file(path)?,
-        size: meta.len(),
+        name: found.metadata.name,
+        version: found.metadata.version,
+        sha256: found.sha256,
+        size: found.size,
         _temp: None,
     })
 }
