@@ -11,6 +11,7 @@ pub mod error;
 pub mod index;
 pub mod multipart;
 pub mod output;
+pub mod pool;
 pub mod registry;
 pub mod repo_ref;
 pub mod settings;

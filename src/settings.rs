@@ -227,6 +227,7 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
         ca_file: global.ca_file.clone(),
         insecure_skip_tls_verify: global.insecure_skip_tls_verify,
         output: out,
+        parallel: global.env.parallel()?,
     })?;
     Ok(Registry::new(transport, &url.instance, &url.namespace))
 }

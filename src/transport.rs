@@ -38,6 +38,9 @@ pub struct TransportConfig {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_tls_verify: bool,
     pub output: Output,
+    /// Requests the caller runs at once at most (`HELM_CCR_PARALLEL`): as many connections
+    /// stay open for reuse.
+    pub parallel: usize,
 }
 
 /// Signed, retrying HTTP requests to one endpoint with one set of credentials.
@@ -176,6 +179,8 @@ impl Transport {
             .timeout_connect(Some(connect))
             .timeout_per_read(Some(idle))
             .timeout_per_write(Some(idle))
+            .max_idle_connections(cfg.parallel.max(1))
+            .max_idle_connections_per_host(cfg.parallel.max(1))
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();

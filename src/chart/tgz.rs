@@ -249,7 +249,8 @@ mod tests {
         let mut h = tar::Header::new_ustar();
         h.set_size(meta.len() as u64);
         h.set_mode(0o644);
-        tar.append_data(&mut h, "app/Chart.yaml", &meta[..]).unwrap();
+        tar.append_data(&mut h, "app/Chart.yaml", &meta[..])
+            .unwrap();
         let big = vec![7u8; 300_000];
         h.set_size(big.len() as u64);
         tar.append_data(&mut h, "app/files/big", &big[..]).unwrap();
