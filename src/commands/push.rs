@@ -1,20 +1,22 @@
 //! `helm ccr push CHART... REPO`: package (or check) each chart, look for the version in the
 //! registry, then upload it, never overwriting without `--force`.
+//!
+//! Several charts go through a pipeline: packaging (as many at once as there are cores) feeds
+//! publishing (look, then upload: up to `HELM_CCR_PARALLEL` at once), so uploads start while
+//! later charts are still being packaged.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::chart::{package, tgz};
+use crate::chart::{package, pgzip, tgz};
 use crate::error::UsageError;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::settings::{self, Global};
-
-/// At most this many charts are packaged and pushed at once.
-const MAX_PARALLEL: usize = 4;
 
 /// What to do when the version is already in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,28 +65,49 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
     let out = global.output();
 
     if s.charts.len() == 1 {
-        let line = push_one(&s.charts[0], s, &client, &repo.display, global)?;
+        let p = prepare(&s.charts[0], s, global)?;
+        let line = publish(&p, s, &client, &repo.display)?;
         out.info(&line);
         return Ok(());
     }
+    let parallel = global.env.parallel()?;
+    let packagers = pgzip::default_threads().min(s.charts.len());
+    let publishers = parallel.min(s.charts.len());
+    let failures = AtomicUsize::new(0);
+    let fail = |chart: &Path, e: anyhow::Error| {
+        eprintln!("Error: {}: {e:#}", chart.display());
+        failures.fetch_add(1, Ordering::SeqCst);
+    };
     let next = AtomicUsize::new(0);
-    let failures = Mutex::new(0usize);
+    // Packages waiting for a publisher: at most one per publisher (temporary files on disk).
+    let (ready_tx, ready_rx) = sync_channel::<(usize, Result<Prepared>)>(publishers);
+    let ready_rx = Mutex::new(ready_rx);
     std::thread::scope(|scope| {
-        for _ in 0..MAX_PARALLEL.min(s.charts.len()) {
-            scope.spawn(|| loop {
+        for _ in 0..packagers {
+            let ready_tx = ready_tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(chart) = s.charts.get(i) else { break };
-                match push_one(chart, s, &client, &repo.display, global) {
+                if ready_tx.send((i, prepare(chart, s, global))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(ready_tx);
+        for _ in 0..publishers {
+            scope.spawn(|| loop {
+                let received = ready_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((i, prepared)) = received else { break };
+                let chart = &s.charts[i];
+                match prepared.and_then(|p| publish(&p, s, &client, &repo.display)) {
                     Ok(line) => out.info(&line),
-                    Err(e) => {
-                        eprintln!("Error: {}: {e:#}", chart.display());
-                        *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                    }
+                    Err(e) => fail(chart, e),
                 }
             });
         }
     });
-    let failed = *failures.lock().unwrap_or_else(|p| p.into_inner());
+    let failed = failures.load(Ordering::SeqCst);
     if failed > 0 {
         bail!("{failed} of {} charts failed", s.charts.len());
     }
@@ -195,14 +218,8 @@ fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
     prov.is_file().then_some(prov)
 }
 
-fn push_one(
-    path: &Path,
-    s: &PushSettings,
-    client: &Registry,
-    repo: &str,
-    global: &Global,
-) -> Result<String> {
-    let p = prepare(path, s, global)?;
+/// Looks for the version in the registry, then uploads it (or not: see [`Existing`]).
+fn publish(p: &Prepared, s: &PushSettings, client: &Registry, repo: &str) -> Result<String> {
     let id = format!("{} {}", p.name, p.version);
     let existing = client.find_version(&p.name, &p.version)?;
     if let Some(e) = &existing {

@@ -31,8 +31,13 @@ fn many_charts(w: &World) -> usize {
         let versions = if i == 0 { 120 } else { 2 };
         for v in 0..versions {
             let version = format!("1.{v}.0");
-            w.emu
-                .put_raw(INSTANCE, NS, &name, &version, chart_tgz(&name, &version, ""));
+            w.emu.put_raw(
+                INSTANCE,
+                NS,
+                &name,
+                &version,
+                chart_tgz(&name, &version, ""),
+            );
         }
     }
     3 + 230 + 1
@@ -110,5 +115,72 @@ fn a_bad_parallel_setting_is_refused_by_name() {
         let out = index(&w, bad);
         assert_one_error(&out, 1, "HELM_CCR_PARALLEL");
         assert!(out.stdout.is_empty());
+    }
+}
+
+/// Chart directories `charts/dNN` (the last one broken: no version), for multi-chart push.
+fn chart_dirs(w: &World, n: usize) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for i in 0..n {
+        let dir = format!("charts/d{i:02}");
+        let version = if i + 1 == n { "" } else { "1.0.0" };
+        w.write(
+            &format!("{dir}/Chart.yaml"),
+            format!("apiVersion: v2\nname: d{i:02}\nversion: \"{version}\"\n").as_bytes(),
+        );
+        w.write(
+            &format!("{dir}/values.yaml"),
+            format!("n: {i}\n").as_bytes(),
+        );
+        w.write(
+            &format!("{dir}/templates/cm.yaml"),
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        );
+        dirs.push(dir);
+    }
+    dirs
+}
+
+#[test]
+fn multi_chart_push_overlaps_and_pushes_what_single_pushes_would() {
+    for parallel in ["1", "32"] {
+        let w = World::new();
+        let dirs = chart_dirs(&w, 17);
+        let mut args = vec!["push".to_string()];
+        args.extend(dirs.iter().cloned());
+        args.push(REPO.to_string());
+        let out = w
+            .cmd()
+            .env("HELM_CCR_PARALLEL", parallel)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        // One line for the chart that failed, one for the whole.
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
+        assert_eq!(errors.len(), 2, "{err}");
+        assert!(errors
+            .iter()
+            .any(|l| l.contains("charts/d16") && l.contains("version")));
+        assert!(errors.contains(&"Error: 1 of 17 charts failed"), "{err}");
+        let text = stdout(&out);
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("Pushed ")).count(),
+            16,
+            "{text}"
+        );
+        for (i, dir) in dirs.iter().enumerate().take(16) {
+            assert_eq!(w.versions(&format!("d{i:02}")), ["1.0.0"]);
+            // A single push of the same directory makes the same package.
+            let again = w
+                .cmd()
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .args(["push", dir, REPO, "--skip-existing", "--dry-run"])
+                .output()
+                .unwrap();
+            assert!(stdout(&again).contains("(identical)"), "{}", stdout(&again));
+        }
     }
 }
