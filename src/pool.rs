@@ -38,11 +38,6 @@ impl<T> Queue<T> {
         self.lock().tasks.push_back(task);
         self.changed.notify_one();
     }
-
-    /// True once a task has failed: long tasks may stop early.
-    pub fn failed(&self) -> bool {
-        self.lock().failed.is_some()
-    }
 }
 
 /// Runs `work` on every task, those given and those the tasks add, with at most `workers`

@@ -86,6 +86,8 @@ pub struct Config {
     pub host: String,
     /// Port to bind (default 0: any free port).
     pub port: u16,
+    /// Delay before every API answer, in milliseconds (default 0; see [`Emulator::set_latency`]).
+    pub latency_ms: u64,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
             max_chart_size: None,
             host: "127.0.0.1".to_string(),
             port: 0,
+            latency_ms: 0,
         }
     }
 }
@@ -200,6 +203,7 @@ pub fn start(config: Config) -> io::Result<Emulator> {
         max_chart_size: config.max_chart_size,
         settings: Mutex::new(Settings {
             overwrite: config.overwrite,
+            latency_ms: config.latency_ms,
             ..Settings::default()
         }),
         store: Mutex::new(store),
