@@ -7,6 +7,7 @@ mod faults;
 mod hostile;
 mod install;
 mod packaging;
+mod provenance;
 mod push_dir;
 mod snapshots;
 mod structure;
