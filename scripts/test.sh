@@ -11,6 +11,15 @@ scripts/install-helm.sh
 export HELM_CCR_TEST_HELM3="$root/.cache/helm/3.17.3/helm"
 export HELM_CCR_TEST_HELM4="$root/.cache/helm/4.1.4/helm"
 
+# The provenance tests (cargo test and e2e) sign and verify with a real GnuPG.
+if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then
+  echo "==> gpg not found; installing gnupg (the provenance tests need it)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
+  fi
+  command -v gpg >/dev/null 2>&1 || { echo "gpg is still missing: install GnuPG" >&2; exit 1; }
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -21,8 +30,4 @@ echo "==> cargo test"
 cargo test --workspace --locked
 
 echo "==> plugin end to end (Helm 3.17.3 and 4.1.4)"
-if ! command -v gpg >/dev/null 2>&1; then
-  echo "gpg not found; installing gnupg (the signed-chart checks need it)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gnupg >/dev/null; fi
-fi
 bash scripts/e2e.sh
