@@ -297,6 +297,14 @@ impl Gpg {
         key: Option<&str>,
         secret_keyring: Option<&Path>,
     ) -> Result<Signed> {
+        if let Passphrase::File(f) = &self.passphrase {
+            if !f.is_file() {
+                bail!(
+                    "HELM_CCR_GPG_PASSPHRASE_FILE names {}, which is not a file",
+                    f.display()
+                );
+            }
+        }
         let mut home = TempHome::new(&self.program)?;
         let msg = home.file("message");
         let signed = home.file("message.asc");

@@ -155,6 +155,20 @@ mod tests {
 
     const SUM: &str = "c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888";
 
+    proptest::proptest! {
+        #[test]
+        fn any_file_name_reads_back(name in "[ -~\u{a0}-\u{17f}]{1,40}", sum in "[0-9a-f]{64}") {
+            let m = message("name: x\nversion: 1.0.0\n", &name, &sum);
+            proptest::prop_assert_eq!(check_hash(&m, &name, &sum), Ok(format!("sha256:{sum}")));
+        }
+
+        #[test]
+        fn reading_never_panics(text in "(?s).{0,200}") {
+            let _ = files(&text);
+            let _ = clearsigned_block(text.as_bytes());
+        }
+    }
+
     #[test]
     fn message_is_helms_layout() {
         let m = message(

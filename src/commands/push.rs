@@ -317,7 +317,16 @@ fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<Si
     let mut md = tgz::inspect(&p.path)?;
     md.validate()
         .map_err(|e| anyhow!("{}: cannot sign: Chart.yaml: {e}", p.file_name))?;
-    let message = provenance::message(&md.to_yaml(), &p.file_name, &p.sha256);
+    // Helm checks the hash by the name the registry serves the package under, which is
+    // NAME-VERSION.tgz whatever the local file is called.
+    let served = format!("{}-{}.tgz", p.name, p.version);
+    if served != p.file_name {
+        out.debug(&format!(
+            "{}: the provenance file names it {served}, as the registry serves it",
+            p.file_name
+        ));
+    }
+    let message = provenance::message(&md.to_yaml(), &served, &p.sha256);
     if p.prov.is_some() {
         out.debug(&format!(
             "{}: the .prov beside it is replaced by a new signature (--sign)",

@@ -606,6 +606,8 @@ fn passphrase_protected_key_in_ci_mode_never_leaks_the_passphrase() {
     let out = push(&[]);
     assert_one_error(&out, 1, "HELM_CCR_GPG_PASSPHRASE_FILE");
     assert!(w.versions("app").is_empty());
+    let out = push(&[("HELM_CCR_GPG_PASSPHRASE_FILE", "missing.txt".as_ref())]);
+    assert_one_error(&out, 1, "HELM_CCR_GPG_PASSPHRASE_FILE names missing.txt");
     // A wrong passphrase is named as such, and not shown.
     let wrong = w.write("wrong.txt", b"not-the-passphrase");
     let out = push(&[("HELM_CCR_GPG_PASSPHRASE_FILE", wrong.as_os_str())]);
@@ -697,6 +699,28 @@ fn key_choice_dry_run_and_usage() {
             .contains(&format!("  {name}-1.0.0.tgz: sha256:{digest}\n")));
     }
 
+    // A package file not named NAME-VERSION.tgz: the .prov names it as the registry serves it.
+    w.write("release.tgz", &chart_tgz("app", "1.0.3", ""));
+    let out = ccr(&w, &g, tmp.path())
+        .args(["push", "release.tgz", REPO, "--sign"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ccr(&w, &g, tmp.path())
+        .args([
+            "pull",
+            &format!("{REPO}/app"),
+            "--version",
+            "1.0.3",
+            "--verify",
+            "-d",
+            "r",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files_below(&w.path("r")), ["app-1.0.3.tgz"]);
+
     // --dry-run signs and prints the .prov's digest; nothing is uploaded.
     let posts = w.count("POST");
     let out = push("app-1.1.0.tgz", "1.1.0", None, &["--dry-run"]);
@@ -741,7 +765,7 @@ fn key_choice_dry_run_and_usage() {
         .unwrap();
     assert_one_error(&out, 1, "no keyring to verify with");
     assert!(!w.path("none").join("app-1.1.0.tgz").exists());
-    assert_eq!(w.versions("app"), ["1.0.0", "1.0.1", "1.0.2"]);
+    assert_eq!(w.versions("app"), ["1.0.0", "1.0.1", "1.0.2", "1.0.3"]);
     // --prov alone keeps the registry's bytes as they are.
     let out = ccr(&w, &g, tmp.path())
         .args([
