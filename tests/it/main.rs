@@ -9,5 +9,6 @@ mod install;
 mod packaging;
 mod provenance;
 mod push_dir;
+mod release;
 mod snapshots;
 mod structure;
