@@ -654,12 +654,10 @@ fn judge_signing(
             "5" => "it has expired",
             _ => "gpg refused it",
         };
-        let hint = if key.is_none() && (code == "9" || code == "1") {
-            " (name one with --key or HELM_CCR_SIGN_KEY, or set default-key in gpg.conf)"
-        } else {
-            ""
-        };
-        return Err(format!("{which}: {why}{hint}"));
+        if key.is_none() && (code == "9" || code == "1") {
+            return Err("no secret key to sign with (name one with --key or HELM_CCR_SIGN_KEY, or set default-key in gpg.conf)".into());
+        }
+        return Err(format!("{which}: {why}"));
     }
     let reason = gpg_reason(stderr).unwrap_or_else(|| "gpg failed".into());
     let lower = reason.to_ascii_lowercase();
@@ -843,7 +841,7 @@ mod tests {
             Err("key \"nobody@x\": no secret key for it in the keyring".into())
         );
         let e = judge_signing("[GNUPG:] INV_SGNR 9\n", false, "", None).unwrap_err();
-        assert!(e.starts_with("the default key: no secret key"), "{e}");
+        assert!(e.starts_with("no secret key to sign with"), "{e}");
         assert!(e.contains("--key"), "{e}");
         let e = judge_signing(
             "[GNUPG:] BEGIN_SIGNING H10\n[GNUPG:] FAILURE sign 67108875\n",

@@ -741,12 +741,22 @@ fn key_choice_dry_run_and_usage() {
         &["--key", "nobody@helm-ccr.invalid"],
     );
     assert_one_error(&out, 1, "key \"nobody@helm-ccr.invalid\": no secret key");
+    let mut lines = vec![stderr(&out)];
     let out = ccr(&w, &g, tmp.path())
         .env("HELM_CCR_GPG", "/nonexistent/gpg")
         .args(["push", "app-1.2.0.tgz", REPO, "--sign"])
         .output()
         .unwrap();
     assert_one_error(&out, 1, "/nonexistent/gpg not found");
+    lines.push(stderr(&out));
+    let keyless = GnuPg::empty();
+    let out = ccr(&w, &keyless, tmp.path())
+        .args(["push", "app-1.2.0.tgz", REPO, "--sign"])
+        .output()
+        .unwrap();
+    assert_one_error(&out, 1, "no secret key");
+    lines.push(stderr(&out));
+    insta::assert_snapshot!("prov_sign_errors", lines.concat());
     let out = ccr(&w, &g, tmp.path())
         .args(["push", "app-1.2.0.tgz", REPO, "--key", "x"])
         .output()
