@@ -77,6 +77,11 @@ impl GnuPg {
     /// Adds a key and returns its fingerprint; then stops the agent so that no passphrase
     /// stays cached.
     fn add_key(&self, uid: &str, passphrase: &str) -> String {
+        self.add_key_of(uid, passphrase, "rsa3072")
+    }
+
+    /// [`GnuPg::add_key`] with a GnuPG algorithm name (`rsa3072`, `ed25519`, ...).
+    fn add_key_of(&self, uid: &str, passphrase: &str, algo: &str) -> String {
         self.gpg(&[
             "--batch".as_ref(),
             "--pinentry-mode".as_ref(),
@@ -85,7 +90,7 @@ impl GnuPg {
             passphrase.as_ref(),
             "--quick-generate-key".as_ref(),
             uid.as_ref(),
-            "rsa3072".as_ref(),
+            algo.as_ref(),
             "sign".as_ref(),
             "never".as_ref(),
         ]);
@@ -795,4 +800,63 @@ fn key_choice_dry_run_and_usage() {
         w.emu.prov_bytes(INSTANCE, NS, "app", "1.0.1").unwrap()
     );
     assert_cleaned_up(tmp.path());
+}
+
+#[test]
+fn eddsa_keys_sign_with_a_warning_that_helm_3_cannot_check_them() {
+    let w = World::new();
+    let g = GnuPg::empty();
+    let uid = "Ed Signer <ed@helm-ccr.invalid>";
+    let fpr = g.add_key_of(uid, "", "ed25519");
+    let pubring = w.path("pubring.gpg");
+    g.export_public(&pubring, false);
+    let tmp = tempfile::tempdir().unwrap();
+    w.write("app-1.0.0.tgz", &chart_tgz("app", "1.0.0", ""));
+    let out = ccr(&w, &g, tmp.path())
+        .args(["push", "app-1.0.0.tgz", REPO, "--sign"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("Warning: app-1.0.0.tgz is signed with an EdDSA key: Helm 3 cannot check it"),
+        "{}",
+        stderr(&out)
+    );
+    // What the warning says: Helm 4 and helm ccr accept it, Helm 3 does not.
+    let dir = w.path("pair");
+    let tgz = stored_pair(&w, "app", "1.0.0", &dir);
+    let text = helm_verify(4, w.home.path(), &tgz, &pubring);
+    assert!(
+        text.contains(&format!("Using Key With Fingerprint: {fpr}")),
+        "{text}"
+    );
+    let h3 = Command::new(helm(3))
+        .args([
+            "verify".as_ref(),
+            tgz.as_os_str(),
+            "--keyring".as_ref(),
+            pubring.as_os_str(),
+        ])
+        .env("HOME", w.home.path())
+        .output()
+        .unwrap();
+    assert!(
+        !h3.status.success(),
+        "Helm 3 now checks EdDSA: drop the warning"
+    );
+    let out = ccr(&w, &g, tmp.path())
+        .args([
+            "pull",
+            &format!("{REPO}/app"),
+            "--verify",
+            "--keyring",
+            "pubring.gpg",
+            "-d",
+            "d",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("Signed by: {uid}")));
 }
