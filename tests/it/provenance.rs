@@ -545,6 +545,29 @@ fn pull_verify_refuses_and_writes_nothing() {
         }
         assert_cleaned_up(tmp.path());
     }
+    // A hostile registry's endless .prov is cut off, not read into memory.
+    w.emu.put_raw_with_prov(
+        INSTANCE,
+        NS,
+        "app",
+        "2.0.1",
+        chart_tgz("app", "2.0.1", ""),
+        vec![b'-'; 3 << 20],
+    );
+    let out = ccr(&w, &g, tmp.path())
+        .args([
+            "pull",
+            &format!("{REPO}/app"),
+            "--version",
+            "2.0.1",
+            "--verify",
+            "-d",
+            "big",
+        ])
+        .output()
+        .unwrap();
+    assert_one_error(&out, 1, "larger than 1 MiB");
+    assert_eq!(files_below(&w.path("big")), Vec::<String>::new());
     insta::assert_snapshot!(
         "prov_pull_verify_refusals",
         stable(&w, &lines.join("\n"), &[&fpr, &other_fpr])
