@@ -8,10 +8,12 @@ pub mod commands;
 pub mod credentials;
 pub mod env;
 pub mod error;
+pub mod gpg;
 pub mod index;
 pub mod multipart;
 pub mod output;
 pub mod pool;
+pub mod provenance;
 pub mod registry;
 pub mod repo_ref;
 pub mod settings;
@@ -71,12 +73,23 @@ fn usage_error(e: clap::Error) -> i32 {
         }
         _ => {
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
+            let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+            let mut first = lines
+                .next()
                 .unwrap_or("invalid arguments")
                 .trim()
-                .trim_start_matches("error: ");
+                .trim_start_matches("error: ")
+                .to_string();
+            // "the following required arguments were not provided:" names them below.
+            if first.ends_with(':') {
+                let named: Vec<&str> = lines
+                    .take_while(|l| l.starts_with(' '))
+                    .map(str::trim)
+                    .collect();
+                if !named.is_empty() {
+                    first = format!("{first} {}", named.join(", "));
+                }
+            }
             eprintln!("Error: {first}");
             eprintln!("Run 'helm ccr --help' for usage.");
             EXIT_USAGE
@@ -125,6 +138,10 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                     dependency_update: a.dependency_update,
                     existing,
                     dry_run: a.dry_run,
+                    sign: a.signing.sign.then_some(commands::push::SignSettings {
+                        key: a.signing.key,
+                        keyring: a.signing.keyring,
+                    }),
                 },
                 &global,
             )
@@ -137,6 +154,9 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 destination: a.destination,
                 untar: a.untar,
                 untardir: a.untardir,
+                verify: a.verifying.verify,
+                keyring: a.verifying.keyring,
+                prov: a.verifying.prov,
             },
             &global,
         ),

@@ -237,6 +237,14 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// sha256 hex of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

@@ -9,8 +9,10 @@ use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
+use crate::gpg::Gpg;
 use crate::output::Output;
-use crate::registry::Registry;
+use crate::provenance;
+use crate::registry::{self, Registry};
 use crate::repo_ref;
 use crate::settings::{self, Global};
 use crate::transport::BodyBroken;
@@ -24,6 +26,12 @@ pub struct PullSettings {
     pub destination: PathBuf,
     pub untar: bool,
     pub untardir: PathBuf,
+    /// `--verify`: check the package against its provenance file before writing it.
+    pub verify: bool,
+    /// `--keyring` for `--verify`.
+    pub keyring: Option<PathBuf>,
+    /// `--prov`: keep the provenance file next to the package.
+    pub prov: bool,
 }
 
 /// A writer that hashes what passes through.
@@ -147,6 +155,11 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         &repo.display,
     )?;
     let file_name = v.file_name();
+    let prov = if s.verify || s.prov {
+        Some(fetch_provenance(&client, &file_name, &repo.display)?)
+    } else {
+        None
+    };
     std::fs::create_dir_all(&s.destination)
         .with_context(|| format!("creating {}", s.destination.display()))?;
     if s.untar {
@@ -166,14 +179,98 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         std::fs::create_dir_all(&untar_dir)
             .with_context(|| format!("creating {}", untar_dir.display()))?;
         let tmp = fetch_verified(&client, &v, &file_name, &untar_dir, &out)?;
+        let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dir = tgz::untar_as(tmp.path(), &file_name, &untar_dir)?;
+        keep_provenance(kept, &s.destination, &file_name)?;
         out.result(&dir.display().to_string());
     } else {
         let tmp = fetch_verified(&client, &v, &file_name, &s.destination, &out)?;
+        let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dest = s.destination.join(&file_name);
         tmp.persist(&dest)
             .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
+        keep_provenance(kept, &s.destination, &file_name)?;
         out.result(&dest.display().to_string());
     }
+    Ok(())
+}
+
+/// Provenance files are a few kilobytes; anything beyond this is refused.
+const MAX_PROV_BYTES: usize = 1 << 20;
+
+/// `--verify`/`--prov`: the package's provenance file, fetched before the package so that a
+/// chart without one fails before anything is downloaded.
+fn fetch_provenance(client: &Registry, file_name: &str, repo: &str) -> Result<Vec<u8>> {
+    struct Capped(Vec<u8>);
+    impl Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0.len() + buf.len() > MAX_PROV_BYTES {
+                return Err(io::Error::other("larger than 1 MiB"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let name = provenance::prov_name(file_name);
+    let mut body = Capped(Vec::new());
+    match client.download(&name, &mut body) {
+        Ok(_) => Ok(body.0),
+        Err(e) if registry::is_not_found(&e) => {
+            bail!("{file_name} has no provenance file ({name}) in {repo}: it was not signed, so it cannot be verified ({e})")
+        }
+        Err(e) => Err(e.context(format!("downloading {name}"))),
+    }
+}
+
+/// `--verify`: checks the downloaded package (`package`, named `file_name` in the registry)
+/// against its provenance file with gpg and prints the signer as `helm verify` does. Returns
+/// the provenance file when `--prov` keeps it.
+fn check_provenance(
+    s: &PullSettings,
+    prov: Option<&[u8]>,
+    package: &Path,
+    file_name: &str,
+    global: &Global,
+) -> Result<Option<Vec<u8>>> {
+    let Some(prov) = prov else { return Ok(None) };
+    if s.verify {
+        let out = global.output();
+        let name = provenance::prov_name(file_name);
+        let block = provenance::clearsigned_block(prov)
+            .ok_or_else(|| anyhow!("{name} is not a clear-signed provenance file"))?;
+        let verified = Gpg::from_env(&global.env, out)
+            .verify(block, s.keyring.as_deref())
+            .with_context(|| format!("verifying {file_name}"))?;
+        let sha256 = tgz::sha256_file(package)?;
+        let hash = provenance::check_hash(&verified.text, file_name, &sha256)
+            .with_context(|| format!("verifying {file_name}"))?;
+        for line in provenance::verified_lines(
+            &verified.identities,
+            &verified.signature.primary_fingerprint,
+            &hash,
+        ) {
+            out.info(&line);
+        }
+    }
+    Ok(s.prov.then(|| prov.to_vec()))
+}
+
+/// `--prov`: writes the provenance file next to the package (atomically).
+fn keep_provenance(prov: Option<Vec<u8>>, dir: &Path, file_name: &str) -> Result<()> {
+    let Some(prov) = prov else { return Ok(()) };
+    let name = provenance::prov_name(file_name);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(&prov)
+        .with_context(|| format!("writing {name}"))?;
+    let dest = dir.join(&name);
+    tmp.persist(&dest)
+        .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
     Ok(())
 }

@@ -14,6 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, pgzip, tgz};
 use crate::error::UsageError;
+use crate::gpg::Gpg;
+use crate::provenance;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::settings::{self, Global};
@@ -38,6 +40,17 @@ pub struct PushSettings {
     pub dependency_update: bool,
     pub existing: Existing,
     pub dry_run: bool,
+    /// `--sign`: make and upload a provenance file.
+    pub sign: Option<SignSettings>,
+}
+
+/// `--sign [--key NAME] [--keyring FILE]`.
+#[derive(Debug, Clone, Default)]
+pub struct SignSettings {
+    /// `--key`; else `HELM_CCR_SIGN_KEY`; else gpg's default key.
+    pub key: Option<String>,
+    /// A legacy secret keyring to sign from instead of the GnuPG home.
+    pub keyring: Option<PathBuf>,
 }
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
@@ -66,7 +79,7 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
 
     if s.charts.len() == 1 {
         let p = prepare(&s.charts[0], s, global)?;
-        let line = publish(&p, s, &client, &repo.display)?;
+        let line = publish(&p, s, &client, &repo.display, global)?;
         out.info(&line);
         return Ok(());
     }
@@ -100,7 +113,7 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
                 let received = ready_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((i, prepared)) = received else { break };
                 let chart = &s.charts[i];
-                match prepared.and_then(|p| publish(&p, s, &client, &repo.display)) {
+                match prepared.and_then(|p| publish(&p, s, &client, &repo.display, global)) {
                     Ok(line) => out.info(&line),
                     Err(e) => fail(chart, e),
                 }
@@ -219,7 +232,13 @@ fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
 }
 
 /// Looks for the version in the registry, then uploads it (or not: see [`Existing`]).
-fn publish(p: &Prepared, s: &PushSettings, client: &Registry, repo: &str) -> Result<String> {
+fn publish(
+    p: &Prepared,
+    s: &PushSettings,
+    client: &Registry,
+    repo: &str,
+    global: &Global,
+) -> Result<String> {
     let id = format!("{} {}", p.name, p.version);
     let existing = client.find_version(&p.name, &p.version)?;
     if let Some(e) = &existing {
@@ -238,12 +257,19 @@ fn publish(p: &Prepared, s: &PushSettings, client: &Registry, repo: &str) -> Res
             Existing::Replace => {}
         }
     }
+    let signed = match &s.sign {
+        Some(sign) => Some(sign_package(p, sign, global)?),
+        None => None,
+    };
     if s.dry_run {
         return Ok(format!(
-            "Would push {} ({} bytes, sha256:{}) to {repo}{}",
+            "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
             p.file_name,
             p.size,
             p.sha256,
+            signed
+                .as_ref()
+                .map_or(String::new(), |x| x.describe(&p.file_name)),
             if existing.is_some() {
                 ", replacing the existing version"
             } else {
@@ -254,7 +280,10 @@ fn publish(p: &Prepared, s: &PushSettings, client: &Registry, repo: &str) -> Res
     let up = Upload {
         chart: &p.path,
         file_name: &p.file_name,
-        prov: p.prov.as_deref(),
+        prov: match &signed {
+            Some(x) => Some(x.file.path()),
+            None => p.prov.as_deref(),
+        },
         name: &p.name,
         version: &p.version,
         sha256: &p.sha256,
@@ -284,5 +313,78 @@ fn publish(p: &Prepared, s: &PushSettings, client: &Registry, repo: &str) -> Res
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    Ok(format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256))
+    let signed_note = signed.as_ref().map_or(String::new(), |x| {
+        format!(", signed with key {}", x.fingerprint)
+    });
+    Ok(format!(
+        "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
+        p.sha256
+    ))
+}
+
+/// A provenance file made by `--sign`, in a temporary file until the upload is done.
+struct SignedProv {
+    file: tempfile::NamedTempFile,
+    sha256: String,
+    fingerprint: String,
+}
+
+impl SignedProv {
+    /// ` with NAME.prov (sha256:HEX)`, for `--dry-run`.
+    fn describe(&self, file_name: &str) -> String {
+        format!(
+            " with {} (sha256:{})",
+            provenance::prov_name(file_name),
+            self.sha256
+        )
+    }
+}
+
+/// `--sign`: the provenance file `helm package --sign` would write for this package (its
+/// Chart.yaml data as Helm marshals it, then its sha256), clear-signed by gpg.
+fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<SignedProv> {
+    let out = global.output();
+    let mut md = tgz::inspect(&p.path)?.metadata;
+    md.validate()
+        .map_err(|e| anyhow!("{}: cannot sign: Chart.yaml: {e}", p.file_name))?;
+    // Helm checks the hash by the name the registry serves the package under, which is
+    // NAME-VERSION.tgz whatever the local file is called.
+    let served = format!("{}-{}.tgz", p.name, p.version);
+    if served != p.file_name {
+        out.debug(&format!(
+            "{}: the provenance file names it {served}, as the registry serves it",
+            p.file_name
+        ));
+    }
+    let message = provenance::message(&md.to_yaml(), &served, &p.sha256);
+    if p.prov.is_some() {
+        out.debug(&format!(
+            "{}: the .prov beside it is replaced by a new signature (--sign)",
+            p.file_name
+        ));
+    }
+    let key = sign
+        .key
+        .as_deref()
+        .or_else(|| global.env.get("HELM_CCR_SIGN_KEY"));
+    let signed = Gpg::from_env(&global.env, out)
+        .clearsign(&message, key, sign.keyring.as_deref())
+        .with_context(|| format!("signing {}", p.file_name))?;
+    if signed.algorithm == 22 {
+        out.warn(&format!(
+            "{} is signed with an EdDSA key: Helm 3 cannot check it (helm verify fails to read the keyring); Helm 4 and helm ccr pull --verify can",
+            p.file_name
+        ));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix(".helm-ccr-")
+        .suffix(".prov")
+        .tempfile()
+        .context("creating a temporary file for the provenance file")?;
+    std::io::Write::write_all(&mut file, &signed.text).context("writing the provenance file")?;
+    Ok(SignedProv {
+        file,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&signed.text)),
+        fingerprint: signed.fingerprint,
+    })
 }

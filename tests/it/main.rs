@@ -8,6 +8,8 @@ mod hostile;
 mod install;
 mod packaging;
 mod parallel;
+mod provenance;
 mod push_dir;
+mod release;
 mod snapshots;
 mod structure;
