@@ -52,7 +52,9 @@ start_emulator slow --latency-ms 20
 
 export BENCH_WORK=$work BENCH_PAIRS=$pairs BENCH_HELM=$helm_bin
 export BENCH_CCR=$root/target/release/helm-ccr BENCH_ROOT=$root
-export BENCH_FAST=$(head -n1 "$work/fast.url") BENCH_SLOW=$(head -n1 "$work/slow.url")
+BENCH_FAST=$(head -n1 "$work/fast.url")
+BENCH_SLOW=$(head -n1 "$work/slow.url")
+export BENCH_FAST BENCH_SLOW
 export HOME=$work/home BCE_ACCESS_KEY_ID=BENCHAK BCE_SECRET_ACCESS_KEY=BENCHSK
 unset HELM_CCR_ENDPOINT HELM_CCR_PARALLEL HELM_DEBUG SOURCE_DATE_EPOCH
 mkdir -p "$HOME"
