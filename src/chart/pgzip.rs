@@ -57,9 +57,10 @@ where
             level,
             threads: threads.max(1),
             cur: Vec::with_capacity(BLOCK),
-            mode: Mode::Buffering {
+            mode: Mode::Inline {
                 out,
                 pending: Vec::new(),
+                trailer: Trailer::new(),
             },
             seq: 0,
             prev_tail: Vec::new(),
@@ -135,6 +136,12 @@ impl Trailer {
         self.len += len as u64;
     }
 
+    fn add_data(&mut self, data: &[u8]) {
+        let mut crc = Crc::new();
+        crc.update(data);
+        self.add(&crc, data.len());
+    }
+
     fn bytes(&self) -> [u8; 8] {
         let mut t = [0u8; 8];
         t[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
@@ -145,8 +152,13 @@ impl Trailer {
 }
 
 enum Mode<'scope, W> {
-    /// Small so far: full blocks wait here until there are enough to be worth threads.
-    Buffering { out: W, pending: Vec<Vec<u8>> },
+    /// On this thread. With one thread each full block is compressed at once; with more,
+    /// full blocks wait in `pending` until there are enough to be worth the threads.
+    Inline {
+        out: W,
+        pending: Vec<Vec<u8>>,
+        trailer: Trailer,
+    },
     /// Blocks go to the workers; a writer thread puts them in order into the output.
     Parallel {
         jobs: Sender<Job>,
@@ -179,21 +191,57 @@ impl<'scope, W: Write + Send + 'scope> Blocks<'scope, '_, W> {
     fn push_full(&mut self) -> io::Result<()> {
         let data = std::mem::replace(&mut self.cur, Vec::with_capacity(BLOCK));
         match &mut self.mode {
-            Mode::Buffering { pending, .. } => {
+            Mode::Inline { pending, .. } => {
                 pending.push(data);
-                if self.threads > 1 && pending.len() * BLOCK >= PARALLEL_MIN {
-                    self.start_parallel()?;
+                if self.threads == 1 {
+                    self.compress_inline(None)
+                } else if pending.len() * BLOCK >= PARALLEL_MIN {
+                    self.start_parallel()
+                } else {
+                    Ok(())
                 }
-                Ok(())
             }
             Mode::Parallel { .. } => self.dispatch(data, false),
             Mode::Switching => unreachable!("mode switch interrupted"),
         }
     }
 
+    /// Compresses the pending blocks on this thread (then `last`, ending the stream).
+    fn compress_inline(&mut self, last: Option<Vec<u8>>) -> io::Result<()> {
+        let Blocks {
+            mode,
+            prev_tail,
+            level,
+            seq,
+            ..
+        } = self;
+        let Mode::Inline {
+            out,
+            pending,
+            trailer,
+        } = mode
+        else {
+            unreachable!("not inline")
+        };
+        let mut deflated = Vec::new();
+        let blocks = pending.drain(..).map(|d| (d, false));
+        for (data, is_last) in blocks.chain(last.map(|d| (d, true))) {
+            deflate_block(*level, prev_tail, &data, is_last, &mut deflated)?;
+            out.write_all(&deflated)?;
+            trailer.add_data(&data);
+            *prev_tail = tail(&data).to_vec();
+            *seq += 1;
+        }
+        Ok(())
+    }
+
     /// Starts the workers and the writer, and sends them the blocks buffered so far.
     fn start_parallel(&mut self) -> io::Result<()> {
-        let Mode::Buffering { out, pending } = std::mem::replace(&mut self.mode, Mode::Switching)
+        let Mode::Inline {
+            out,
+            pending,
+            trailer,
+        } = std::mem::replace(&mut self.mode, Mode::Switching)
         else {
             unreachable!("already parallel")
         };
@@ -208,9 +256,10 @@ impl<'scope, W: Write + Send + 'scope> Blocks<'scope, '_, W> {
             self.scope.spawn(move || worker(&jobs_rx, done_tx, level));
         }
         drop(done_tx);
+        let first = self.seq;
         let writer = self
             .scope
-            .spawn(move || write_in_order(out, done_rx, credit_tx));
+            .spawn(move || write_in_order(out, trailer, first, done_rx, credit_tx));
         self.mode = Mode::Parallel {
             jobs: jobs_tx,
             credits: credit_rx,
@@ -269,19 +318,15 @@ impl<'scope, W: Write + Send + 'scope> Blocks<'scope, '_, W> {
     fn finish(mut self) -> Result<W> {
         let last = std::mem::take(&mut self.cur);
         match std::mem::replace(&mut self.mode, Mode::Switching) {
-            Mode::Buffering { mut out, pending } => {
-                let mut trailer = Trailer::new();
-                let mut deflated = Vec::new();
-                let mut dict: &[u8] = &[];
-                for (i, data) in pending.iter().chain(std::iter::once(&last)).enumerate() {
-                    let is_last = i == pending.len();
-                    deflate_block(self.level, dict, data, is_last, &mut deflated)?;
-                    out.write_all(&deflated)?;
-                    let mut crc = Crc::new();
-                    crc.update(data);
-                    trailer.add(&crc, data.len());
-                    dict = tail(data);
-                }
+            mode @ Mode::Inline { .. } => {
+                self.mode = mode;
+                self.compress_inline(Some(last))?;
+                let Mode::Inline {
+                    mut out, trailer, ..
+                } = std::mem::replace(&mut self.mode, Mode::Switching)
+                else {
+                    unreachable!()
+                };
                 out.write_all(&trailer.bytes())?;
                 Ok(out)
             }
@@ -362,12 +407,13 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: Sender<io::Result<Done>>, level: u3
 /// The writer thread: writes compressed blocks in sequence, then the trailer.
 fn write_in_order<W: Write>(
     mut out: W,
+    mut trailer: Trailer,
+    first: u64,
     done: Receiver<io::Result<Done>>,
     credits: Sender<()>,
 ) -> Result<W> {
     let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut trailer = Trailer::new();
+    let mut next = first;
     for d in done {
         let d = d?;
         waiting.insert(d.seq, d);
@@ -568,13 +614,17 @@ mod tests {
     }
 
     #[test]
-    fn an_error_from_the_output_is_returned() {
+    fn an_error_from_the_output_is_returned_while_the_input_is_written() {
         for threads in [1, 2] {
+            let mut stopped_early = false;
             let e = compress(FailingWriter(100_000), HEADER, 6, threads, |w| {
-                w.write_all(&sample(4 * PARALLEL_MIN))?;
-                Ok(())
+                // Streaming: the output fails long before 4 MiB of input is taken.
+                let r = w.write_all(&sample(4 * PARALLEL_MIN));
+                stopped_early = r.is_err();
+                Ok(r?)
             })
             .unwrap_err();
+            assert!(stopped_early, "{threads} threads");
             assert!(format!("{e:#}").contains("disk full"), "{e:#}");
         }
     }
