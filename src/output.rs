@@ -3,7 +3,29 @@
 
 use std::io::{IsTerminal, Write};
 
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// How a command prints its results: for people (text lines; `ls`'s table) or for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Yaml,
+}
+
+/// `value` as pretty JSON or as YAML (no trailing newline); `Text` has no generic form and
+/// gives JSON.
+pub fn render<T: Serialize>(format: Format, value: &T) -> Result<String> {
+    Ok(match format {
+        Format::Yaml => serde_saphyr::to_string(value)
+            .map_err(|e| anyhow::anyhow!("writing YAML: {e}"))?
+            .trim_end()
+            .to_string(),
+        Format::Json | Format::Text => serde_json::to_string_pretty(value)?,
+    })
+}
 
 /// Output policy of one command run.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +49,13 @@ impl Output {
     /// What the command exists to print (`ls` output, the pulled path); always printed.
     pub fn result(&self, text: &str) {
         println_flush(text);
+    }
+
+    /// Something worth knowing about the result (`Note: ...` on stderr); `--quiet` drops it.
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("Note: {msg}");
+        }
     }
 
     pub fn warn(&self, msg: &str) {

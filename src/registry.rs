@@ -129,6 +129,18 @@ impl Registry {
         bail!("the registry's list did not end after {MAX_PAGES} pages")
     }
 
+    /// One signed list call (the first chart of the namespace), proving that the endpoint, the
+    /// credentials and the namespace work together. Returns the number of charts the registry
+    /// says the namespace holds, when it says.
+    pub fn probe(&self) -> Result<Option<u64>> {
+        let query = vec![
+            ("pageNo".to_string(), "1".to_string()),
+            ("pageSize".to_string(), "1".to_string()),
+        ];
+        let body = self.transport.call("GET", &self.path(&[])?, &query, None)?;
+        Ok(api::parse_page(&body)?.total)
+    }
+
     /// Every chart of the namespace, sorted by name.
     pub fn list_charts(&self) -> Result<Vec<HelmChart>> {
         let mut charts: Vec<HelmChart> = self

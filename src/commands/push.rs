@@ -3,14 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
 use crate::error::UsageError;
+use crate::output::Format;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
+use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
 
 /// At most this many charts are packaged and pushed at once.
@@ -36,6 +37,8 @@ pub struct PushSettings {
     pub dependency_update: bool,
     pub existing: Existing,
     pub dry_run: bool,
+    /// `-o`: the result lines, or one JSON/YAML list of [`Record`]s.
+    pub format: Format,
 }
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
@@ -55,62 +58,87 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
         return Err(UsageError("--version and --app-version take exactly one chart".into()).into());
     }
     if let Some(v) = &s.version {
-        package::validate_version_override(v)?;
+        package::validate_version_override(v).map_err(|e| UsageError(format!("{e:#}")))?;
     }
+    check_order(s)?;
+    source_date_epoch(global)?;
     let repo_arg = repo_ref::parse_repo(&s.repo)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-    let out = global.output();
+    let report = Reporter::new(s.format, global.output(), false);
 
     if s.charts.len() == 1 {
-        let line = push_one(&s.charts[0], s, &client, &repo.display, global)?;
-        out.info(&line);
-        return Ok(());
+        // One chart: its error is the command's error, said once.
+        let record = push_one(&s.charts[0], s, &client, &repo.display, global)?;
+        report.add(0, record);
+        return report.finish();
     }
     let next = AtomicUsize::new(0);
-    let failures = Mutex::new(0usize);
     std::thread::scope(|scope| {
         for _ in 0..MAX_PARALLEL.min(s.charts.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(chart) = s.charts.get(i) else { break };
                 match push_one(chart, s, &client, &repo.display, global) {
-                    Ok(line) => out.info(&line),
-                    Err(e) => {
-                        eprintln!("Error: {}: {e:#}", chart.display());
-                        *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                    }
+                    Ok(record) => report.add(i, record),
+                    Err(e) => report.fail(i, &chart.display().to_string(), &repo.display, &e),
                 }
             });
         }
     });
-    let failed = *failures.lock().unwrap_or_else(|p| p.into_inner());
-    if failed > 0 {
-        bail!("{failed} of {} charts failed", s.charts.len());
+    report.finish()
+}
+
+/// `push REPO CHART`: the last argument is a chart on disk while the first is not, or names a
+/// repository. Said before anything else happens.
+fn check_order(s: &PushSettings) -> Result<()> {
+    let last = Path::new(&s.repo);
+    let is_chart = |p: &Path| {
+        p.join("Chart.yaml").is_file() || (p.is_file() && p.extension().is_some_and(|e| e == "tgz"))
+    };
+    if s.repo.contains("://") || !is_chart(last) {
+        return Ok(());
     }
-    Ok(())
+    let first = &s.charts[0];
+    let first_missing = !first.exists();
+    if first_missing || first.to_string_lossy().starts_with("ccr://") {
+        return Err(UsageError(format!(
+            "{:?} is a chart and {:?} is not: the repository comes last (helm ccr push CHART... REPO)",
+            s.repo,
+            first.display().to_string()
+        ))
+        .into());
+    }
+    Err(UsageError(format!(
+        "{:?} is a chart, not a repository: the repository comes last (helm ccr push CHART... REPO)",
+        s.repo
+    ))
+    .into())
 }
 
 fn source_date_epoch(global: &Global) -> Result<Option<i64>> {
-    match global.env.get("SOURCE_DATE_EPOCH") {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
-    }
+    settings::env_number::<i64>(&global.env, "SOURCE_DATE_EPOCH")
 }
 
 fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
     let helm = global.env.get("HELM_BIN").unwrap_or("helm").to_string();
-    let output = std::process::Command::new(&helm)
+    let output = match std::process::Command::new(&helm)
         .arg("dependency")
         .arg("update")
         .arg(dir)
         .stdin(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("running {helm} dependency update"))?;
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "--dependency-update runs `{helm} dependency update`, but {helm:?} was not found; set HELM_BIN to the helm binary (Helm sets it when it runs the plugin)"
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("running {helm} dependency update (set HELM_BIN to the helm binary)")
+            })
+        }
+    };
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         let line = err
@@ -130,8 +158,18 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         app_version: s.app_version.clone(),
     };
     let sde = source_date_epoch(global)?;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{}: no such chart directory or package", path.display()))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let what = if path.extension().is_some_and(|e| e == "tgz") {
+                "package"
+            } else {
+                "directory"
+            };
+            bail!("{}: no such chart {what}", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     if meta.is_dir() {
         if s.dependency_update {
             dependency_update(path, global)?;
@@ -194,17 +232,33 @@ fn push_one(
     client: &Registry,
     repo: &str,
     global: &Global,
-) -> Result<String> {
+) -> Result<Record> {
     let p = prepare(path, s, global)?;
     let id = format!("{} {}", p.name, p.version);
+    let record = |action: Action, line: String| Record {
+        name: Some(p.name.clone()),
+        version: Some(p.version.clone()),
+        digest: Some(format!("sha256:{}", p.sha256)),
+        size: Some(p.size),
+        source: Some(path.display().to_string()),
+        line,
+        ..Record::new(repo, action)
+    };
     let existing = client.find_version(&p.name, &p.version)?;
     if let Some(e) = &existing {
         let same = e.digest.as_deref() == Some(p.sha256.as_str());
         match s.existing {
             Existing::Skip => {
-                return Ok(format!(
-                    "Skipped {id}: already in {repo}{}",
-                    if same { " (identical)" } else { " (different content)" }
+                return Ok(record(
+                    Action::Skipped,
+                    format!(
+                        "Skipped {id}: already in {repo}{}",
+                        if same {
+                            " (identical)"
+                        } else {
+                            " (different content)"
+                        }
+                    ),
                 ))
             }
             Existing::Fail => bail!(
@@ -215,16 +269,24 @@ fn push_one(
         }
     }
     if s.dry_run {
-        return Ok(format!(
-            "Would push {} ({} bytes, sha256:{}) to {repo}{}",
-            p.file_name,
-            p.size,
-            p.sha256,
-            if existing.is_some() {
-                ", replacing the existing version"
-            } else {
-                ""
-            }
+        let action = if existing.is_some() {
+            Action::WouldReplace
+        } else {
+            Action::WouldPush
+        };
+        return Ok(record(
+            action,
+            format!(
+                "Would push {} ({} bytes, sha256:{}) to {repo}{}",
+                p.file_name,
+                p.size,
+                p.sha256,
+                if existing.is_some() {
+                    ", replacing the existing version"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     let up = Upload {
@@ -238,17 +300,28 @@ fn push_one(
     // With --force on a registry that overwrites, the old digest may still be there after a
     // lost answer: that is not someone else's push.
     let replacing = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let mut action = if existing.is_some() {
+        Action::Replaced
+    } else {
+        Action::Pushed
+    };
     let outcome = match client.upload_replacing(&up, replacing) {
         Ok(o) => o,
         Err(e) if is_conflict(&e) => match s.existing {
             // Someone pushed it between our look and our upload.
-            Existing::Skip => return Ok(format!("Skipped {id}: already in {repo}")),
+            Existing::Skip => {
+                return Ok(record(
+                    Action::Skipped,
+                    format!("Skipped {id}: already in {repo}"),
+                ))
+            }
             Existing::Fail => bail!(
                 "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
             ),
             Existing::Replace => {
                 // A registry that refuses duplicates: delete, then upload again.
                 client.delete_version(&p.name, &p.version)?;
+                action = Action::Replaced;
                 client.upload(&up).with_context(|| {
                     format!("{id} was deleted to be replaced, but the new upload failed")
                 })?
@@ -260,5 +333,8 @@ fn push_one(
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    Ok(format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256))
+    Ok(record(
+        action,
+        format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256),
+    ))
 }

@@ -364,14 +364,16 @@ fn credential_and_reference_errors_are_one_clear_line() {
         .args(["pull", &format!("{REPO}/e"), "--version", ">=>1"])
         .output()
         .unwrap();
-    assert_one_error(&out, 1, "--version");
+    // A usage error: exit 2, said once.
+    assert_one_error(&out, 2, "--version");
+    assert_eq!(stderr(&out).matches(">=>1").count(), 1, "{}", stderr(&out));
     let before = w.emu.requests().len();
     let out = w
         .cmd()
         .args(["push", "e-1.0.0.tgz", REPO, "--version", "1.2.3.4"])
         .output()
         .unwrap();
-    assert_one_error(&out, 1, "1.2.3.4");
+    assert_one_error(&out, 2, "1.2.3.4");
     assert_eq!(
         w.emu.requests().len(),
         before,
