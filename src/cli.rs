@@ -422,6 +422,51 @@ pub fn subcommand_of(args: &[OsString]) -> Option<String> {
     None
 }
 
+/// A flag as shell completion sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagInfo {
+    /// `--output`.
+    pub long: String,
+    /// `-o`.
+    pub short: Option<String>,
+    pub takes_value: bool,
+}
+
+/// The visible subcommands, in the order help lists them.
+pub fn subcommands() -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd.get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+/// The visible flags of a subcommand, global flags included; None for an unknown one.
+pub fn flags_of(subcommand: &str) -> Option<Vec<FlagInfo>> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let sub = cmd
+        .get_subcommands()
+        .find(|c| c.get_name() == subcommand && !c.is_hide_set())?;
+    // `version` takes none of the global flags (clap accepts them everywhere; its help and
+    // completion list only what applies).
+    let globals_apply = subcommand != "version";
+    Some(
+        sub.get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_positional())
+            .filter(|a| globals_apply || !a.is_global_set() || a.get_id() == "help")
+            .filter_map(|a| {
+                Some(FlagInfo {
+                    long: format!("--{}", a.get_long()?),
+                    short: a.get_short().map(|c| format!("-{c}")),
+                    takes_value: a.get_action().takes_values(),
+                })
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +482,20 @@ mod tests {
             }) => (message, tip, subcommand),
             other => panic!("{args:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn completion_sees_flags_with_the_global_ones() {
+        let push = flags_of("push").unwrap();
+        let out = push.iter().find(|f| f.long == "--output").unwrap();
+        assert_eq!(out.short.as_deref(), Some("-o"));
+        assert!(out.takes_value);
+        assert!(push.iter().any(|f| f.long == "--region" && f.takes_value));
+        assert!(push.iter().any(|f| f.long == "--force" && !f.takes_value));
+        assert!(flags_of("download").is_none());
+        assert!(subcommands().contains(&"env".to_string()));
+        assert!(subcommands().contains(&"help".to_string()));
+        assert!(!subcommands().contains(&"download".to_string()));
     }
 
     #[test]

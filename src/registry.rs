@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
 use crate::multipart;
+use crate::output::Activity;
 use crate::sign;
 use crate::transport::{Attempts, Failure, Transport};
 
@@ -255,7 +256,7 @@ impl Registry {
                     .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
             }
             let reader = layout.reader(files);
-            let bar = out.transfer_bar(layout.total_len(), up.file_name);
+            let bar = out.transfer_bar(layout.total_len(), Activity::Uploading, up.file_name);
             let reader: Box<dyn Read> = match &bar {
                 Some(b) => Box::new(b.wrap_read(reader)),
                 None => Box::new(reader),

@@ -3,10 +3,12 @@
 //! last one being the word under the cursor). Prints one candidate a line, then `:N`, cobra's
 //! directive. Candidates: the names of `helm repo add`ed ccr:// repositories, the charts of a
 //! repository and the versions of a chart (asked of the registry, bounded by a short timeout),
-//! and the values of `-o` and `--region`. Nothing but `:4` is printed when anything fails.
+//! and the values of `-o` and `--region`. Subcommand and flag names are completion.yaml's, which
+//! Helm lists itself. Nothing but the directive is printed when anything fails.
 
 use std::time::Duration;
 
+use crate::cli;
 use crate::registry::Registry;
 use crate::repo_ref::RepoArg;
 use crate::settings::{self, Env, Global, REGIONS};
@@ -21,60 +23,12 @@ const KEEP_ORDER: u32 = 32;
 /// How long the registry may take to answer a completion.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-const SUBCOMMANDS: &[&str] = &["push", "pull", "ls", "rm", "env", "help", "version"];
-const GLOBAL_FLAGS: &[&str] = &[
-    "--region",
-    "--endpoint",
-    "--timeout",
-    "--ca-file",
-    "--insecure-skip-tls-verify",
-    "--quiet",
-    "--help",
-];
-
-/// Flags of a subcommand, besides the global ones.
-fn flags(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "push" => &[
-            "--version",
-            "--app-version",
-            "--dependency-update",
-            "--force",
-            "--skip-existing",
-            "--dry-run",
-            "--output",
-        ],
-        "pull" => &[
-            "--version",
-            "--devel",
-            "--destination",
-            "--untar",
-            "--untardir",
-            "--output",
-        ],
-        "ls" => &["--output", "--devel"],
-        "rm" => &["--version", "--all", "--dry-run", "--output"],
-        "env" => &["--check"],
-        _ => &[],
-    }
-}
-
-/// Flags that take a value (the next word).
-fn takes_value(flag: &str) -> bool {
-    matches!(
-        flag,
-        "--region"
-            | "--endpoint"
-            | "--timeout"
-            | "--ca-file"
-            | "--version"
-            | "--app-version"
-            | "--destination"
-            | "-d"
-            | "--untardir"
-            | "--output"
-            | "-o"
-    )
+/// Whether a flag of `sub` takes a value (the next word).
+fn takes_value(sub: &str, flag: &str) -> bool {
+    cli::flags_of(sub)
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f.takes_value && (f.long == flag || f.short.as_deref() == Some(flag)))
 }
 
 /// What completion may ask of the world; failures are empty answers.
@@ -97,22 +51,13 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
         return (Vec::new(), NO_FILE);
     };
     let sub = sub.as_str();
-    if !SUBCOMMANDS.contains(&sub) {
+    let subcommands = cli::subcommands();
+    if !subcommands.iter().any(|s| s == sub) {
         return (Vec::new(), NO_FILE);
     }
-    if cur.starts_with('-') && !cur.contains('=') {
-        let mut all: Vec<String> = flags(sub)
-            .iter()
-            .chain(if sub == "help" || sub == "version" {
-                [].iter()
-            } else {
-                GLOBAL_FLAGS.iter()
-            })
-            .filter(|f| f.starts_with(cur.as_str()))
-            .map(|f| f.to_string())
-            .collect();
-        all.sort();
-        return (all, NO_FILE);
+    if cur.starts_with('-') {
+        // Flag names come from completion.yaml; Helm lists them itself.
+        return (Vec::new(), NO_FILE);
     }
     // Positionals so far, and whether the word under the cursor is a flag's value.
     let mut positionals: Vec<&str> = Vec::new();
@@ -122,7 +67,7 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
             continue;
         }
         if w.starts_with('-') {
-            if takes_value(w) && !w.contains('=') {
+            if takes_value(sub, w) && !w.contains('=') {
                 pending = Some(w);
             }
             continue;
@@ -144,13 +89,7 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
         ("pull", 0) | ("ls", 0) | ("rm", _) => chart_refs(cur, src),
         ("env", 0) => (prefixed(src.repositories()), NO_FILE),
         ("help", 0) => (
-            prefixed(
-                SUBCOMMANDS
-                    .iter()
-                    .filter(|s| **s != "help")
-                    .map(|s| s.to_string())
-                    .collect(),
-            ),
+            prefixed(subcommands.into_iter().filter(|s| s != "help").collect()),
             NO_FILE,
         ),
         _ => (Vec::new(), NO_FILE),
@@ -338,10 +277,8 @@ mod tests {
         assert_eq!(c(&["push", "x", "--output", "j"]).0, ["json"]);
         assert!(c(&["ls", "--region", ""]).0.contains(&"bj".to_string()));
         assert_eq!(c(&["pull", "--untar", "--untardir", ""]).1, FILTER_DIRS);
-        assert_eq!(c(&["ls", "--d"]).0, ["--devel"]);
-        assert!(c(&["push", "--"])
-            .0
-            .contains(&"--skip-existing".to_string()));
+        // Flag names are completion.yaml's: listing them here too would double them.
+        assert_eq!(c(&["ls", "--d"]), (vec![], NO_FILE));
         // A flag's value is not a positional: the chart is still completed.
         assert_eq!(
             c(&["pull", "--region", "bj", "myccr/"]).0,

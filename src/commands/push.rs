@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
 use crate::error::UsageError;
-use crate::output::Format;
+use crate::output::{self, Activity, Format};
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::report::{Action, Record, Reporter};
@@ -174,8 +174,12 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         if s.dependency_update {
             dependency_update(path, global)?;
         }
-        let p = package::package_dir(path, &overrides, sde)?;
-        return Ok(from_packaged(p));
+        let spinner = packaging_spinner(path, global);
+        let p = package::package_dir(path, &overrides, sde);
+        if let Some(b) = spinner {
+            b.finish_and_clear();
+        }
+        return Ok(from_packaged(p?));
     }
     let md = tgz::inspect(path)?;
     if overrides.version.is_some() || overrides.app_version.is_some() {
@@ -204,6 +208,51 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         size: meta.len(),
         _temp: None,
     })
+}
+
+/// Directories larger than this get a spinner while they are packaged.
+const PACKAGING_SPINNER_BYTES: u64 = 4 << 20;
+
+/// `Packaging ./big (1200 files, 48 MiB)` on a terminal, for a directory of more than a few MB.
+fn packaging_spinner(dir: &Path, global: &Global) -> Option<indicatif::ProgressBar> {
+    let out = global.output();
+    if !out.shows_progress() {
+        return None;
+    }
+    let (files, bytes) = dir_size(dir);
+    if bytes <= PACKAGING_SPINNER_BYTES {
+        return None;
+    }
+    out.spinner(
+        Activity::Packaging,
+        &format!(
+            "{} ({files} files, {})",
+            dir.display(),
+            output::human_bytes(bytes)
+        ),
+    )
+}
+
+/// Files and bytes below `dir` (symbolic links not followed; unreadable parts skipped).
+fn dir_size(dir: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    (files, bytes)
 }
 
 fn from_packaged(p: package::Packaged) -> Prepared {

@@ -2,6 +2,7 @@
 //! emulator, and the real Helm binaries where a test says so.
 
 mod common;
+mod completion;
 mod core;
 mod faults;
 mod hostile;
