@@ -77,6 +77,23 @@ impl World {
         c
     }
 
+    /// [`World::cmd`] as a `std::process::Command`, for a run the test signals or waits on.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_helm-ccr"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env(
+                "HELM_REPOSITORY_CONFIG",
+                self.home.path().join("repositories.yaml"),
+            )
+            .env("HELM_CCR_ENDPOINT", self.emu.url())
+            .env("BCE_ACCESS_KEY_ID", AK)
+            .env("BCE_SECRET_ACCESS_KEY", SK)
+            .current_dir(self.work.path());
+        c
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.work.path().join(rel)
     }
@@ -144,6 +161,21 @@ pub fn tgz_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
             .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// `n` bytes that do not compress (xorshift from `seed`): packages that stay as large as they
+/// are.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(n);
+    out
 }
 
 pub fn sha256(bytes: &[u8]) -> String {

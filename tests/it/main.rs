@@ -9,5 +9,6 @@ mod hostile;
 mod install;
 mod packaging;
 mod push_dir;
+mod signals;
 mod snapshots;
 mod structure;
