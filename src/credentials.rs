@@ -234,7 +234,7 @@ pub fn resolve(
     }
     bail!(
         "no credentials found: set BCE_ACCESS_KEY_ID and BCE_SECRET_ACCESS_KEY, add the repository \
-         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password SK`, or \
+         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password-stdin`, or \
          configure ~/.bce/config.json"
     )
 }

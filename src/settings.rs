@@ -229,7 +229,7 @@ pub fn resolve_region<'a>(
     } else if let Some(r) = profile_region {
         (r, "the BCE CLI profile")
     } else {
-        ("bj", "the default")
+        ("bj", "default")
     }
 }
 
@@ -272,7 +272,7 @@ pub fn explain_endpoint(
             host: format!("ccr.{region}.baidubce.com"),
             port: None,
         },
-        format!("region {region} ({from})"),
+        format!("region {region}"),
     ))
 }
 

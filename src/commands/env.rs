@@ -15,9 +15,9 @@ pub struct EnvSettings {
     pub check: bool,
 }
 
-/// Aligned `key: value` lines.
+/// `key: value` lines, the values aligned (every key is shorter than `credentials`).
 fn lines(rows: &[(&str, String)]) -> String {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let width = "credentials:".len();
     rows.iter()
         .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
         .collect::<Vec<_>>()
@@ -63,7 +63,14 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         format!("{} (from {endpoint_from})", endpoint.base_url()),
     ));
     let (region, region_from) = settings::resolve_region(global, profile_region);
-    rows.push(("region", format!("{region} (from {region_from})")));
+    rows.push((
+        "region",
+        if region_from == "default" {
+            format!("{region} (default)")
+        } else {
+            format!("{region} (from {region_from})")
+        },
+    ));
     let explicit = repo.as_ref().and_then(|r| r.credentials.clone());
     let creds = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
     rows.push((
@@ -117,8 +124,8 @@ mod tests {
     #[test]
     fn lines_align_on_the_longest_key() {
         assert_eq!(
-            lines(&[("region", "bj".into()), ("credentials", "x".into())]),
-            "region:      bj\ncredentials: x"
+            lines(&[("region", "bj".into()), ("check", "ok".into())]),
+            "region:      bj\ncheck:       ok"
         );
     }
 }

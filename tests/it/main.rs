@@ -12,3 +12,4 @@ mod push_dir;
 mod signals;
 mod snapshots;
 mod structure;
+mod ux;
