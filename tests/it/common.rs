@@ -331,11 +331,24 @@ impl PluginHelm {
     /// `helm` (on PATH first) with only this Helm's homes, the emulator as endpoint and no
     /// credentials in the environment.
     pub fn cmd(&self) -> std::process::Command {
+        self.with_env(std::process::Command::new(
+            self.dir.path().join("bin").join("helm"),
+        ))
+    }
+
+    /// `sh -c SCRIPT` in the environment of [`PluginHelm::cmd`] (this `helm` first on PATH),
+    /// in the Helm's directory.
+    pub fn sh(&self, script: &str) -> std::process::Command {
+        let mut c = self.with_env(std::process::Command::new("sh"));
+        c.arg("-c").arg(script);
+        c
+    }
+
+    fn with_env(&self, mut c: std::process::Command) -> std::process::Command {
         let home = self.dir.path();
         let mut path = std::ffi::OsString::from(home.join("bin"));
         path.push(":");
         path.push(std::env::var_os("PATH").unwrap_or_default());
-        let mut c = std::process::Command::new(home.join("bin").join("helm"));
         c.env_clear()
             .env("PATH", path)
             .env("HOME", home.join("home"))

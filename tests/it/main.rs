@@ -9,6 +9,7 @@ mod hostile;
 mod install;
 mod packaging;
 mod push_dir;
+mod recipes;
 mod signals;
 mod snapshots;
 mod structure;

@@ -593,3 +593,65 @@ fn ls_table_cuts_descriptions_and_shows_zero_times_as_a_dash() {
     server.unblock();
     thread.join().unwrap();
 }
+
+/// Runs `helm-ccr ARGS` on a terminal (`script` gives it one) and returns what the terminal
+/// showed, stdout and stderr together.
+#[cfg(unix)]
+fn on_a_terminal(w: &World, args: &[&str]) -> String {
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_helm-ccr"));
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.home.path())
+        .env("TERM", "xterm")
+        .env("HELM_CCR_ENDPOINT", w.emu.url())
+        .env("BCE_ACCESS_KEY_ID", AK)
+        .env("BCE_SECRET_ACCESS_KEY", SK)
+        .current_dir(w.work.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(out.status.success(), "{}", stdout(&out));
+    stdout(&out)
+}
+
+#[cfg(unix)]
+#[test]
+fn progress_says_what_it_does_on_a_terminal_only_and_is_cleared_first() {
+    let w = World::new();
+    w.write(
+        "big/Chart.yaml",
+        b"apiVersion: v2\nname: big\nversion: 1.0.0\n",
+    );
+    w.write("big/files/a.bin", &noise(3 << 20, 3));
+    w.write("big/files/b.bin", &noise(2 << 20, 5));
+    // Slow enough for the bars to be drawn.
+    w.emu.set_throttle(4 << 20);
+    let shown = on_a_terminal(&w, &["push", "./big", REPO]);
+    assert!(
+        shown.contains("Packaging ./big (3 files, 5 MiB)"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("Uploading big-1.0.0.tgz"), "{shown:?}");
+    let result = shown.find("Pushed big 1.0.0").expect("the result line");
+    let cleared = shown[..result]
+        .rfind("\u{1b}[2K")
+        .expect("the bar is cleared");
+    assert!(
+        shown[..result].rfind("Uploading").unwrap() < cleared,
+        "{shown:?}"
+    );
+
+    let shown = on_a_terminal(&w, &["pull", &format!("{REPO}/big"), "-d", "dl"]);
+    assert!(shown.contains("Downloading big-1.0.0.tgz"), "{shown:?}");
+    let result = shown.find("dl/big-1.0.0.tgz").expect("the result line");
+    assert!(shown[..result].rfind("\u{1b}[2K").is_some(), "{shown:?}");
+
+    // Nothing of the kind off a terminal (CI logs).
+    let (_, _, err) = run(&w, &["pull", &format!("{REPO}/big"), "-d", "dl2"]);
+    assert_eq!(err, "");
+}
