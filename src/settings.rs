@@ -259,7 +259,7 @@ pub fn explain_endpoint(
             "the API host in the repository URL".into(),
         ));
     }
-    let (region, from) = resolve_region(global, profile_region);
+    let (region, _) = resolve_region(global, profile_region);
     if !REGIONS.contains(&region) {
         bail!(
             "unknown region {region:?} (CCR regions: {})",
