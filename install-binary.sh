@@ -5,9 +5,14 @@
 # Relies only on HELM_PLUGIN_DIR (Helm 4 runs hooks without HELM_BIN and most HELM_* vars).
 # Where the binary comes from, first that applies:
 #   1. HELM_CCR_BINARY=/path/to/helm-ccr    a prebuilt binary, copied as it is;
-#   2. the release asset helm-ccr-VERSION-OS-ARCH.tar.gz and sha256sums.txt, downloaded from
-#      HELM_CCR_RELEASE_BASE_URL (default: the GitHub release of plugin.yaml's version) and
-#      checked: a checksum mismatch is a refusal, never a reason to try something else;
+#   2. the release asset helm-ccr-VERSION-OS-ARCH.tar.gz, downloaded from
+#      HELM_CCR_RELEASE_BASE_URL (default: the GitHub release of plugin.yaml's version; a local
+#      directory or file:// URL works too) and checked against
+#        - checksums.txt in the plugin directory, when there is one: the signed plugin package
+#          (ccr-VERSION.tgz) carries it, so its signature covers the binary. It is then the only
+#          list trusted: no sha256sums.txt is fetched, and nothing else is tried after a refusal;
+#        - otherwise (a git or directory install) the release's sha256sums.txt.
+#      A checksum problem is a refusal, never a reason to try something else;
 #   3. when no asset can be had (offline, no release, unsupported platform):
 #      `cargo build --release --locked` in the plugin directory (a source checkout), honouring
 #      CARGO_TARGET_DIR;
@@ -16,6 +21,9 @@
 # Ends with a smoke run of `bin/helm-ccr version`.
 
 set -eu
+
+# The repository whose GitHub releases hold the binaries (the README's Install section names it).
+release_repo="https://github.com/baidubce-community/helm-ccr"
 
 me="helm-ccr install"
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
@@ -33,8 +41,26 @@ version=$(sed -n 's/^version:[[:space:]]*["'\'']\{0,1\}\([^"'\'' ]*\)["'\'']\{0,
   "$plugin_dir/plugin.yaml" | head -n 1)
 [ -n "$version" ] || die "cannot read the version from $plugin_dir/plugin.yaml"
 
+os=""
+arch=""
+exe=""
+detect_platform() {
+  case $(uname -s 2>/dev/null) in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    MINGW* | MSYS* | CYGWIN* | Windows_NT) os=windows exe=.exe ;;
+    *) os="" ;;
+  esac
+  case $(uname -m 2>/dev/null) in
+    x86_64 | amd64) arch=amd64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) arch="" ;;
+  esac
+}
+detect_platform
+
 bin_dir="$plugin_dir/bin"
-target="$bin_dir/helm-ccr"
+target="$bin_dir/helm-ccr$exe"
 work=""
 cleanup() {
   if [ -n "$work" ]; then rm -rf "$work"; fi
@@ -52,22 +78,14 @@ install_file() {
   mv -f "$bin_dir/.helm-ccr.tmp.$$" "$target"
 }
 
-detect_platform() {
-  case $(uname -s 2>/dev/null) in
-    Linux) os=linux ;;
-    Darwin) os=darwin ;;
-    *) os="" ;;
-  esac
-  case $(uname -m 2>/dev/null) in
-    x86_64 | amd64) arch=amd64 ;;
-    aarch64 | arm64) arch=arm64 ;;
-    *) arch="" ;;
-  esac
-}
-
 # fetch URL FILE: 0 when FILE holds the body of a successful answer, non-zero otherwise.
-# Short connect timeout so an offline machine falls through to the source build at once.
+# A local directory (absolute path or file:// URL) is read directly. Short connect timeout, so
+# an offline machine falls through to the source build at once.
 fetch() {
+  case "$1" in
+    file://*) cp "${1#file://}" "$2" 2>/dev/null; return ;;
+    /*) cp "$1" "$2" 2>/dev/null; return ;;
+  esac
   if command -v curl >/dev/null 2>&1; then
     curl -fsSL --proto '=https,http' --connect-timeout 5 --max-time 300 -o "$2" "$1"
   elif command -v wget >/dev/null 2>&1; then
@@ -90,46 +108,58 @@ sha256_of() {
   fi
 }
 
+# checksum_for FILE NAME: the lower-case sha256 that the sha256sum-format list FILE gives NAME.
+checksum_for() {
+  awk -v f="$2" '{ n = $2; sub(/^\*/, "", n); if (n == f) { print $1; exit } }' "$1" |
+    tr 'A-F' 'a-f'
+}
+
 # Returns 0 when installed, 2 when no asset could be had (try the next way);
 # exits 1 itself on a checksum problem.
 install_release() {
-  detect_platform
   if [ -z "$os" ] || [ -z "$arch" ]; then
     say "no prebuilt binary for $(uname -s 2>/dev/null)/$(uname -m 2>/dev/null)"
     return 2
   fi
-  base=${HELM_CCR_RELEASE_BASE_URL:-https://github.com/baidubce-community/helm-ccr/releases/download/v$version}
+  base=${HELM_CCR_RELEASE_BASE_URL:-$release_repo/releases/download/v$version}
   base=${base%/}
   asset="helm-ccr-$version-$os-$arch.tar.gz"
   work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-install.XXXXXX") || die "cannot create a temporary directory"
+  if [ -f "$plugin_dir/checksums.txt" ]; then
+    sums="$plugin_dir/checksums.txt"
+    sums_name="the plugin package's checksums.txt"
+    # Refuse before downloading anything: the signed list must name this platform's asset.
+    want=$(checksum_for "$sums" "$asset")
+    [ -n "$want" ] || die "refusing $asset: $sums_name has no checksum for it; nothing was installed"
+  else
+    sums="$work/sha256sums.txt"
+    sums_name="sha256sums.txt from $base"
+  fi
   say "downloading $base/$asset"
   if ! fetch "$base/$asset" "$work/$asset"; then
     say "could not download $base/$asset"
     return 2
   fi
-  if ! fetch "$base/sha256sums.txt" "$work/sha256sums.txt"; then
+  if [ "$sums" = "$work/sha256sums.txt" ] && ! fetch "$base/sha256sums.txt" "$sums"; then
     say "could not download $base/sha256sums.txt"
     return 2
   fi
   # From here on every problem is a refusal: the asset exists but cannot be trusted.
-  want=$(awk -v f="$asset" '{ n = $2; sub(/^\*/, "", n); if (n == f) { print $1; exit } }' \
-    "$work/sha256sums.txt")
-  [ -n "$want" ] || die "refusing $asset: sha256sums.txt has no checksum for it"
+  want=$(checksum_for "$sums" "$asset")
+  [ -n "$want" ] || die "refusing $asset: $sums_name has no checksum for it; nothing was installed"
   got=$(sha256_of "$work/$asset") || die "refusing $asset: no sha256sum, shasum or openssl to check it with"
-  want=$(printf '%s' "$want" | tr 'A-F' 'a-f')
   if [ "$got" != "$want" ]; then
-    die "refusing $asset: checksum mismatch (sha256 $got, sha256sums.txt says $want); nothing was installed"
+    die "refusing $asset: checksum mismatch (sha256 $got, $sums_name says $want); nothing was installed"
   fi
   mkdir "$work/x" || die "cannot create $work/x"
   tar -xzf "$work/$asset" -C "$work/x" || die "refusing $asset: not a readable .tar.gz"
-  for cand in "$work/x/helm-ccr" "$work/x/bin/helm-ccr" "$work/x/helm-ccr-$version-$os-$arch/helm-ccr"; do
-    if [ -f "$cand" ] && [ ! -L "$cand" ]; then
-      install_file "$cand"
-      say "installed $asset (sha256 $got)"
-      return 0
-    fi
-  done
-  die "refusing $asset: it holds no helm-ccr binary"
+  cand="$work/x/helm-ccr$exe"
+  if [ -f "$cand" ] && [ ! -L "$cand" ]; then
+    install_file "$cand"
+    say "installed $asset (sha256 $got, as $sums_name says)"
+    return 0
+  fi
+  die "refusing $asset: it holds no helm-ccr$exe binary"
 }
 
 # Returns 0 when built and installed, 2 when this is no source checkout or there is no cargo.
@@ -146,9 +176,9 @@ install_from_source() {
   (cd "$plugin_dir" && cargo build --release --locked --bin helm-ccr) ||
     die "cargo build --release --locked failed (see above)"
   case "${CARGO_TARGET_DIR:-}" in
-    "") built="$plugin_dir/target/release/helm-ccr" ;;
-    /*) built="$CARGO_TARGET_DIR/release/helm-ccr" ;;
-    *) built="$plugin_dir/$CARGO_TARGET_DIR/release/helm-ccr" ;;
+    "") built="$plugin_dir/target/release/helm-ccr$exe" ;;
+    /*) built="$CARGO_TARGET_DIR/release/helm-ccr$exe" ;;
+    *) built="$plugin_dir/$CARGO_TARGET_DIR/release/helm-ccr$exe" ;;
   esac
   [ -f "$built" ] || die "cargo build succeeded but $built does not exist"
   install_file "$built"
@@ -156,7 +186,8 @@ install_from_source() {
 }
 
 # The ccr-getter plugin, beside this one: its manifest, a marker the delete hook looks for,
-# and bin/helm-ccr linked to this plugin's binary (so an update here updates the getter too).
+# and bin/helm-ccr linked to this plugin's binary (so an update here updates the getter too;
+# a copy on Windows, where links need privileges).
 install_getter() {
   plugins=$(dirname "$plugin_dir")
   getter="$plugins/ccr-getter"
@@ -165,8 +196,12 @@ install_getter() {
   fi
   rm -rf "$getter"
   mkdir -p "$getter/bin"
-  cp "$plugin_dir/getter/plugin.yaml" "$getter/plugin.yaml"
-  ln -s "$target" "$getter/bin/helm-ccr"
+  cp "$plugin_dir/getter/ccr-getter.yaml" "$getter/plugin.yaml"
+  if [ "$os" = windows ]; then
+    cp "$target" "$getter/bin/helm-ccr$exe"
+  else
+    ln -s "$target" "$getter/bin/helm-ccr"
+  fi
   printf 'written by the ccr plugin at %s; removed by its delete hook\n' "$plugin_dir" \
     >"$getter/.helm-ccr-getter"
   say "installed the ccr-getter plugin (ccr:// repositories) at $getter"
@@ -190,8 +225,9 @@ else
 $me: error: no helm-ccr binary could be installed for v$version. Do one of these:
   - set HELM_CCR_BINARY=/path/to/helm-ccr (the binary in the release's
     helm-ccr-$version-<os>-<arch>.tar.gz, or your own build);
+  - set HELM_CCR_RELEASE_BASE_URL to a mirror of the release assets (a URL, or a
+    directory holding them);
   - install the Rust toolchain (https://rustup.rs), if the plugin is a source checkout;
-  - set HELM_CCR_RELEASE_BASE_URL to a mirror of the release assets;
 then run the hook again:  HELM_PLUGIN_DIR="$plugin_dir" sh "$plugin_dir/install-binary.sh"
 EOF
       exit 1

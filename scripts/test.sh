@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test the project has: formatting, lints, unit + integration tests (which drive the real
-# helm 3.17.3 and 4.1.4, installed and checked by scripts/install-helm.sh), and the plugin
-# end-to-end suite. Needs only the Rust toolchain and npm on PATH.
+# Every test the project has: lints (shellcheck, actionlint, zizmor), formatting, clippy, unit +
+# integration tests (which drive the real helm 3.17.3 and 4.1.4, installed and checked by
+# scripts/install-helm.sh, and include the one-version check), cargo deny, the plugin end-to-end
+# suite, and the install end to end from a signed release with no Rust on PATH.
+# Needs the Rust toolchain, npm and python3 on PATH; installs the rest (pinned) into .cache/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +12,18 @@ echo "==> installing pinned Helm binaries"
 scripts/install-helm.sh
 export HELM_CCR_TEST_HELM3="$root/.cache/helm/3.17.3/helm"
 export HELM_CCR_TEST_HELM4="$root/.cache/helm/4.1.4/helm"
+
+if ! command -v gpg >/dev/null 2>&1; then
+  echo "gpg not found; installing gnupg (signed charts and plugin packages need it)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq gnupg >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq gnupg >/dev/null
+  fi
+fi
+
+echo "==> lints: shellcheck, actionlint, zizmor"
+scripts/lint.sh
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,9 +34,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
 
+echo "==> cargo deny check licenses bans sources"
+scripts/deny.sh licenses bans sources
+
 echo "==> plugin end to end (Helm 3.17.3 and 4.1.4)"
-if ! command -v gpg >/dev/null 2>&1; then
-  echo "gpg not found; installing gnupg (the signed-chart checks need it)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gnupg >/dev/null; fi
-fi
 bash scripts/e2e.sh
+
+echo "==> install end to end: signed release, local mirror, no Rust on PATH"
+# The binary `cargo test` built stands in for the release build (scripts/dist.sh without
+# E2E_DIST_BINARY runs `cargo build --release`, minutes more; the release workflow does that).
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+E2E_DIST_BINARY="$target_dir/debug/helm-ccr" bash scripts/e2e-install.sh

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
@@ -59,11 +59,12 @@ fn asset_tarball(binary: &str) -> Vec<u8> {
     tar.into_inner().unwrap().finish().unwrap()
 }
 
-/// Serves fixed files under `/rel/`; anything else is a 404.
+/// Serves fixed files under `/rel/`; anything else is a 404. Remembers what was asked for.
 struct Releases {
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
     base: String,
+    requested: Arc<Mutex<Vec<String>>>,
 }
 
 impl Releases {
@@ -71,9 +72,12 @@ impl Releases {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let s = Arc::clone(&server);
+        let requested = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requested);
         let thread = std::thread::spawn(move || {
             for req in s.incoming_requests() {
                 let name = req.url().strip_prefix("/rel/").unwrap_or("").to_string();
+                log.lock().unwrap().push(name.clone());
                 let _ = match files.get(&name) {
                     Some(body) => req.respond(tiny_http::Response::from_data(body.clone())),
                     None => req.respond(
@@ -86,7 +90,12 @@ impl Releases {
             server,
             thread: Some(thread),
             base: format!("http://127.0.0.1:{port}/rel"),
+            requested,
         }
+    }
+
+    fn requested(&self) -> Vec<String> {
+        self.requested.lock().unwrap().clone()
     }
 }
 
@@ -111,7 +120,7 @@ impl Sandbox {
         let dir = tmp.path().join("plugins/ccr");
         fs::create_dir_all(dir.join("getter")).unwrap();
         fs::create_dir_all(dir.join("src")).unwrap();
-        for f in ["plugin.yaml", "install-binary.sh", "getter/plugin.yaml"] {
+        for f in ["plugin.yaml", "install-binary.sh", "getter/ccr-getter.yaml"] {
             fs::copy(repo_root().join(f), dir.join(f)).unwrap();
         }
         fs::write(dir.join("Cargo.toml"), "[package]\nname = \"helm-ccr\"\n").unwrap();
@@ -395,6 +404,129 @@ fn install_removes_a_binary_that_does_not_run() {
     assert!(stderr(&out).contains("does not run"), "{}", stderr(&out));
     assert!(!sb.binary().exists());
     assert!(!sb.getter_dir().exists());
+}
+
+/// A plugin package (`ccr-VERSION.tgz`) carries checksums.txt: the hook checks the asset against
+/// it and nothing else, so a server whose sha256sums.txt agrees with a tampered asset changes
+/// nothing.
+#[test]
+fn packaged_checksums_refuse_an_asset_the_server_vouches_for() {
+    let tampered = asset_tarball(ASSET_BINARY);
+    let genuine = asset_tarball("#!/bin/sh\necho genuine\n");
+    let server_sums = format!("{}  {}\n", sha256_hex(&tampered), asset_name());
+    let server = Releases::serve(files(server_sums, tampered));
+    let sb = Sandbox::new();
+    fs::write(
+        sb.plugin_dir().join("checksums.txt"),
+        format!("{}  {}\n", sha256_hex(&genuine), asset_name()),
+    )
+    .unwrap();
+    let out = sb.install(&server.base, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("checksums.txt"), "{err}");
+    assert!(
+        !sb.binary().exists(),
+        "a refused asset must not be installed"
+    );
+    assert!(!sb.getter_dir().exists());
+    assert!(
+        !sb.cargo_ran(),
+        "a refusal must not fall through to a source build"
+    );
+    assert_eq!(
+        server.requested(),
+        vec![asset_name()],
+        "only the asset is fetched"
+    );
+    assert_eq!(sb.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn packaged_checksums_install_without_any_sha256sums_txt() {
+    let tarball = asset_tarball(ASSET_BINARY);
+    let sums = format!(
+        "{}  helm-ccr-0.0.0-other-os.tar.gz\n{}  {}\n",
+        "1".repeat(64),
+        sha256_hex(&tarball).to_uppercase(),
+        asset_name()
+    );
+    // The server has the asset only.
+    let server = Releases::serve(HashMap::from([(asset_name(), tarball)]));
+    let sb = Sandbox::new();
+    fs::write(sb.plugin_dir().join("checksums.txt"), sums).unwrap();
+    let out = sb.install(&server.base, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "stderr: {err}");
+    assert!(err.contains("checksums.txt"), "{err}");
+    assert_eq!(
+        run_binary(&sb.binary()),
+        "helm-ccr from-release-asset version\n"
+    );
+    assert!(sb.getter_dir().join("plugin.yaml").is_file());
+    assert_eq!(server.requested(), vec![asset_name()]);
+}
+
+#[test]
+fn packaged_checksums_without_this_platform_refuse_before_downloading() {
+    let tarball = asset_tarball(ASSET_BINARY);
+    let server = Releases::serve(files(
+        format!("{}  {}\n", sha256_hex(&tarball), asset_name()),
+        tarball.clone(),
+    ));
+    let sb = Sandbox::new();
+    fs::write(
+        sb.plugin_dir().join("checksums.txt"),
+        format!("{}  helm-ccr-0.0.0-other-os.tar.gz\n", sha256_hex(&tarball)),
+    )
+    .unwrap();
+    let out = sb.install(&server.base, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.contains("has no checksum"), "{err}");
+    assert!(!sb.binary().exists());
+    assert!(!sb.cargo_ran());
+    assert_eq!(server.requested(), Vec::<String>::new());
+}
+
+/// Offline installs: HELM_CCR_RELEASE_BASE_URL may name a directory of downloaded assets.
+#[test]
+fn install_reads_assets_from_a_local_directory() {
+    let tarball = asset_tarball(ASSET_BINARY);
+    let sb = Sandbox::new();
+    let mirror = sb.tmp.path().join("downloads");
+    fs::create_dir_all(&mirror).unwrap();
+    fs::write(
+        mirror.join("sha256sums.txt"),
+        format!("{}  {}\n", sha256_hex(&tarball), asset_name()),
+    )
+    .unwrap();
+    fs::write(mirror.join(asset_name()), &tarball).unwrap();
+    for base in [
+        mirror.display().to_string(),
+        format!("file://{}/", mirror.display()),
+    ] {
+        let _ = fs::remove_dir_all(sb.plugin_dir().join("bin"));
+        let out = sb.install(&base, &[]);
+        assert!(out.status.success(), "{base}: {}", stderr(&out));
+        assert_eq!(
+            run_binary(&sb.binary()),
+            "helm-ccr from-release-asset version\n"
+        );
+    }
+    assert!(!sb.cargo_ran());
+    // A tampered copy in the directory is refused like a downloaded one.
+    fs::write(
+        mirror.join(asset_name()),
+        asset_tarball("#!/bin/sh\necho evil\n"),
+    )
+    .unwrap();
+    fs::remove_dir_all(sb.plugin_dir().join("bin")).unwrap();
+    let out = sb.install(mirror.to_str().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checksum mismatch"));
+    assert!(!sb.binary().exists());
 }
 
 /// The getter (`helm-ccr download CERT KEY CA URL`, what the installed ccr-getter runs) against

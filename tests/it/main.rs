@@ -10,6 +10,7 @@ mod install;
 mod packaging;
 mod push_dir;
 mod recipes;
+mod release;
 mod signals;
 mod snapshots;
 mod structure;

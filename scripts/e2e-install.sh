@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# End-to-end: installing a release the way users will, with NO Rust toolchain on PATH.
+#   1. scripts/dist.sh builds the host's platform asset, sha256sums.txt and the plugin package
+#      ccr-<v>.tgz with checksums.txt, signed with a throwaway GnuPG key made here (.prov);
+#   2. a local HTTP server (python3 http.server on loopback) is the release mirror
+#      (HELM_CCR_RELEASE_BASE_URL);
+#   3. Helm 4.1.4: `helm plugin install <mirror>/ccr-<v>.tgz --keyring <test key>` with
+#      verification on; the hook fetches the binary from the mirror; `helm ccr version` works;
+#      a package changed after signing is refused; an asset that differs from the package's
+#      checksums.txt is refused (even though the mirror's sha256sums.txt vouches for it) and
+#      nothing usable is left; the offline install from downloaded files;
+#   4. Helm 3.17.3: `helm plugin install file://<git repository>` (what `helm plugin install
+#      https://github.com/...` does), the hook fetching the binary from the mirror and checking
+#      it against the mirror's sha256sums.txt; a tampered asset is refused, nothing usable left.
+# Prints `ok - NAME` / `not ok - NAME` per check and `e2e-install: N passed, M failed`.
+#   scripts/e2e-install.sh                     # builds the release binary (cargo build --release)
+#   E2E_DIST_BINARY=target/debug/helm-ccr scripts/e2e-install.sh   # package this binary instead
+#   E2E_VERBOSE=1 scripts/e2e-install.sh       # show the output of passing checks too
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+
+passed=0
+failed=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-e2e-install.XXXXXX")
+server_pid=""
+
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [ -d "$work/gnupg" ] && command -v gpgconf >/dev/null 2>&1; then
+    GNUPGHOME="$work/gnupg" gpgconf --kill all >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+check() {
+  local name=$1
+  shift
+  local log="$work/check.log"
+  if "$@" >"$log" 2>&1; then
+    echo "ok - $name"
+    if [ "${E2E_VERBOSE:-0}" = 1 ]; then sed 's/^/    # /' "$log"; fi
+    passed=$((passed + 1))
+  else
+    echo "not ok - $name"
+    sed 's/^/    # /' "$log" | tail -n 40
+    failed=$((failed + 1))
+  fi
+}
+
+fatal() {
+  echo "e2e-install: setup failed: $*" >&2
+  echo "e2e-install: $passed passed, $((failed + 1)) failed"
+  exit 1
+}
+
+scripts/install-helm.sh 3.17.3 4.1.4 || fatal "scripts/install-helm.sh"
+helm3="$root/.cache/helm/3.17.3/helm"
+helm4="$root/.cache/helm/4.1.4/helm"
+version=$(scripts/dist.sh version) || fatal "scripts/dist.sh version"
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) platform=linux-amd64 ;;
+  Linux-aarch64) platform=linux-arm64 ;;
+  *) fatal "the pinned Helm binaries are linux-amd64 only" ;;
+esac
+asset="helm-ccr-$version-$platform.tar.gz"
+pkg="ccr-$version.tgz"
+
+echo "==> throwaway GnuPG key"
+export GNUPGHOME="$work/gnupg"
+mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
+signer="helm-ccr release test <release-test@helm-ccr.invalid>"
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+  --quick-generate-key "$signer" rsa3072 sign never >/dev/null 2>&1 || fatal "gpg key generation"
+gpg --batch --quiet --export-secret-keys >"$work/secring.gpg" || fatal "gpg --export-secret-keys"
+# Someone else's key, for a keyring that does not hold the signer's.
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+  --quick-generate-key "someone else <other@helm-ccr.invalid>" ed25519 sign never >/dev/null 2>&1 ||
+  fatal "gpg key generation"
+gpg --batch --quiet --export other@helm-ccr.invalid >"$work/other.gpg" || fatal "gpg --export"
+# dist.sh signs from the exported secret keyring, not from this GNUPGHOME (as in the release job).
+gpgconf --kill all >/dev/null 2>&1
+unset GNUPGHOME
+
+echo "==> scripts/dist.sh (signed)"
+dist="$work/dist"
+dist_env=(HELM_CCR_DIST_DIR="$dist" HELM_CCR_SIGN_KEY="release-test@helm-ccr.invalid"
+  HELM_CCR_KEYRING="$work/secring.gpg")
+if [ -n "${E2E_DIST_BINARY:-}" ]; then
+  case "$E2E_DIST_BINARY" in /*) ;; *) E2E_DIST_BINARY="$root/$E2E_DIST_BINARY" ;; esac
+  [ -x "$E2E_DIST_BINARY" ] || fatal "E2E_DIST_BINARY=$E2E_DIST_BINARY is not an executable file"
+  # A debug build's debug info makes every archive and download several times slower.
+  mkdir -p "$work/bin"
+  cp "$E2E_DIST_BINARY" "$work/bin/helm-ccr"
+  if command -v strip >/dev/null 2>&1; then strip --strip-debug "$work/bin/helm-ccr"; fi
+  dist_env+=(HELM_CCR_DIST_BINARY="$work/bin/helm-ccr")
+fi
+env "${dist_env[@]}" scripts/dist.sh >"$work/dist.log" 2>&1 || {
+  cat "$work/dist.log"
+  fatal "scripts/dist.sh"
+}
+
+dist_made_everything() {
+  ls -l "$dist"
+  local f
+  for f in "$asset" sha256sums.txt "$pkg" "$pkg.prov" helm-ccr-release-key.gpg; do
+    [ -s "$dist/$f" ] || { echo "(missing: $f)"; return 1; }
+  done
+  (cd "$dist" && sha256sum -c sha256sums.txt) || return 1
+  # The exported public key is the test key (and only it).
+  local keys
+  keys=$(gpg --batch --with-colons --show-keys "$dist/helm-ccr-release-key.gpg") || return 1
+  if [ "$(grep -c '^pub:' <<<"$keys")" != 1 ] || ! grep -q 'release-test@helm-ccr.invalid' <<<"$keys"; then
+    echo "(helm-ccr-release-key.gpg is not the signer's public key alone)"
+    return 1
+  fi
+  echo "--- $pkg"
+  tar -tvzf "$dist/$pkg" || return 1
+  tar -xzf "$dist/$pkg" -C "$work" ccr/checksums.txt || return 1
+  echo "--- checksums.txt"
+  cat "$work/ccr/checksums.txt"
+  grep -qxF "$(cd "$dist" && sha256sum "$asset")" "$work/ccr/checksums.txt" || {
+    echo "(checksums.txt does not list $asset)"
+    return 1
+  }
+  echo "--- $pkg.prov"
+  cat "$dist/$pkg.prov"
+  # The signed metadata is the ccr plugin's manifest (not the getter's), and names the file.
+  grep -qx 'name: "ccr"' "$dist/$pkg.prov" &&
+    ! grep -q 'ccr-getter"$' "$dist/$pkg.prov" &&
+    grep -qx "  $pkg: sha256:$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)" "$dist/$pkg.prov"
+}
+check "scripts/dist.sh wrote $asset, sha256sums.txt, $pkg with checksums.txt, its .prov (names ccr) and the public key" \
+  dist_made_everything
+
+expect_output() {
+  local want=$1
+  shift
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  [ $rc -eq 0 ] || { echo "(exit status $rc)"; return 1; }
+  grep -qF -- "$want" <<<"$out" || { echo "(output lacks: $want)"; return 1; }
+}
+
+check "helm plugin verify (Helm 4.1.4) accepts the package with the test key" \
+  expect_output "Plugin Hash Verified: sha256:$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)" \
+  "$helm4" plugin verify "$dist/$pkg" --keyring "$dist/helm-ccr-release-key.gpg"
+
+# The mirrors, one directory each, served by one local HTTP server:
+#   good/             the release as dist.sh wrote it
+#   bad-package/      the package rebuilt after signing (its checksums.txt now vouches for a
+#                     tampered asset), published with the original .prov
+#   bad-asset/        the genuine signed package, a tampered asset, and a sha256sums.txt that
+#                     vouches for the tampered asset
+www="$work/www"
+mkdir -p "$www/good" "$www/bad-package" "$www/bad-asset"
+cp "$dist"/* "$www/good/"
+mkdir -p "$work/evil"
+printf '#!/bin/sh\necho "helm-ccr: not the real one"\n' >"$work/evil/helm-ccr"
+python3 scripts/mktar.py "$www/bad-asset/$asset" 0 --exec helm-ccr "helm-ccr=$work/evil/helm-ccr" ||
+  fatal "tampered asset"
+cp "$dist/$pkg" "$dist/$pkg.prov" "$www/bad-asset/"
+(cd "$www/bad-asset" && sha256sum "$asset" >sha256sums.txt)
+rm -rf "$work/ccr"
+tar -xzf "$dist/$pkg" -C "$work" || fatal "unpacking $pkg"
+(cd "$www/bad-asset" && sha256sum "$asset") >"$work/ccr/checksums.txt"
+python3 scripts/mktar.py "$www/bad-package/$pkg" 0 --exec ccr/install-binary.sh \
+  "ccr/plugin.yaml=$work/ccr/plugin.yaml" "ccr/checksums.txt=$work/ccr/checksums.txt" \
+  "ccr/getter/ccr-getter.yaml=$work/ccr/getter/ccr-getter.yaml" \
+  "ccr/install-binary.sh=$work/ccr/install-binary.sh" || fatal "tampered package"
+cp "$dist/$pkg.prov" "$www/bad-package/"
+cp "$www/bad-asset/$asset" "$www/bad-asset/sha256sums.txt" "$www/bad-package/"
+
+python3 -u -m http.server --bind 127.0.0.1 0 --directory "$www" >"$work/http.out" 2>"$work/http.err" &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/^Serving HTTP on [^ ]* port \([0-9]*\).*/\1/p' "$work/http.out" 2>/dev/null)
+  [ -n "$port" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$port" ] || fatal "the HTTP server did not start: $(cat "$work/http.err")"
+mirror="http://127.0.0.1:$port"
+echo "==> release mirror at $mirror"
+
+# Only what a user without Rust has: a PATH of links to the few tools Helm and the hook use.
+tools="$work/tools"
+mkdir -p "$tools"
+for t in sh bash env cat cp mv rm mkdir chmod ln ls sed awk head cut tr uname mktemp dirname \
+  tar gzip curl sha256sum git grep; do
+  p=$(command -v "$t") || fatal "$t is not installed"
+  ln -s "$p" "$tools/$t"
+done
+no_rust_path="$tools"
+if PATH=$no_rust_path command -v cargo >/dev/null 2>&1 || PATH=$no_rust_path command -v rustc >/dev/null 2>&1; then
+  fatal "cargo or rustc is reachable from the test PATH"
+fi
+
+# Runs a command with fresh Helm homes under $work/NAME and no Rust toolchain on PATH.
+# The environment is the user's minimum: PATH, HOME, Helm's homes, the mirror.
+homes=""
+in_homes() {
+  homes="$work/homes/$1"
+  mkdir -p "$homes/config" "$homes/data/plugins" "$homes/cache" "$homes/home"
+}
+run() {
+  env -i PATH="$no_rust_path" HOME="$homes/home" TMPDIR="$work" \
+    HELM_CONFIG_HOME="$homes/config" HELM_DATA_HOME="$homes/data" \
+    HELM_CACHE_HOME="$homes/cache" HELM_PLUGINS="$homes/data/plugins" \
+    HELM_CCR_RELEASE_BASE_URL="$base_url" "$@"
+}
+
+# installed_and_working HELM SOURCE WANT [FLAGS...]: the install prints WANT and the hook
+# installs the asset from the mirror (no source build); ccr and ccr-getter load; the binary runs.
+installed_and_working() {
+  local helm=$1 source=$2 want=$3 out rc
+  shift 3
+  out=$(run "$helm" plugin install "$source" "$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  [ $rc -eq 0 ] || { echo "(exit status $rc)"; return 1; }
+  grep -qF -- "$want" <<<"$out" || { echo "(output lacks: $want)"; return 1; }
+  grep -qF "installed $asset" <<<"$out" || { echo "(the hook did not install $asset)"; return 1; }
+  if grep -qiE 'cargo build|building from source' <<<"$out"; then
+    echo "(a source build was attempted)"
+    return 1
+  fi
+  run "$helm" plugin list || return 1
+  run "$helm" plugin list | grep -q '^ccr-getter[[:space:]]' || { echo "(no ccr-getter)"; return 1; }
+  expect_output "$version" run "$helm" ccr version
+}
+
+# A refusal: the install fails, names the checksum problem, and leaves no binary, no getter,
+# and no working `helm ccr`.
+refused_and_unusable() {
+  local helm=$1 source=$2 want=$3 out rc
+  shift 3
+  out=$(run "$helm" plugin install "$source" "$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  [ $rc -ne 0 ] || { echo "(the install succeeded)"; return 1; }
+  grep -qF -- "$want" <<<"$out" || { echo "(output lacks: $want)"; return 1; }
+  local d
+  if [ -e "$homes/data/plugins/ccr-getter" ]; then
+    echo "(a ccr-getter was left installed)"
+    return 1
+  fi
+  for d in "$homes"/data/plugins/*/; do
+    if [ -e "${d}bin/helm-ccr" ]; then
+      echo "(left installed: ${d}bin/helm-ccr)"
+      return 1
+    fi
+  done
+  if run "$helm" ccr version >/dev/null 2>&1; then
+    echo "(helm ccr version works)"
+    return 1
+  fi
+  echo "(nothing usable installed)"
+}
+
+# No plugin directory at all (what Helm keeps beside them, e.g. the downloaded .tgz, aside).
+no_plugin_dirs() {
+  ls -la "$homes/data/plugins"
+  local d
+  for d in "$homes"/data/plugins/*; do
+    if [ -d "$d" ]; then
+      echo "(left behind: $d)"
+      return 1
+    fi
+  done
+}
+
+uninstalled() {
+  run "$1" plugin uninstall ccr || return 1
+  no_plugin_dirs || return 1
+  ! run "$1" plugin list | grep -q '^ccr'
+}
+
+echo "==> Helm 4.1.4: the signed plugin package"
+in_homes helm4-good
+base_url="$mirror/good"
+pkg_sha=$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)
+check "[helm 4.1.4] helm plugin install $mirror/good/$pkg --keyring (verified), binary from the mirror" \
+  installed_and_working "$helm4" "$mirror/good/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
+  --keyring "$dist/helm-ccr-release-key.gpg"
+check "[helm 4.1.4] helm plugin uninstall ccr removes ccr and ccr-getter" \
+  uninstalled "$helm4"
+
+in_homes helm4-bad-package
+base_url="$mirror/bad-package"
+check "[helm 4.1.4] a package changed after signing is refused" \
+  refused_and_unusable "$helm4" "$mirror/bad-package/$pkg" "sha256 sum does not match" \
+  --keyring "$dist/helm-ccr-release-key.gpg"
+check "[helm 4.1.4] ... and nothing of it is installed" \
+  no_plugin_dirs
+
+in_homes helm4-wrong-key
+base_url="$mirror/good"
+check "[helm 4.1.4] a package is refused with a keyring that lacks its signer's key" \
+  refused_and_unusable "$helm4" "$mirror/good/$pkg" "plugin verification failed" \
+  --keyring "$work/other.gpg"
+
+in_homes helm4-bad-asset
+base_url="$mirror/bad-asset"
+check "[helm 4.1.4] an asset differing from the package's checksums.txt is refused (the mirror's sha256sums.txt vouching for it)" \
+  refused_and_unusable "$helm4" "$mirror/bad-asset/$pkg" "checksum mismatch" \
+  --keyring "$dist/helm-ccr-release-key.gpg"
+
+# Offline: the downloaded package, .prov and asset in one directory, no server.
+mkdir -p "$work/downloads"
+cp "$dist/$pkg" "$dist/$pkg.prov" "$dist/$asset" "$dist/helm-ccr-release-key.gpg" "$work/downloads/"
+in_homes helm4-offline
+base_url="$work/downloads"
+check "[helm 4.1.4] offline: helm plugin install ./$pkg --keyring, HELM_CCR_RELEASE_BASE_URL=<download dir>" \
+  installed_and_working "$helm4" "$work/downloads/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
+  --keyring "$work/downloads/helm-ccr-release-key.gpg"
+
+echo "==> Helm 3.17.3: a git repository"
+# A repository holding the working tree's files (committed or not), named as GitHub's would be.
+repo="$work/git/helm-ccr"
+mkdir -p "$repo"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  if [ -e "$f" ]; then
+    mkdir -p "$repo/$(dirname "$f")" && cp -pP "$f" "$repo/$f"
+  fi
+done
+(cd "$repo" && git init -q && git add -A &&
+  git -c user.name=e2e -c user.email=e2e@helm-ccr.invalid commit -q -m snapshot &&
+  git tag "v$version") ||
+  fatal "git repository"
+
+in_homes helm3-good
+base_url="$mirror/good"
+check "[helm 3.17.3] helm plugin install file://<git repo> --version v$version, binary from the mirror (sha256sums.txt)" \
+  installed_and_working "$helm3" "file://$repo" "Installed plugin: ccr" --version "v$version"
+check "[helm 3.17.3] helm plugin uninstall ccr removes ccr and ccr-getter" \
+  uninstalled "$helm3"
+
+# A mirror whose sha256sums.txt is the release's and whose asset is not.
+in_homes helm3-bad-asset
+mkdir -p "$www/bad-asset-genuine-sums"
+cp "$www/bad-asset/$asset" "$www/bad-asset-genuine-sums/"
+cp "$dist/sha256sums.txt" "$www/bad-asset-genuine-sums/"
+base_url="$mirror/bad-asset-genuine-sums"
+check "[helm 3.17.3] an asset differing from the release's sha256sums.txt is refused" \
+  refused_and_unusable "$helm3" "file://$repo" "checksum mismatch"
+
+echo "e2e-install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
