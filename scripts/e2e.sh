@@ -258,7 +258,10 @@ completion_works() {
   local helm=$1 out
   out=$("$helm" __complete ccr "" 2>/dev/null)
   printf '%s\n' "$out"
-  grep -qx push <<<"$out" && grep -qx env <<<"$out" || { echo "(no subcommands)"; return 1; }
+  if ! grep -qx push <<<"$out" || ! grep -qx env <<<"$out"; then
+    echo "(no subcommands)"
+    return 1
+  fi
   out=$("$helm" __complete ccr pull "" 2>/dev/null)
   printf '%s\n' "$out"
   grep -qx 'r/' <<<"$out" || { echo "(no repository r/)"; return 1; }
@@ -267,7 +270,10 @@ completion_works() {
   grep -qx 'r/app' <<<"$out" || { echo "(no chart r/app)"; return 1; }
   out=$("$helm" __complete ccr pull r/app --version "" 2>/dev/null)
   printf '%s\n' "$out"
-  grep -qx '0.2.0' <<<"$out" && grep -qx '0.1.0' <<<"$out" || { echo "(no versions)"; return 1; }
+  if ! grep -qx '0.2.0' <<<"$out" || ! grep -qx '0.1.0' <<<"$out"; then
+    echo "(no versions)"
+    return 1
+  fi
 }
 
 uninstalled() {
