@@ -347,14 +347,15 @@ fn credential_and_reference_errors_are_one_clear_line() {
         .unwrap();
     assert_one_error(&out, 1, "3.0.0");
 
-    for bad in [
-        "ccr://only-instance",
-        "no-slash",
-        "ccr://i/n/c/extra",
-        "https://x/y/z",
+    for (bad, code) in [
+        ("ccr://only-instance", 1),
+        ("no-slash", 1),
+        ("ccr://i/n/c/extra", 1),
+        // Not a CCR repository at all: a usage error saying which forms are accepted.
+        ("https://x/y/z", 2),
     ] {
         let out = w.cmd().args(["pull", bad]).output().unwrap();
-        assert_one_error(&out, 1, "");
+        assert_one_error(&out, code, "");
     }
     let out = w.cmd().args(["ls", "unknown-repo"]).output().unwrap();
     assert_one_error(&out, 1, "unknown-repo");
