@@ -95,6 +95,9 @@ fn interrupted_upload(sig: &str, status: i32) {
     let (code, err) = finish(child);
     assert_eq!(code, Some(status), "{err}");
     assert!(err.contains(&format!("interrupted by SIG{sig}")), "{err}");
+    if sig == "INT" {
+        insta::assert_snapshot!("interrupted", err);
+    }
     assert_eq!(entries_below(tmp.path()), Vec::<String>::new(), "TMPDIR");
     assert!(w.versions("big").is_empty(), "nothing half-pushed");
     assert_eq!(

@@ -170,6 +170,19 @@ fn argument_mistakes_get_the_right_hint() {
         }
     }
 
+    // Half a key pair in the Helm repository entry.
+    std::fs::write(
+        w.home.path().join("repositories.yaml"),
+        format!("repositories:\n- name: myccr\n  url: {REPO}\n  username: {AK}\n"),
+    )
+    .unwrap();
+    let out = w.cmd().args(["ls", "myccr"]).output().unwrap();
+    assert_one_error(&out, 1, "has a username (access key id) but no password");
+    insta::assert_snapshot!(
+        "hint_repo_half_key",
+        stderr(&out).replace(&w.home.path().display().to_string(), "HOME")
+    );
+
     // -u without a usable helm names HELM_BIN.
     w.write(
         "parent/Chart.yaml",
@@ -452,7 +465,8 @@ fn env_shows_where_settings_come_from() {
     insta::assert_snapshot!("env_nothing", format!("{}{}", stdout(&out), stderr(&out)));
     assert_eq!(out.status.code(), Some(1));
 
-    usage_error(&w, &["env", "--check"], Some("env"));
+    let err = usage_error(&w, &["env", "--check"], Some("env"));
+    insta::assert_snapshot!("env_check_without_repo", err);
 
     let out = w
         .bare()
@@ -529,6 +543,7 @@ fn one_prerelease_rule_for_ls_and_pull() {
     insta::assert_snapshot!("devel_exact_version", err);
     let (_, _, err) = run(&w, &["ls", REPO, "--devel", "-o", "json"]);
     assert!(err.starts_with("Warning: --devel changes nothing"), "{err}");
+    insta::assert_snapshot!("devel_ls_json", err);
 }
 
 /// A registry answering the list calls with fixed JSON (no signature check: it only feeds the
