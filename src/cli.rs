@@ -199,6 +199,48 @@ pub struct PushArgs {
     /// Output format of the results
     #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: ResultFormat,
+    #[command(flatten)]
+    pub signing: SignArgs,
+}
+
+/// `push --sign`: provenance files made with GnuPG.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Provenance")]
+pub struct SignArgs {
+    /// Sign each package with GnuPG and upload its provenance file (.prov) with it
+    #[arg(long)]
+    pub sign: bool,
+    /// Key to sign with: a name, email or fingerprint (default: HELM_CCR_SIGN_KEY, then gpg's default key)
+    #[arg(long, value_name = "NAME", requires = "sign")]
+    pub key: Option<String>,
+    /// Sign from this legacy secret keyring file (e.g. secring.gpg) instead of the GnuPG home
+    #[arg(
+        long = "keyring",
+        id = "sign_keyring",
+        value_name = "FILE",
+        requires = "sign"
+    )]
+    pub keyring: Option<PathBuf>,
+}
+
+/// `pull --verify` and `--prov`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Provenance")]
+pub struct VerifyArgs {
+    /// Check the package against its provenance file (.prov) before writing it
+    #[arg(long)]
+    pub verify: bool,
+    /// Public keyring for --verify (default: ~/.gnupg/pubring.gpg and the GnuPG public keys)
+    #[arg(
+        long = "keyring",
+        id = "verify_keyring",
+        value_name = "FILE",
+        requires = "verify"
+    )]
+    pub keyring: Option<PathBuf>,
+    /// Also write the provenance file (.prov) next to the package
+    #[arg(long)]
+    pub prov: bool,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +271,8 @@ pub struct PullArgs {
     /// Output format of the result
     #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: ResultFormat,
+    #[command(flatten)]
+    pub verifying: VerifyArgs,
 }
 
 #[derive(Debug, Args)]

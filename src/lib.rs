@@ -9,9 +9,11 @@ pub mod commands;
 pub mod credentials;
 pub mod env;
 pub mod error;
+pub mod gpg;
 pub mod index;
 pub mod multipart;
 pub mod output;
+pub mod provenance;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;
@@ -153,6 +155,10 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                     existing,
                     dry_run: a.dry_run,
                     format: result_format(a.output),
+                    sign: a.signing.sign.then_some(commands::push::SignSettings {
+                        key: a.signing.key,
+                        keyring: a.signing.keyring,
+                    }),
                 },
                 &global,
             )
@@ -166,6 +172,9 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 untar: a.untar,
                 untardir: a.untardir,
                 format: result_format(a.output),
+                verify: a.verifying.verify,
+                keyring: a.verifying.keyring,
+                prov: a.verifying.prov,
             },
             &global,
         ),

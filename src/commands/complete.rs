@@ -137,7 +137,7 @@ fn flag_value(
         "-o" | "--output" => (pick(&["text", "json", "yaml"]), NO_FILE),
         "--region" => (pick(REGIONS), NO_FILE),
         "-d" | "--destination" | "--untardir" => (Vec::new(), FILTER_DIRS),
-        "--ca-file" => (Vec::new(), DEFAULT),
+        "--ca-file" | "--keyring" => (Vec::new(), DEFAULT),
         "--version" if sub == "pull" || sub == "rm" => {
             let Some((repo, chart)) = positionals.iter().find_map(|p| p.split_once('/')) else {
                 return (Vec::new(), NO_FILE);
@@ -277,6 +277,10 @@ mod tests {
         assert_eq!(c(&["push", "x", "--output", "j"]).0, ["json"]);
         assert!(c(&["ls", "--region", ""]).0.contains(&"bj".to_string()));
         assert_eq!(c(&["pull", "--untar", "--untardir", ""]).1, FILTER_DIRS);
+        assert_eq!(
+            c(&["pull", "r/c", "--verify", "--keyring", ""]),
+            (vec![], DEFAULT)
+        );
         // Flag names are completion.yaml's: listing them here too would double them.
         assert_eq!(c(&["ls", "--d"]), (vec![], NO_FILE));
         // A flag's value is not a positional: the chart is still completed.

@@ -8,7 +8,9 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
 use crate::error::UsageError;
+use crate::gpg::Gpg;
 use crate::output::{self, Activity, Format};
+use crate::provenance;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::report::{Action, Record, Reporter};
@@ -39,6 +41,17 @@ pub struct PushSettings {
     pub dry_run: bool,
     /// `-o`: the result lines, or one JSON/YAML list of [`Record`]s.
     pub format: Format,
+    /// `--sign`: make and upload a provenance file.
+    pub sign: Option<SignSettings>,
+}
+
+/// `--sign [--key NAME] [--keyring FILE]`.
+#[derive(Debug, Clone, Default)]
+pub struct SignSettings {
+    /// `--key`; else `HELM_CCR_SIGN_KEY`; else gpg's default key.
+    pub key: Option<String>,
+    /// A legacy secret keyring to sign from instead of the GnuPG home.
+    pub keyring: Option<PathBuf>,
 }
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
@@ -317,6 +330,10 @@ fn push_one(
             Existing::Replace => {}
         }
     }
+    let signed = match &s.sign {
+        Some(sign) => Some(sign_package(&p, sign, global)?),
+        None => None,
+    };
     if s.dry_run {
         let action = if existing.is_some() {
             Action::WouldReplace
@@ -326,10 +343,13 @@ fn push_one(
         return Ok(record(
             action,
             format!(
-                "Would push {} ({} bytes, sha256:{}) to {repo}{}",
+                "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
                 p.file_name,
                 p.size,
                 p.sha256,
+                signed
+                    .as_ref()
+                    .map_or(String::new(), |x| x.describe(&p.file_name)),
                 if existing.is_some() {
                     ", replacing the existing version"
                 } else {
@@ -341,7 +361,10 @@ fn push_one(
     let up = Upload {
         chart: &p.path,
         file_name: &p.file_name,
-        prov: p.prov.as_deref(),
+        prov: match &signed {
+            Some(x) => Some(x.file.path()),
+            None => p.prov.as_deref(),
+        },
         name: &p.name,
         version: &p.version,
         sha256: &p.sha256,
@@ -382,8 +405,81 @@ fn push_one(
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
+    let signed_note = signed.as_ref().map_or(String::new(), |x| {
+        format!(", signed with key {}", x.fingerprint)
+    });
     Ok(record(
         action,
-        format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256),
+        format!(
+            "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
+            p.sha256
+        ),
     ))
+}
+
+/// A provenance file made by `--sign`, in a temporary file until the upload is done.
+struct SignedProv {
+    file: tempfile::NamedTempFile,
+    sha256: String,
+    fingerprint: String,
+}
+
+impl SignedProv {
+    /// ` with NAME.prov (sha256:HEX)`, for `--dry-run`.
+    fn describe(&self, file_name: &str) -> String {
+        format!(
+            " with {} (sha256:{})",
+            provenance::prov_name(file_name),
+            self.sha256
+        )
+    }
+}
+
+/// `--sign`: the provenance file `helm package --sign` would write for this package (its
+/// Chart.yaml data as Helm marshals it, then its sha256), clear-signed by gpg.
+fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<SignedProv> {
+    let out = global.output();
+    let mut md = tgz::inspect(&p.path)?;
+    md.validate()
+        .map_err(|e| anyhow!("{}: cannot sign: Chart.yaml: {e}", p.file_name))?;
+    // Helm checks the hash by the name the registry serves the package under, which is
+    // NAME-VERSION.tgz whatever the local file is called.
+    let served = format!("{}-{}.tgz", p.name, p.version);
+    if served != p.file_name {
+        out.debug(&format!(
+            "{}: the provenance file names it {served}, as the registry serves it",
+            p.file_name
+        ));
+    }
+    let message = provenance::message(&md.to_yaml(), &served, &p.sha256);
+    if p.prov.is_some() {
+        out.debug(&format!(
+            "{}: the .prov beside it is replaced by a new signature (--sign)",
+            p.file_name
+        ));
+    }
+    let key = sign
+        .key
+        .as_deref()
+        .or_else(|| global.env.get("HELM_CCR_SIGN_KEY"));
+    let signed = Gpg::from_env(&global.env, out)
+        .clearsign(&message, key, sign.keyring.as_deref())
+        .with_context(|| format!("signing {}", p.file_name))?;
+    if signed.algorithm == 22 {
+        out.warn(&format!(
+            "{} is signed with an EdDSA key: Helm 3 cannot check it (helm verify fails to read the keyring); Helm 4 and helm ccr pull --verify can",
+            p.file_name
+        ));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix(".helm-ccr-")
+        .suffix(".prov")
+        .tempfile()
+        .context("creating a temporary file for the provenance file")?;
+    std::io::Write::write_all(&mut file, &signed.text).context("writing the provenance file")?;
+    Ok(SignedProv {
+        file,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&signed.text)),
+        fingerprint: signed.fingerprint,
+    })
 }

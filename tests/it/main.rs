@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod install;
 mod packaging;
+mod provenance;
 mod push_dir;
 mod recipes;
 mod release;
