@@ -309,6 +309,30 @@ rm_removes() {
   ! grep -qE '(^|[[:space:]/])app([[:space:]]|$)' <<<"$out"
 }
 
+# Shell completion as Helm runs it: completion.yaml's commands, then plugin.complete answering
+# with the added ccr:// repository, its charts and a chart's versions (from the registry).
+completion_works() {
+  local helm=$1 out
+  out=$("$helm" __complete ccr "" 2>/dev/null)
+  printf '%s\n' "$out"
+  if ! grep -qx push <<<"$out" || ! grep -qx env <<<"$out"; then
+    echo "(no subcommands)"
+    return 1
+  fi
+  out=$("$helm" __complete ccr pull "" 2>/dev/null)
+  printf '%s\n' "$out"
+  grep -qx 'r/' <<<"$out" || { echo "(no repository r/)"; return 1; }
+  out=$("$helm" __complete ccr pull r/ 2>/dev/null)
+  printf '%s\n' "$out"
+  grep -qx 'r/app' <<<"$out" || { echo "(no chart r/app)"; return 1; }
+  out=$("$helm" __complete ccr pull r/app --version "" 2>/dev/null)
+  printf '%s\n' "$out"
+  if ! grep -qx '0.2.0' <<<"$out" || ! grep -qx '0.1.0' <<<"$out"; then
+    echo "(no versions)"
+    return 1
+  fi
+}
+
 uninstalled() {
   local helm=$1
   "$helm" plugin uninstall ccr || return 1
@@ -357,6 +381,9 @@ for v in "${versions[@]}"; do
 
   check "$t helm search repo r/" \
     versions_listed "$helm" search repo r/ --versions
+
+  check "$t helm __complete ccr: repositories, charts and versions" \
+    completion_works "$helm"
 
   check "$t index digests equal the sha256 of the bytes the getter serves" \
     index_digests_match "$url"

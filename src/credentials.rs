@@ -186,13 +186,29 @@ pub fn resolve(
     if let Some(c) = explicit {
         return Ok(c);
     }
-    if let (Some(ak), Some(sk)) = (
-        env.get("BCE_ACCESS_KEY_ID"),
-        env.get("BCE_SECRET_ACCESS_KEY"),
+    match (
+        env.get("BCE_ACCESS_KEY_ID")
+            .filter(|v| !v.trim().is_empty()),
+        env.get("BCE_SECRET_ACCESS_KEY")
+            .filter(|v| !v.trim().is_empty()),
     ) {
-        if let Some(c) = Credentials::new(ak, sk, env.get("BCE_SECURITY_TOKEN"), "environment") {
-            return Ok(c);
+        (Some(ak), Some(sk)) => {
+            if let Some(c) = Credentials::new(
+                ak,
+                sk,
+                env.get("BCE_SECURITY_TOKEN"),
+                "the environment (BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY)",
+            ) {
+                return Ok(c);
+            }
         }
+        (Some(_), None) => bail!(
+            "BCE_ACCESS_KEY_ID is set but BCE_SECRET_ACCESS_KEY is not: set both (or neither)"
+        ),
+        (None, Some(_)) => bail!(
+            "BCE_SECRET_ACCESS_KEY is set but BCE_ACCESS_KEY_ID is not: set both (or neither)"
+        ),
+        (None, None) => {}
     }
     if let Some(p) = profile {
         let token = if p
@@ -218,7 +234,7 @@ pub fn resolve(
     }
     bail!(
         "no credentials found: set BCE_ACCESS_KEY_ID and BCE_SECRET_ACCESS_KEY, add the repository \
-         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password SK`, or \
+         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password-stdin`, or \
          configure ~/.bce/config.json"
     )
 }
@@ -282,6 +298,37 @@ mod tests {
         let c = resolve(explicit, &env, Some(&profile), &mut warn).unwrap();
         assert_eq!(c.access_key_id, "rak");
         assert!(!format!("{c:?}").contains("rsk"));
+    }
+
+    #[test]
+    fn half_a_key_pair_names_the_missing_half() {
+        let home = tempfile::tempdir().unwrap();
+        let mut warn = |_: String| {};
+        let env = env_with_home(home.path(), &[("BCE_ACCESS_KEY_ID", "ak")]);
+        let e = resolve(None, &env, None, &mut warn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("BCE_ACCESS_KEY_ID is set but BCE_SECRET_ACCESS_KEY is not"),
+            "{e}"
+        );
+        let env = env_with_home(home.path(), &[("BCE_SECRET_ACCESS_KEY", "sk")]);
+        let e = resolve(None, &env, None, &mut warn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("BCE_SECRET_ACCESS_KEY is set but BCE_ACCESS_KEY_ID is not"),
+            "{e}"
+        );
+        assert!(!e.contains("sk\""), "{e}");
+        // The repository entry's credentials come first: a stray variable does not matter.
+        let explicit = Credentials::new("rak", "rsk", None, "repo");
+        assert_eq!(
+            resolve(explicit, &env, None, &mut warn)
+                .unwrap()
+                .access_key_id,
+            "rak"
+        );
     }
 
     #[test]

@@ -72,6 +72,28 @@ where
     }
 }
 
+/// Runs `f` on every item with at most `workers` at once and returns the results in the
+/// items' order. The first error stops new items and is returned.
+pub fn map<T, R, F>(items: &[T], workers: usize, f: F) -> Result<Vec<R>>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> Result<R> + Sync,
+{
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    run(workers.min(items.len()), 0..items.len(), |i, _| {
+        let r = f(&items[i])?;
+        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+        Ok(())
+    })?;
+    results
+        .into_inner()
+        .map_err(|_| anyhow!("a worker panicked"))?
+        .into_iter()
+        .map(|r| r.ok_or_else(|| anyhow!("a worker stopped early")))
+        .collect()
+}
+
 fn worker<T, F>(queue: &Queue<T>, work: &F)
 where
     F: Fn(T, &Queue<T>) -> Result<()>,
@@ -184,6 +206,30 @@ mod tests {
         assert_eq!(err.to_string(), "first task failed");
         // Tasks 1 and 2 may have started before task 0 failed; nothing after.
         assert!(calls.load(Ordering::SeqCst) <= 3);
+    }
+
+    #[test]
+    fn map_keeps_the_order_within_the_bound() {
+        let items: Vec<usize> = (0..50).collect();
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let out = map(&items, 4, |&i| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(i * 2)
+        })
+        .unwrap();
+        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= 4);
+        assert!(map(&Vec::<u8>::new(), 8, |_| Ok(1)).unwrap().is_empty());
+        let err = map(
+            &items,
+            3,
+            |&i| if i == 7 { bail!("item {i}") } else { Ok(i) },
+        );
+        assert_eq!(err.unwrap_err().to_string(), "item 7");
     }
 
     #[test]

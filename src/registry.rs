@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
 use crate::multipart;
+use crate::output::Activity;
 use crate::sign;
 use crate::transport::{Attempts, Failure, Transport};
 
@@ -99,6 +100,18 @@ impl Registry {
         let mut pages = Pages::new(self, extra, filter);
         while pages.next_page()?.is_some() {}
         Ok(pages.items)
+    }
+
+    /// One signed list call (the first chart of the namespace), proving that the endpoint, the
+    /// credentials and the namespace work together. Returns the number of charts the registry
+    /// says the namespace holds, when it says.
+    pub fn probe(&self) -> Result<Option<u64>> {
+        let query = vec![
+            ("pageNo".to_string(), "1".to_string()),
+            ("pageSize".to_string(), "1".to_string()),
+        ];
+        let body = self.transport.call("GET", &self.path(&[])?, &query, None)?;
+        Ok(api::parse_page(&body)?.total)
     }
 
     /// Every chart of the namespace, sorted by name.
@@ -221,7 +234,7 @@ impl Registry {
                     .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
             }
             let reader = layout.reader(files);
-            let bar = out.transfer_bar(layout.total_len(), up.file_name);
+            let bar = out.transfer_bar(layout.total_len(), Activity::Uploading, up.file_name);
             let reader: Box<dyn Read> = match &bar {
                 Some(b) => Box::new(b.wrap_read(reader)),
                 None => Box::new(reader),

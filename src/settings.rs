@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::credentials::{self, Credentials};
 pub use crate::env::{read_if_exists, Endpoint, Env};
+use crate::error::UsageError;
 use crate::output::Output;
 use crate::registry::Registry;
 use crate::repo_ref::{CcrUrl, RepoArg};
@@ -65,12 +66,38 @@ impl Global {
         }
     }
 
+    /// [`Global::new`], refusing numeric settings of the environment that do not parse
+    /// (`HELM_CCR_RETRIES=abc`) with a usage error naming the variable.
+    pub fn from_env(env: Env) -> Result<Global> {
+        let attempts = env_number::<u32>(&env, "HELM_CCR_RETRIES")?;
+        let mut g = Global::new(env);
+        if let Some(a) = attempts {
+            g.attempts = a.clamp(1, 20);
+        }
+        Ok(g)
+    }
+
     pub fn deadline(&self) -> Option<Instant> {
         self.timeout.map(|t| self.started + t)
     }
 
     pub fn output(&self) -> Output {
         Output::new(self.quiet, self.debug)
+    }
+}
+
+/// A numeric setting of the environment: None when unset or empty; a value that does not parse
+/// is a usage error naming the variable (`HELM_CCR_RETRIES="abc" is not a whole number`).
+pub fn env_number<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>> {
+    let Some(v) = env.get(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<T>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(UsageError(format!(
+            "{name}={v:?} is not a whole number; set it to a number or unset it"
+        ))
+        .into()),
     }
 }
 
@@ -155,6 +182,20 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
                 .with_context(|| format!("repository {name:?}"))?;
+            let has = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+            match (has(&entry.username), has(&entry.password)) {
+                (true, false) => bail!(
+                    "repository {name:?} has a username (access key id) but no password (secret key) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
+                    path.display(),
+                    url.repo_url()
+                ),
+                (false, true) => bail!(
+                    "repository {name:?} has a password (secret key) but no username (access key id) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
+                    path.display(),
+                    url.repo_url()
+                ),
+                _ => {}
+            }
             let credentials = entry.credentials(&format!("Helm repository {name:?}"));
             Ok(Repo {
                 url: CcrUrl { rest: None, ..url },
@@ -172,33 +213,67 @@ pub fn resolve_endpoint(
     global: &Global,
     profile_region: Option<&str>,
 ) -> Result<Endpoint> {
+    Ok(explain_endpoint(Some(url), global, profile_region)?.0)
+}
+
+/// The region and where it came from: `--region`, `BCE_REGION`, the BCE CLI profile, or the
+/// default `bj`.
+pub fn resolve_region<'a>(
+    global: &'a Global,
+    profile_region: Option<&'a str>,
+) -> (&'a str, &'static str) {
+    if let Some(r) = global.region.as_deref() {
+        (r, "--region")
+    } else if let Some(r) = global.env.get("BCE_REGION") {
+        (r, "BCE_REGION")
+    } else if let Some(r) = profile_region {
+        (r, "the BCE CLI profile")
+    } else {
+        ("bj", "default")
+    }
+}
+
+/// [`resolve_endpoint`], also saying where the endpoint came from (`helm ccr env`). With no
+/// repository URL, only the flags, the environment and the region count.
+pub fn explain_endpoint(
+    url: Option<&CcrUrl>,
+    global: &Global,
+    profile_region: Option<&str>,
+) -> Result<(Endpoint, String)> {
     if let Some(e) = &global.endpoint {
-        return Endpoint::parse(e).context("--endpoint");
+        return Ok((
+            Endpoint::parse(e).context("--endpoint")?,
+            "--endpoint".into(),
+        ));
     }
     if let Some(e) = global.env.get("HELM_CCR_ENDPOINT") {
-        return Endpoint::parse(e).context("HELM_CCR_ENDPOINT");
+        return Ok((
+            Endpoint::parse(e).context("HELM_CCR_ENDPOINT")?,
+            "HELM_CCR_ENDPOINT".into(),
+        ));
     }
-    if let Some(h) = &url.api_host {
+    if let Some(h) = url.and_then(|u| u.api_host.as_ref()) {
         let e = Endpoint::parse(h)?;
-        return Ok(Endpoint { https: true, ..e });
+        return Ok((
+            Endpoint { https: true, ..e },
+            "the API host in the repository URL".into(),
+        ));
     }
-    let region = global
-        .region
-        .as_deref()
-        .or(global.env.get("BCE_REGION"))
-        .or(profile_region)
-        .unwrap_or("bj");
+    let (region, _) = resolve_region(global, profile_region);
     if !REGIONS.contains(&region) {
         bail!(
             "unknown region {region:?} (CCR regions: {})",
             REGIONS.join(", ")
         );
     }
-    Ok(Endpoint {
-        https: true,
-        host: format!("ccr.{region}.baidubce.com"),
-        port: None,
-    })
+    Ok((
+        Endpoint {
+            https: true,
+            host: format!("ccr.{region}.baidubce.com"),
+            port: None,
+        },
+        format!("region {region}"),
+    ))
 }
 
 /// Builds a registry client for the repository: endpoint and credentials resolved, nothing

@@ -15,7 +15,7 @@ use crate::clock::{self, parse_http_date};
 use crate::credentials::Credentials;
 use crate::env::Endpoint;
 use crate::error::ApiError;
-use crate::output::Output;
+use crate::output::{Activity, Output};
 use crate::sign;
 
 /// Largest JSON answer read (a list page, an error body).
@@ -481,7 +481,9 @@ impl Transport {
             }
         };
         let expected = header(&resp, "content-length").and_then(|l| l.parse::<u64>().ok());
-        let bar = self.out().transfer_bar(expected.unwrap_or(0), label);
+        let bar = self
+            .out()
+            .transfer_bar(expected.unwrap_or(0), Activity::Downloading, label);
         let mut reader = resp.into_body().into_reader();
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;

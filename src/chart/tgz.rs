@@ -154,10 +154,12 @@ pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
 pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(untar_dir)
         .with_context(|| format!("creating {}", untar_dir.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".helm-ccr-untar-")
-        .tempdir_in(untar_dir)
-        .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
+    let staging = crate::cleanup::create(|| {
+        tempfile::Builder::new()
+            .prefix(".helm-ccr-untar-")
+            .tempdir_in(untar_dir)
+    })
+    .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
     let what = label;
     let mut archive = open(path)?;
     let mut top_dir: Option<String> = None;
@@ -208,12 +210,11 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
             dest.push(part);
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
+            dir_builder()
+                .create(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut file = file_options()
             .open(&dest)
             .with_context(|| format!("{what}: writing {name:?}"))?;
         let copied = io::copy(&mut (&mut entry).take(MAX_FILE_BYTES + 1), &mut file)
@@ -235,6 +236,25 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::rename(staging.path().join(&top), &target)
         .with_context(|| format!("moving the chart into {}", target.display()))?;
     Ok(target)
+}
+
+/// Directories as Helm's `--untar` makes them: 0755, less what the umask takes away.
+fn dir_builder() -> std::fs::DirBuilder {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o755);
+    b
+}
+
+/// Files as Helm's `--untar` writes them: 0644, less what the umask takes away; never over an
+/// existing file.
+fn file_options() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
+    o
 }
 
 /// sha256 hex of a file, streamed.

@@ -9,11 +9,14 @@ use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
+use crate::cleanup;
+use crate::error::UsageError;
 use crate::gpg::Gpg;
-use crate::output::Output;
+use crate::output::{Format, Output};
 use crate::provenance;
 use crate::registry::{self, Registry};
 use crate::repo_ref;
+use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
 use crate::transport::BodyBroken;
 use crate::version;
@@ -26,6 +29,8 @@ pub struct PullSettings {
     pub destination: PathBuf,
     pub untar: bool,
     pub untardir: PathBuf,
+    /// `-o`: the path written, or a JSON/YAML list of one [`Record`].
+    pub format: Format,
     /// `--verify`: check the package against its provenance file before writing it.
     pub verify: bool,
     /// `--keyring` for `--verify`.
@@ -60,11 +65,7 @@ pub fn choose(
     repo_display: &str,
 ) -> Result<HelmChartVersion> {
     if let Some(w) = wanted {
-        if w.trim().is_empty() {
-            bail!("--version is empty");
-        }
-        // A bad constraint fails before any request.
-        version::Constraint::parse(w).with_context(|| format!("invalid --version {w:?}"))?;
+        check_constraint(w)?;
     }
     let versions = client.existing_versions(chart, repo_display)?;
     match version::select(&versions, wanted, devel)? {
@@ -76,6 +77,19 @@ pub fn choose(
             ),
         },
     }
+}
+
+/// A `--version` that cannot be a constraint is a usage error, said once, before any request.
+pub fn check_constraint(w: &str) -> Result<()> {
+    if w.trim().is_empty() {
+        return Err(UsageError("--version is empty".into()).into());
+    }
+    version::Constraint::parse(w).map(|_| ()).map_err(|_| {
+        UsageError(format!(
+            "invalid --version {w:?}: give a version or a constraint such as 1.2.3, ^1.2, ~1.2.3 or \">=1.0 <2.0\""
+        ))
+        .into()
+    })
 }
 
 /// Downloads `v` into a temporary file in `dir` and checks it against the registry's digest.
@@ -91,10 +105,7 @@ pub fn fetch_verified(
     let attempts = client.attempts();
     let mut last: Option<anyhow::Error> = None;
     for attempt in 1..=attempts {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".part")
-            .tempfile_in(dir)
+        let tmp = part_file(file_name, dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
         let (result, digest) = {
             let mut writer = Hashing {
@@ -142,7 +153,30 @@ pub fn fetch_verified(
     })
 }
 
+/// Creates the download's temporary file in `dir`: `.NAME-VERSION.tgz.XXXXXX.part`, with the
+/// mode Helm gives a pulled chart (0644, less what the umask takes away), so that the renamed
+/// file has it. Registered for removal on a signal.
+fn part_file(file_name: &str, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let prefix = format!(".{file_name}.");
+    let mut b = tempfile::Builder::new();
+    b.prefix(&prefix).suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    cleanup::create(|| b.tempfile_in(dir))
+}
+
 pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
+    if let Some(w) = &s.version {
+        check_constraint(w)?;
+        if s.devel && crate::chart::metadata::parse_loose_version(w).is_ok() {
+            global.output().warn(&format!(
+                "--devel changes nothing with an exact --version {w}: that version is pulled whether it is a pre-release or not"
+            ));
+        }
+    }
     let (repo_arg, chart) = repo_ref::parse_chart_ref(&s.chart)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
@@ -159,6 +193,13 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         Some(fetch_provenance(&client, &file_name, &repo.display)?)
     } else {
         None
+    };
+    let report = Reporter::new(s.format, out, true);
+    let mut record = Record {
+        name: Some(v.name.clone()),
+        version: Some(v.version.clone()),
+        digest: v.digest.as_ref().map(|d| format!("sha256:{d}")),
+        ..Record::new(&repo.display, Action::Pulled)
     };
     std::fs::create_dir_all(&s.destination)
         .with_context(|| format!("creating {}", s.destination.display()))?;
@@ -179,20 +220,24 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         std::fs::create_dir_all(&untar_dir)
             .with_context(|| format!("creating {}", untar_dir.display()))?;
         let tmp = fetch_verified(&client, &v, &file_name, &untar_dir, &out)?;
+        record.size = tmp.as_file().metadata().ok().map(|m| m.len());
         let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dir = tgz::untar_as(tmp.path(), &file_name, &untar_dir)?;
         keep_provenance(kept, &s.destination, &file_name)?;
-        out.result(&dir.display().to_string());
+        record.path = Some(dir.display().to_string());
     } else {
         let tmp = fetch_verified(&client, &v, &file_name, &s.destination, &out)?;
+        record.size = tmp.as_file().metadata().ok().map(|m| m.len());
         let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dest = s.destination.join(&file_name);
         tmp.persist(&dest)
             .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
         keep_provenance(kept, &s.destination, &file_name)?;
-        out.result(&dest.display().to_string());
+        record.path = Some(dest.display().to_string());
     }
-    Ok(())
+    record.line = record.path.clone().unwrap_or_default();
+    report.add(0, record);
+    report.finish()
 }
 
 /// Provenance files are a few kilobytes; anything beyond this is refused.
@@ -252,7 +297,12 @@ fn check_provenance(
             &verified.signature.primary_fingerprint,
             &hash,
         ) {
-            out.info(&line);
+            // With -o json|yaml stdout is the list alone: who signed goes to stderr.
+            if s.format == Format::Text {
+                out.info(&line);
+            } else if !global.quiet {
+                eprintln!("{line}");
+            }
         }
     }
     Ok(s.prov.then(|| prov.to_vec()))
@@ -262,10 +312,7 @@ fn check_provenance(
 fn keep_provenance(prov: Option<Vec<u8>>, dir: &Path, file_name: &str) -> Result<()> {
     let Some(prov) = prov else { return Ok(()) };
     let name = provenance::prov_name(file_name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .tempfile_in(dir)
+    let mut tmp = part_file(&name, dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(&prov)
         .with_context(|| format!("writing {name}"))?;

@@ -15,9 +15,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::chart::{package, pgzip, tgz};
 use crate::error::UsageError;
 use crate::gpg::Gpg;
+use crate::output::{self, Activity, Format};
 use crate::provenance;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
+use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
 
 /// What to do when the version is already in the registry.
@@ -40,6 +42,8 @@ pub struct PushSettings {
     pub dependency_update: bool,
     pub existing: Existing,
     pub dry_run: bool,
+    /// `-o`: the result lines, or one JSON/YAML list of [`Record`]s.
+    pub format: Format,
     /// `--sign`: make and upload a provenance file.
     pub sign: Option<SignSettings>,
 }
@@ -70,27 +74,26 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
         return Err(UsageError("--version and --app-version take exactly one chart".into()).into());
     }
     if let Some(v) = &s.version {
-        package::validate_version_override(v)?;
+        package::validate_version_override(v).map_err(|e| UsageError(format!("{e:#}")))?;
     }
+    check_order(s)?;
+    source_date_epoch(global)?;
     let repo_arg = repo_ref::parse_repo(&s.repo)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-    let out = global.output();
+    let report = Reporter::new(s.format, global.output(), false);
 
     if s.charts.len() == 1 {
-        let p = prepare(&s.charts[0], s, global)?;
-        let line = publish(&p, s, &client, &repo.display, global)?;
-        out.info(&line);
-        return Ok(());
+        // One chart: its error is the command's error, said once.
+        let chart = &s.charts[0];
+        let p = prepare(chart, s, global)?;
+        let record = publish(&p, chart, s, &client, &repo.display, global)?;
+        report.add(0, record);
+        return report.finish();
     }
     let parallel = global.env.parallel()?;
     let packagers = pgzip::default_threads().min(s.charts.len());
     let publishers = parallel.min(s.charts.len());
-    let failures = AtomicUsize::new(0);
-    let fail = |chart: &Path, e: anyhow::Error| {
-        eprintln!("Error: {}: {e:#}", chart.display());
-        failures.fetch_add(1, Ordering::SeqCst);
-    };
     let next = AtomicUsize::new(0);
     // Packages waiting for a publisher: at most one per publisher (temporary files on disk).
     let (ready_tx, ready_rx) = sync_channel::<(usize, Result<Prepared>)>(publishers);
@@ -113,40 +116,66 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
                 let received = ready_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((i, prepared)) = received else { break };
                 let chart = &s.charts[i];
-                match prepared.and_then(|p| publish(&p, s, &client, &repo.display, global)) {
-                    Ok(line) => out.info(&line),
-                    Err(e) => fail(chart, e),
+                match prepared.and_then(|p| publish(&p, chart, s, &client, &repo.display, global)) {
+                    Ok(record) => report.add(i, record),
+                    Err(e) => report.fail(i, &chart.display().to_string(), &repo.display, &e),
                 }
             });
         }
     });
-    let failed = failures.load(Ordering::SeqCst);
-    if failed > 0 {
-        bail!("{failed} of {} charts failed", s.charts.len());
+    report.finish()
+}
+
+/// `push REPO CHART`: the last argument is a chart on disk while the first is not, or names a
+/// repository. Said before anything else happens.
+fn check_order(s: &PushSettings) -> Result<()> {
+    let last = Path::new(&s.repo);
+    let is_chart = |p: &Path| {
+        p.join("Chart.yaml").is_file() || (p.is_file() && p.extension().is_some_and(|e| e == "tgz"))
+    };
+    if s.repo.contains("://") || !is_chart(last) {
+        return Ok(());
     }
-    Ok(())
+    let first = &s.charts[0];
+    let first_missing = !first.exists();
+    if first_missing || first.to_string_lossy().starts_with("ccr://") {
+        return Err(UsageError(format!(
+            "{:?} is a chart and {:?} is not: the repository comes last (helm ccr push CHART... REPO)",
+            s.repo,
+            first.display().to_string()
+        ))
+        .into());
+    }
+    Err(UsageError(format!(
+        "{:?} is a chart, not a repository: the repository comes last (helm ccr push CHART... REPO)",
+        s.repo
+    ))
+    .into())
 }
 
 fn source_date_epoch(global: &Global) -> Result<Option<i64>> {
-    match global.env.get("SOURCE_DATE_EPOCH") {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
-    }
+    settings::env_number::<i64>(&global.env, "SOURCE_DATE_EPOCH")
 }
 
 fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
     let helm = global.env.get("HELM_BIN").unwrap_or("helm").to_string();
-    let output = std::process::Command::new(&helm)
+    let output = match std::process::Command::new(&helm)
         .arg("dependency")
         .arg("update")
         .arg(dir)
         .stdin(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("running {helm} dependency update"))?;
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "--dependency-update runs `{helm} dependency update`, but {helm:?} was not found; set HELM_BIN to the helm binary (Helm sets it when it runs the plugin)"
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("running {helm} dependency update (set HELM_BIN to the helm binary)")
+            })
+        }
+    };
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         let line = err
@@ -166,14 +195,28 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         app_version: s.app_version.clone(),
     };
     let sde = source_date_epoch(global)?;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{}: no such chart directory or package", path.display()))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let what = if path.extension().is_some_and(|e| e == "tgz") {
+                "package"
+            } else {
+                "directory"
+            };
+            bail!("{}: no such chart {what}", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     if meta.is_dir() {
         if s.dependency_update {
             dependency_update(path, global)?;
         }
-        let p = package::package_dir(path, &overrides, sde)?;
-        return Ok(from_packaged(p));
+        let spinner = packaging_spinner(path, global);
+        let p = package::package_dir(path, &overrides, sde);
+        if let Some(b) = spinner {
+            b.finish_and_clear();
+        }
+        return Ok(from_packaged(p?));
     }
     if overrides.version.is_some() || overrides.app_version.is_some() {
         // One pass: Helm's archive loader reads and checks it, the package is written anew.
@@ -193,6 +236,7 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         }
         return Ok(from_packaged(p));
     }
+    // One read: checked, hashed and measured together.
     let found = tgz::inspect(path)?;
     let file_name = path
         .file_name()
@@ -209,6 +253,51 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         size: found.size,
         _temp: None,
     })
+}
+
+/// Directories larger than this get a spinner while they are packaged.
+const PACKAGING_SPINNER_BYTES: u64 = 4 << 20;
+
+/// `Packaging ./big (1200 files, 48 MiB)` on a terminal, for a directory of more than a few MB.
+fn packaging_spinner(dir: &Path, global: &Global) -> Option<indicatif::ProgressBar> {
+    let out = global.output();
+    if !out.shows_progress() {
+        return None;
+    }
+    let (files, bytes) = dir_size(dir);
+    if bytes <= PACKAGING_SPINNER_BYTES {
+        return None;
+    }
+    out.spinner(
+        Activity::Packaging,
+        &format!(
+            "{} ({files} files, {})",
+            dir.display(),
+            output::human_bytes(bytes)
+        ),
+    )
+}
+
+/// Files and bytes below `dir` (symbolic links not followed; unreadable parts skipped).
+fn dir_size(dir: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    (files, bytes)
 }
 
 fn from_packaged(p: package::Packaged) -> Prepared {
@@ -231,23 +320,41 @@ fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
     prov.is_file().then_some(prov)
 }
 
-/// Looks for the version in the registry, then uploads it (or not: see [`Existing`]).
+/// Looks for the prepared package of `path` in the registry, then uploads it (or not: see
+/// [`Existing`]).
 fn publish(
     p: &Prepared,
+    path: &Path,
     s: &PushSettings,
     client: &Registry,
     repo: &str,
     global: &Global,
-) -> Result<String> {
+) -> Result<Record> {
     let id = format!("{} {}", p.name, p.version);
+    let record = |action: Action, line: String| Record {
+        name: Some(p.name.clone()),
+        version: Some(p.version.clone()),
+        digest: Some(format!("sha256:{}", p.sha256)),
+        size: Some(p.size),
+        source: Some(path.display().to_string()),
+        line,
+        ..Record::new(repo, action)
+    };
     let existing = client.find_version(&p.name, &p.version)?;
     if let Some(e) = &existing {
         let same = e.digest.as_deref() == Some(p.sha256.as_str());
         match s.existing {
             Existing::Skip => {
-                return Ok(format!(
-                    "Skipped {id}: already in {repo}{}",
-                    if same { " (identical)" } else { " (different content)" }
+                return Ok(record(
+                    Action::Skipped,
+                    format!(
+                        "Skipped {id}: already in {repo}{}",
+                        if same {
+                            " (identical)"
+                        } else {
+                            " (different content)"
+                        }
+                    ),
                 ))
             }
             Existing::Fail => bail!(
@@ -262,19 +369,27 @@ fn publish(
         None => None,
     };
     if s.dry_run {
-        return Ok(format!(
-            "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
-            p.file_name,
-            p.size,
-            p.sha256,
-            signed
-                .as_ref()
-                .map_or(String::new(), |x| x.describe(&p.file_name)),
-            if existing.is_some() {
-                ", replacing the existing version"
-            } else {
-                ""
-            }
+        let action = if existing.is_some() {
+            Action::WouldReplace
+        } else {
+            Action::WouldPush
+        };
+        return Ok(record(
+            action,
+            format!(
+                "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
+                p.file_name,
+                p.size,
+                p.sha256,
+                signed
+                    .as_ref()
+                    .map_or(String::new(), |x| x.describe(&p.file_name)),
+                if existing.is_some() {
+                    ", replacing the existing version"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     let up = Upload {
@@ -291,17 +406,28 @@ fn publish(
     // With --force on a registry that overwrites, the old digest may still be there after a
     // lost answer: that is not someone else's push.
     let replacing = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let mut action = if existing.is_some() {
+        Action::Replaced
+    } else {
+        Action::Pushed
+    };
     let outcome = match client.upload_replacing(&up, replacing) {
         Ok(o) => o,
         Err(e) if is_conflict(&e) => match s.existing {
             // Someone pushed it between our look and our upload.
-            Existing::Skip => return Ok(format!("Skipped {id}: already in {repo}")),
+            Existing::Skip => {
+                return Ok(record(
+                    Action::Skipped,
+                    format!("Skipped {id}: already in {repo}"),
+                ))
+            }
             Existing::Fail => bail!(
                 "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
             ),
             Existing::Replace => {
                 // A registry that refuses duplicates: delete, then upload again.
                 client.delete_version(&p.name, &p.version)?;
+                action = Action::Replaced;
                 client.upload(&up).with_context(|| {
                     format!("{id} was deleted to be replaced, but the new upload failed")
                 })?
@@ -316,9 +442,12 @@ fn publish(
     let signed_note = signed.as_ref().map_or(String::new(), |x| {
         format!(", signed with key {}", x.fingerprint)
     });
-    Ok(format!(
-        "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
-        p.sha256
+    Ok(record(
+        action,
+        format!(
+            "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
+            p.sha256
+        ),
     ))
 }
 

@@ -2,6 +2,7 @@
 //! emulator, and the real Helm binaries where a test says so.
 
 mod common;
+mod completion;
 mod core;
 mod faults;
 mod hostile;
@@ -10,6 +11,9 @@ mod packaging;
 mod parallel;
 mod provenance;
 mod push_dir;
+mod recipes;
 mod release;
+mod signals;
 mod snapshots;
 mod structure;
+mod ux;
