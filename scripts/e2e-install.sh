@@ -285,7 +285,10 @@ completes() {
   local out
   out=$(run "$1" __complete ccr "" 2>&1) || { printf '%s\n' "$out"; return 1; }
   printf '%s\n' "$out"
-  grep -qx push <<<"$out" && grep -qx pull <<<"$out" || { echo "(no push/pull)"; return 1; }
+  if ! grep -qx push <<<"$out" || ! grep -qx pull <<<"$out"; then
+    echo "(no push/pull)"
+    return 1
+  fi
   # Flag values come only from plugin.complete (the binary): it must be there and executable.
   out=$(run "$1" __complete ccr ls -o "" 2>&1) || { printf '%s\n' "$out"; return 1; }
   printf '%s\n' "$out"
