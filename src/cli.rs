@@ -152,6 +152,15 @@ impl Command {
             Command::Download(_) => "download",
         }
     }
+
+    /// Whether the command makes temporary files (packages, downloads, unpacking), which a
+    /// signal must clean up. The others skip that setup: `version` stays instant.
+    pub fn makes_temporary_files(&self) -> bool {
+        matches!(
+            self,
+            Command::Push(_) | Command::Pull(_) | Command::Download(_)
+        )
+    }
 }
 
 /// `-o` of the commands that report results: push, pull, rm.

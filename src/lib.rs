@@ -64,7 +64,7 @@ pub fn run_main() -> i32 {
     let subcommand = cli.command.name();
     let env = Env::from_process();
     // Removes the run's temporary files when dropped, and on SIGINT/SIGTERM/SIGHUP.
-    let _session = cleanup::start();
+    let _session = cli.command.makes_temporary_files().then(cleanup::start);
     match std::panic::catch_unwind(|| run(cli, env)) {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
