@@ -4,6 +4,7 @@
 #                                           LICENSE and README.md; one per platform
 #   ccr-<version>.tgz                       the plugin package for `helm plugin install` (Helm 4):
 #                                           ccr/plugin.yaml (first), install-binary.sh, getter/,
+#                                           completion.yaml, plugin.complete (shell completion),
 #                                           LICENSE, README.md, CHANGELOG.md, and checksums.txt
 #                                           naming the sha256 of every platform asset above
 #   ccr-<version>.tgz.prov                  its signature, in Helm's provenance format, when a
@@ -231,14 +232,16 @@ package() {
 
   # plugin.yaml first: Helm takes the first file named plugin.yaml in the tarball as the
   # manifest it reads and signs, and it is the only one (the getter's is getter/ccr-getter.yaml).
-  mktar "$tgz" --exec ccr/install-binary.sh \
+  mktar "$tgz" --exec ccr/install-binary.sh --exec ccr/plugin.complete \
     "ccr/plugin.yaml=$root/plugin.yaml" \
     "ccr/CHANGELOG.md=$root/CHANGELOG.md" \
     "ccr/LICENSE=$root/LICENSE" \
     "ccr/README.md=$root/README.md" \
     "ccr/checksums.txt=$stage/checksums.txt" \
+    "ccr/completion.yaml=$root/completion.yaml" \
     "ccr/getter/ccr-getter.yaml=$root/getter/ccr-getter.yaml" \
-    "ccr/install-binary.sh=$root/install-binary.sh"
+    "ccr/install-binary.sh=$root/install-binary.sh" \
+    "ccr/plugin.complete=$root/plugin.complete"
   say "wrote $tgz (checksums.txt: ${assets[*]})"
 
   if [ -n "${HELM_CCR_SIGN_KEY:-}" ]; then

@@ -280,6 +280,21 @@ no_plugin_dirs() {
   done
 }
 
+# completes HELM: the installed plugin's completion.yaml and plugin.complete answer.
+completes() {
+  local out
+  out=$(run "$1" __complete ccr "" 2>&1) || { printf '%s\n' "$out"; return 1; }
+  printf '%s\n' "$out"
+  if ! grep -qx push <<<"$out" || ! grep -qx pull <<<"$out"; then
+    echo "(no push/pull)"
+    return 1
+  fi
+  # Flag values come only from plugin.complete (the binary): it must be there and executable.
+  out=$(run "$1" __complete ccr ls -o "" 2>&1) || { printf '%s\n' "$out"; return 1; }
+  printf '%s\n' "$out"
+  grep -qx json <<<"$out" || { echo "(plugin.complete gave no json for ls -o)"; return 1; }
+}
+
 uninstalled() {
   run "$1" plugin uninstall ccr || return 1
   no_plugin_dirs || return 1
@@ -293,6 +308,8 @@ pkg_sha=$(sha256sum "$dist/$pkg" | cut -d ' ' -f 1)
 check "[helm 4.1.4] helm plugin install $mirror/good/$pkg --keyring (verified), binary from the mirror" \
   installed_and_working "$helm4" "$mirror/good/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
   --keyring "$dist/helm-ccr-release-key.gpg"
+check "[helm 4.1.4] the installed package completes (completion.yaml and plugin.complete)" \
+  completes "$helm4"
 check "[helm 4.1.4] helm plugin uninstall ccr removes ccr and ccr-getter" \
   uninstalled "$helm4"
 

@@ -224,6 +224,63 @@ signed_pull_verified() {
   ls -l "$out/app-0.3.0.tgz"
 }
 
+# helm ccr push --sign: with the agent-held key of $GNUPGHOME (no secring.gpg anywhere in it),
+# then from the legacy secret keyring alone (a GnuPG home without keys); each .prov passes
+# helm pull --verify through ccr://, helm verify, and helm ccr pull --verify.
+ccr_signed_verified() {
+  local helm=$1 src=$2 out=$3/ccr-signed
+  mkdir -p "$out/helm" "$out/ccr"
+  if [ -e "$GNUPGHOME/secring.gpg" ]; then
+    echo "(a secring.gpg in GNUPGHOME: the agent's key was meant)"
+    return 1
+  fi
+  expect_output "signed with key" "$helm" ccr push "$src" r --version 0.4.0 --sign || return 1
+  local keyless="$work/gnupg-keyless"
+  mkdir -p "$keyless" && chmod 700 "$keyless"
+  expect_output "signed with key" env GNUPGHOME="$keyless" "$helm" ccr push "$src" r \
+    --version 0.5.0 --sign --keyring "$work/secring.gpg" --key "$signer" || return 1
+  "$helm" repo update r || return 1
+  local v
+  for v in 0.4.0 0.5.0; do
+    expect_output "Chart Hash Verified" "$helm" pull r/app --version "$v" --verify \
+      --keyring "$work/pubring.gpg" -d "$out/helm" || return 1
+    expect_output "Chart Hash Verified" \
+      "$helm" verify "$out/helm/app-$v.tgz" --keyring "$work/pubring.gpg" || return 1
+    expect_output "Chart Hash Verified" "$helm" ccr pull r/app --version "$v" --verify \
+      --keyring "$work/pubring.gpg" -d "$out/ccr" || return 1
+  done
+  ls -l "$out/helm" "$out/ccr"
+}
+
+# A different package pushed under a signed name with the old .prov beside it: both Helm's
+# pull --verify and helm ccr pull --verify refuse it, and helm ccr writes nothing.
+ccr_tampered_refused() {
+  local helm=$1 src=$2 base=$3
+  local dir="$base/tamper" out="$base/tampered-ccr" hout="$base/tampered-helm" err
+  mkdir -p "$dir" "$out" "$hout"
+  "$helm" package "$src" --version 0.4.0 --app-version tampered -d "$dir" >/dev/null || return 1
+  cp "$base/ccr-signed/helm/app-0.4.0.tgz.prov" "$dir/" || return 1
+  "$helm" ccr push "$dir/app-0.4.0.tgz" r --force || return 1
+  "$helm" repo update r >/dev/null || return 1
+  if "$helm" pull r/app --version 0.4.0 --verify --keyring "$work/pubring.gpg" -d "$hout"; then
+    echo "(helm pull --verify accepted the changed package)"
+    return 1
+  fi
+  if err=$("$helm" ccr pull r/app --version 0.4.0 --verify --keyring "$work/pubring.gpg" \
+    -d "$out" 2>&1); then
+    echo "$err"
+    echo "(helm ccr pull --verify accepted the changed package)"
+    return 1
+  fi
+  echo "$err"
+  grep -q "does not match its provenance file" <<<"$err" || return 1
+  if [ -n "$(ls -A "$out")" ]; then
+    ls -la "$out"
+    echo "(helm ccr pull --verify wrote files)"
+    return 1
+  fi
+}
+
 versions_listed() {
   local out
   out=$("$@" 2>&1) || {
@@ -250,6 +307,30 @@ rm_removes() {
   out=$("$helm" ccr ls r 2>&1)
   printf '%s\n' "$out"
   ! grep -qE '(^|[[:space:]/])app([[:space:]]|$)' <<<"$out"
+}
+
+# Shell completion as Helm runs it: completion.yaml's commands, then plugin.complete answering
+# with the added ccr:// repository, its charts and a chart's versions (from the registry).
+completion_works() {
+  local helm=$1 out
+  out=$("$helm" __complete ccr "" 2>/dev/null)
+  printf '%s\n' "$out"
+  if ! grep -qx push <<<"$out" || ! grep -qx env <<<"$out"; then
+    echo "(no subcommands)"
+    return 1
+  fi
+  out=$("$helm" __complete ccr pull "" 2>/dev/null)
+  printf '%s\n' "$out"
+  grep -qx 'r/' <<<"$out" || { echo "(no repository r/)"; return 1; }
+  out=$("$helm" __complete ccr pull r/ 2>/dev/null)
+  printf '%s\n' "$out"
+  grep -qx 'r/app' <<<"$out" || { echo "(no chart r/app)"; return 1; }
+  out=$("$helm" __complete ccr pull r/app --version "" 2>/dev/null)
+  printf '%s\n' "$out"
+  if ! grep -qx '0.2.0' <<<"$out" || ! grep -qx '0.1.0' <<<"$out"; then
+    echo "(no versions)"
+    return 1
+  fi
 }
 
 uninstalled() {
@@ -301,6 +382,9 @@ for v in "${versions[@]}"; do
   check "$t helm search repo r/" \
     versions_listed "$helm" search repo r/ --versions
 
+  check "$t helm __complete ccr: repositories, charts and versions" \
+    completion_works "$helm"
+
   check "$t index digests equal the sha256 of the bytes the getter serves" \
     index_digests_match "$url"
 
@@ -330,6 +414,10 @@ EOF
     --key "$signer" --keyring "$work/secring.gpg" >"$work/sign.log" 2>&1 || cat "$work/sign.log"
   check "$t helm pull --verify of a chart signed by helm package --sign" \
     signed_pull_verified "$helm" "$h/pkg" "$h/out"
+  check "$t helm ccr push --sign (agent key; --keyring secring.gpg): helm pull --verify, helm verify, helm ccr pull --verify" \
+    ccr_signed_verified "$helm" "$h/src/app" "$h/out"
+  check "$t a package changed after signing: helm pull --verify and helm ccr pull --verify refuse it" \
+    ccr_tampered_refused "$helm" "$h/src/app" "$h/out"
 
   "$helm" package "$h/src/parent" -d "$h/pkg" >/dev/null 2>&1 && "$helm" ccr push "$h/pkg/parent-1.0.0.tgz" r >/dev/null 2>&1
   check "$t helm ccr rm (a version, then whole charts)" rm_removes "$helm"

@@ -13,13 +13,15 @@ scripts/install-helm.sh
 export HELM_CCR_TEST_HELM3="$root/.cache/helm/3.17.3/helm"
 export HELM_CCR_TEST_HELM4="$root/.cache/helm/4.1.4/helm"
 
-if ! command -v gpg >/dev/null 2>&1; then
+# Signed charts, plugin packages and the provenance tests (cargo test and e2e) need GnuPG.
+if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then
   echo "gpg not found; installing gnupg (signed charts and plugin packages need it)"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq gnupg >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
   elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo apt-get install -y -qq gnupg >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnupg >/dev/null
   fi
+  command -v gpg >/dev/null 2>&1 || { echo "gpg is still missing: install GnuPG" >&2; exit 1; }
 fi
 
 echo "==> lints: shellcheck, actionlint, zizmor"

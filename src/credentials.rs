@@ -189,14 +189,12 @@ fn bcecli_credentials(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<
     ))
 }
 
-/// `BCE_ACCESS_KEY_ID`/`BCE_SECRET_ACCESS_KEY` (and `BCE_SECURITY_TOKEN`), when both are set.
-pub fn from_env(env: &Env) -> Option<Credentials> {
-    Credentials::new(
-        env.get("BCE_ACCESS_KEY_ID")?,
-        env.get("BCE_SECRET_ACCESS_KEY")?,
-        env.get("BCE_SECURITY_TOKEN"),
-        "environment",
-    )
+/// Whether the environment names credentials (`BCE_ACCESS_KEY_ID` or `BCE_SECRET_ACCESS_KEY`
+/// set): then they come from there, or [`resolve`] says what is missing.
+pub fn env_names_credentials(env: &Env) -> bool {
+    ["BCE_ACCESS_KEY_ID", "BCE_SECRET_ACCESS_KEY"]
+        .iter()
+        .any(|k| env.get(k).is_some_and(|v| !v.trim().is_empty()))
 }
 
 /// Resolves credentials through the chain. `explicit` are the repository entry's (or the
@@ -210,8 +208,29 @@ pub fn resolve(
     if let Some(c) = explicit {
         return Ok(c);
     }
-    if let Some(c) = from_env(env) {
-        return Ok(c);
+    match (
+        env.get("BCE_ACCESS_KEY_ID")
+            .filter(|v| !v.trim().is_empty()),
+        env.get("BCE_SECRET_ACCESS_KEY")
+            .filter(|v| !v.trim().is_empty()),
+    ) {
+        (Some(ak), Some(sk)) => {
+            if let Some(c) = Credentials::new(
+                ak,
+                sk,
+                env.get("BCE_SECURITY_TOKEN"),
+                "the environment (BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY)",
+            ) {
+                return Ok(c);
+            }
+        }
+        (Some(_), None) => bail!(
+            "BCE_ACCESS_KEY_ID is set but BCE_SECRET_ACCESS_KEY is not: set both (or neither)"
+        ),
+        (None, Some(_)) => bail!(
+            "BCE_SECRET_ACCESS_KEY is set but BCE_ACCESS_KEY_ID is not: set both (or neither)"
+        ),
+        (None, None) => {}
     }
     if let Some(p) = profile {
         let token = if p
@@ -237,7 +256,7 @@ pub fn resolve(
     }
     bail!(
         "no credentials found: set BCE_ACCESS_KEY_ID and BCE_SECRET_ACCESS_KEY, add the repository \
-         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password SK`, or \
+         with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE --username AK --password-stdin`, or \
          configure ~/.bce/config.json"
     )
 }
@@ -301,6 +320,37 @@ mod tests {
         let c = resolve(explicit, &env, Some(&profile), &mut warn).unwrap();
         assert_eq!(c.access_key_id, "rak");
         assert!(!format!("{c:?}").contains("rsk"));
+    }
+
+    #[test]
+    fn half_a_key_pair_names_the_missing_half() {
+        let home = tempfile::tempdir().unwrap();
+        let mut warn = |_: String| {};
+        let env = env_with_home(home.path(), &[("BCE_ACCESS_KEY_ID", "ak")]);
+        let e = resolve(None, &env, None, &mut warn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("BCE_ACCESS_KEY_ID is set but BCE_SECRET_ACCESS_KEY is not"),
+            "{e}"
+        );
+        let env = env_with_home(home.path(), &[("BCE_SECRET_ACCESS_KEY", "sk")]);
+        let e = resolve(None, &env, None, &mut warn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("BCE_SECRET_ACCESS_KEY is set but BCE_ACCESS_KEY_ID is not"),
+            "{e}"
+        );
+        assert!(!e.contains("sk\""), "{e}");
+        // The repository entry's credentials come first: a stray variable does not matter.
+        let explicit = Credentials::new("rak", "rsk", None, "repo");
+        assert_eq!(
+            resolve(explicit, &env, None, &mut warn)
+                .unwrap()
+                .access_key_id,
+            "rak"
+        );
     }
 
     #[test]

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+/// Requests in flight at most, unless `HELM_CCR_PARALLEL` says otherwise.
+pub const DEFAULT_PARALLEL: usize = 32;
+/// The largest `HELM_CCR_PARALLEL` accepted.
+pub const MAX_PARALLEL: usize = 256;
+
 /// A snapshot of the environment, taken once (tests build their own).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -42,6 +47,20 @@ impl Env {
     /// True when `HELM_DEBUG` is set to a true value, as `helm --debug` does.
     pub fn debug(&self) -> bool {
         matches!(self.get("HELM_DEBUG"), Some(v) if v == "1" || v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Requests in flight at most (`HELM_CCR_PARALLEL`, 1 to [`MAX_PARALLEL`]; default
+    /// [`DEFAULT_PARALLEL`]). Any other value is an error naming the variable.
+    pub fn parallel(&self) -> Result<usize> {
+        let Some(v) = self.get("HELM_CCR_PARALLEL") else {
+            return Ok(DEFAULT_PARALLEL);
+        };
+        match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_PARALLEL).contains(&n) => Ok(n),
+            _ => bail!(
+                "HELM_CCR_PARALLEL {v:?} is not a number of requests from 1 to {MAX_PARALLEL}"
+            ),
+        }
     }
 
     /// Where `helm repo add` writes repositories.
@@ -140,6 +159,19 @@ pub fn read_if_exists(path: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_from_the_environment() {
+        let env = |v: &str| Env::from_pairs([("HELM_CCR_PARALLEL".to_string(), v.to_string())]);
+        assert_eq!(Env::default().parallel().unwrap(), DEFAULT_PARALLEL);
+        assert_eq!(env("").parallel().unwrap(), DEFAULT_PARALLEL);
+        assert_eq!(env("1").parallel().unwrap(), 1);
+        assert_eq!(env(" 64 ").parallel().unwrap(), 64);
+        for bad in ["0", "-1", "x", "1.5", "257"] {
+            let e = env(bad).parallel().unwrap_err().to_string();
+            assert!(e.contains("HELM_CCR_PARALLEL") && e.contains(bad), "{e}");
+        }
+    }
 
     #[test]
     fn endpoints_parse() {

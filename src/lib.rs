@@ -2,27 +2,34 @@
 
 pub mod api;
 pub mod chart;
+pub mod cleanup;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod credentials;
 pub mod env;
 pub mod error;
+pub mod gpg;
 pub mod index;
 pub mod multipart;
 pub mod output;
+pub mod pool;
+pub mod provenance;
 pub mod registry;
 pub mod repo_ref;
+pub mod report;
 pub mod settings;
 pub mod sign;
 pub mod transport;
 pub mod version;
 
-use anyhow::Result;
-use clap::Parser;
+use std::ffi::OsString;
 
-use crate::cli::{Cli, Command};
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, ListFormat, ResultFormat, Usage};
 use crate::error::{UsageError, EXIT_FAILURE, EXIT_USAGE};
+use crate::output::Format;
 use crate::settings::{Env, Global};
 
 /// Parses the command line, runs the command, prints one `Error:` line on failure and returns
@@ -37,63 +44,89 @@ pub fn run_main() -> i32 {
             .unwrap_or_else(|| "unknown".into());
         eprintln!("Error: internal error: {msg} (please report this)");
     }));
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        // Helm's plugin.complete: candidates on stdout, never an error.
+        let words: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let env = Env::from_process();
+        return match std::panic::catch_unwind(|| commands::complete::run(&words, &env)) {
+            Ok(()) => 0,
+            Err(_) => 0,
+        };
+    }
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(u) => return usage(u),
     };
+    let subcommand = cli.command.name();
     let env = Env::from_process();
+    // Removes the run's temporary files when dropped, and on SIGINT/SIGTERM/SIGHUP.
+    let _session = cli.command.makes_temporary_files().then(cleanup::start);
     match std::panic::catch_unwind(|| run(cli, env)) {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
-            if let Some(u) = e.downcast_ref::<UsageError>() {
-                eprintln!("Error: {}", output::printable(&u.to_string()));
-                eprintln!("Run 'helm ccr --help' for usage.");
+            let line = report::one_line(&format!("{e:#}"));
+            eprintln!("Error: {line}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                eprintln!("Run 'helm ccr {subcommand} --help' for usage.");
                 return EXIT_USAGE;
             }
-            eprintln!("Error: {}", output::printable(&one_line(&format!("{e:#}"))));
             EXIT_FAILURE
         }
         Err(_) => EXIT_FAILURE,
     }
 }
 
-fn usage_error(e: clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
+/// Prints what clap found instead of a command and returns the exit status.
+fn usage(u: Usage) -> i32 {
+    match u {
+        Usage::Text(text) => {
+            print!("{text}");
             0
         }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
+        Usage::Missing(text) => {
+            eprint!("{text}");
             EXIT_USAGE
         }
-        _ => {
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim()
-                .trim_start_matches("error: ");
-            eprintln!("Error: {first}");
-            eprintln!("Run 'helm ccr --help' for usage.");
+        Usage::Error {
+            message,
+            tip,
+            subcommand,
+        } => {
+            eprintln!("Error: {message}");
+            if let Some(tip) = tip {
+                eprintln!("{tip}");
+            }
+            match subcommand {
+                Some(s) => eprintln!("Run 'helm ccr {s} --help' for usage."),
+                None => eprintln!("Run 'helm ccr --help' for usage."),
+            }
             EXIT_USAGE
         }
     }
 }
 
-/// Joins a multi-line message into one line.
-fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+fn result_format(f: ResultFormat) -> Format {
+    match f {
+        ResultFormat::Text => Format::Text,
+        ResultFormat::Json => Format::Json,
+        ResultFormat::Yaml => Format::Yaml,
+    }
+}
+
+fn list_format(f: ListFormat) -> Format {
+    match f {
+        ListFormat::Table => Format::Text,
+        ListFormat::Json => Format::Json,
+        ListFormat::Yaml => Format::Yaml,
+    }
 }
 
 fn run(cli: Cli, env: Env) -> Result<()> {
-    let mut global = Global::new(env);
+    let mut global = Global::from_env(env)?;
     let g = cli.global;
     global.region = g.region;
     global.endpoint = g.endpoint;
@@ -107,8 +140,6 @@ fn run(cli: Cli, env: Env) -> Result<()> {
     )?;
     match cli.command {
         Command::Push(a) => {
-            let mut args = a.args;
-            let repo = args.pop().unwrap_or_default();
             let existing = if a.force {
                 commands::push::Existing::Replace
             } else if a.skip_existing {
@@ -118,13 +149,18 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             };
             commands::push::run(
                 &commands::push::PushSettings {
-                    charts: args.into_iter().map(Into::into).collect(),
-                    repo,
+                    charts: a.charts.into_iter().map(Into::into).collect(),
+                    repo: a.repo,
                     version: a.version,
                     app_version: a.app_version,
                     dependency_update: a.dependency_update,
                     existing,
                     dry_run: a.dry_run,
+                    format: result_format(a.output),
+                    sign: a.signing.sign.then_some(commands::push::SignSettings {
+                        key: a.signing.key,
+                        keyring: a.signing.keyring,
+                    }),
                 },
                 &global,
             )
@@ -137,13 +173,17 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 destination: a.destination,
                 untar: a.untar,
                 untardir: a.untardir,
+                format: result_format(a.output),
+                verify: a.verifying.verify,
+                keyring: a.verifying.keyring,
+                prov: a.verifying.prov,
             },
             &global,
         ),
         Command::Ls(a) => commands::ls::run(
             &commands::ls::LsSettings {
                 target: a.target,
-                format: a.output,
+                format: list_format(a.output),
                 devel: a.devel,
             },
             &global,
@@ -154,6 +194,14 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 versions: a.versions,
                 all: a.all,
                 dry_run: a.dry_run,
+                format: result_format(a.output),
+            },
+            &global,
+        ),
+        Command::Env(a) => commands::env::run(
+            &commands::env::EnvSettings {
+                repo: a.repo,
+                check: a.check,
             },
             &global,
         ),

@@ -4,7 +4,40 @@
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// How a command prints its results: for people (text lines; `ls`'s table) or for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Yaml,
+}
+
+/// `value` as pretty JSON or as YAML (no trailing newline); `Text` has no generic form and
+/// gives JSON.
+pub fn render<T: Serialize>(format: Format, value: &T) -> Result<String> {
+    Ok(match format {
+        Format::Yaml => serde_saphyr::to_string(value)
+            .map_err(|e| anyhow::anyhow!("writing YAML: {e}"))?
+            .trim_end()
+            .to_string(),
+        // JSON escapes C0 controls itself; C1 controls (a terminal may act on them) are
+        // escaped here, where they can only occur inside strings.
+        Format::Json | Format::Text => serde_json::to_string_pretty(value)?
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' {
+                    format!("\\u{:04x}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    })
+}
 
 /// Output policy of one command run.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +63,13 @@ impl Output {
         println_flush(text);
     }
 
+    /// Something worth knowing about the result (`Note: ...` on stderr); `--quiet` drops it.
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("Note: {msg}");
+        }
+    }
+
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
             eprintln!("Warning: {}", printable(msg));
@@ -42,10 +82,16 @@ impl Output {
         }
     }
 
-    /// A byte progress bar for a transfer of `len` bytes, or None off a terminal, when quiet,
-    /// or for small transfers.
-    pub fn transfer_bar(&self, len: u64, label: &str) -> Option<ProgressBar> {
-        if self.quiet || len < 1 << 20 || !std::io::stderr().is_terminal() {
+    /// Progress is shown on a terminal only, and never with `--quiet`.
+    pub fn shows_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+
+    /// A byte progress bar for a transfer of `len` bytes (`Uploading mychart-1.0.0.tgz [===>  ]
+    /// ...`), or None off a terminal, when quiet, or for small transfers. The caller clears it
+    /// before the result line.
+    pub fn transfer_bar(&self, len: u64, activity: Activity, what: &str) -> Option<ProgressBar> {
+        if len < 1 << 20 || !self.shows_progress() {
             return None;
         }
         let bar = ProgressBar::new(len);
@@ -54,8 +100,49 @@ impl Output {
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.set_message(label.to_string());
+        bar.set_message(progress_message(activity, what));
         Some(bar)
+    }
+
+    /// A spinner saying what is going on (`Packaging ./big (1200 files, 48 MiB)`), or None off
+    /// a terminal or when quiet. The caller clears it.
+    pub fn spinner(&self, activity: Activity, what: &str) -> Option<ProgressBar> {
+        if !self.shows_progress() {
+            return None;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(progress_message(activity, what));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    }
+}
+
+/// What a progress bar or spinner says the command is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Uploading,
+    Downloading,
+    Packaging,
+}
+
+/// The message of a progress bar: `Uploading mychart-1.0.0.tgz`.
+pub fn progress_message(activity: Activity, what: &str) -> String {
+    let verb = match activity {
+        Activity::Uploading => "Uploading",
+        Activity::Downloading => "Downloading",
+        Activity::Packaging => "Packaging",
+    };
+    format!("{verb} {what}")
+}
+
+/// `48 MiB`, `512 KiB`, `900 B`.
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
     }
 }
 
@@ -93,5 +180,47 @@ mod tests {
             printable("a\x1b[31mred\r\nb\u{7}\u{9b}c\u{202e}d\0"),
             "a [31mred  b  c d "
         );
+    }
+
+    #[test]
+    fn progress_says_what_it_is_doing() {
+        assert_eq!(
+            progress_message(Activity::Uploading, "a-1.0.0.tgz"),
+            "Uploading a-1.0.0.tgz"
+        );
+        assert_eq!(
+            progress_message(Activity::Downloading, "a-1.0.0.tgz"),
+            "Downloading a-1.0.0.tgz"
+        );
+        assert_eq!(
+            progress_message(Activity::Packaging, "./big (3 files, 12 MiB)"),
+            "Packaging ./big (3 files, 12 MiB)"
+        );
+        assert_eq!(human_bytes(48 << 20), "48 MiB");
+        assert_eq!(human_bytes(2048), "2 KiB");
+        assert_eq!(human_bytes(9), "9 B");
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn machine_output_escapes_control_characters() {
+        let v = serde_json::json!([{"name": "a\u{1b}[2J\u{7}b\u{9b}c\r\nd"}]);
+        for f in [Format::Json, Format::Yaml] {
+            let text = render(f, &v).unwrap();
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{f:?}: {text:?}"
+            );
+            let back: Value = match f {
+                Format::Json => serde_json::from_str(&text).unwrap(),
+                _ => serde_saphyr::from_str(&text).unwrap(),
+            };
+            assert_eq!(back, v, "{f:?}: the same data");
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
 use crate::multipart;
+use crate::output::Activity;
 use crate::sign;
 use crate::transport::{Attempts, Failure, Metered, Transfer, Transport};
 
@@ -108,46 +109,21 @@ impl Registry {
     /// Follows every page of a list endpoint, keeping each item's JSON text (bounded per page by
     /// the transport and [`api::MAX_PAGE_ITEMS`], in all by the list limit).
     fn list_all(&self, extra: &[&str], filter: Option<(&str, &str)>) -> Result<Vec<Box<RawValue>>> {
-        let mut items: Vec<Box<RawValue>> = Vec::new();
-        for page_no in 1..=MAX_PAGES {
-            let mut query = vec![
-                ("pageNo".to_string(), page_no.to_string()),
-                ("pageSize".to_string(), PAGE_SIZE.to_string()),
-            ];
-            if let Some((k, v)) = filter {
-                query.push((k.to_string(), v.to_string()));
-            }
-            let body = self
-                .transport
-                .call("GET", &self.path(extra)?, &query, None)?;
-            let page = api::parse_page(&body)?;
-            let got = page.items.len();
-            let same = |a: &[Box<RawValue>], b: &[Box<RawValue>]| {
-                a.iter().map(|r| r.get()).eq(b.iter().map(|r| r.get()))
-            };
-            if got > 0 && items.len() >= got && same(&items[items.len() - got..], &page.items) {
-                // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
-                bail!(
-                    "the registry answered page {page_no} of a list with the same items as page {}",
-                    page_no - 1
-                );
-            }
-            items.extend(page.items);
-            if items.len() > self.list_limit {
-                bail!(
-                    "the registry listed more than {} entries; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)",
-                    self.list_limit
-                );
-            }
-            let done = match page.total {
-                Some(total) => items.len() as u64 >= total || got == 0,
-                None => got < PAGE_SIZE,
-            };
-            if done {
-                return Ok(items);
-            }
-        }
-        bail!("the registry's list did not end after {MAX_PAGES} pages")
+        let mut pages = Pages::new(self, extra, filter);
+        while pages.next_page()?.is_some() {}
+        Ok(pages.items)
+    }
+
+    /// One signed list call (the first chart of the namespace), proving that the endpoint, the
+    /// credentials and the namespace work together. Returns the number of charts the registry
+    /// says the namespace holds, when it says.
+    pub fn probe(&self) -> Result<Option<u64>> {
+        let query = vec![
+            ("pageNo".to_string(), "1".to_string()),
+            ("pageSize".to_string(), "1".to_string()),
+        ];
+        let body = self.transport.call("GET", &self.path(&[])?, &query, None)?;
+        Ok(api::parse_page(&body)?.total)
     }
 
     /// Every chart of the namespace, sorted by name.
@@ -160,6 +136,12 @@ impl Registry {
         charts.sort_by(|a, b| a.name.cmp(&b.name));
         charts.dedup_by(|a, b| a.name == b.name);
         Ok(charts)
+    }
+
+    /// The charts of the namespace page by page, as the registry lists them (a name may repeat
+    /// across pages), for callers that start work on a page as soon as it arrives.
+    pub fn chart_pages(&self) -> ChartPages<'_> {
+        ChartPages(Pages::new(self, &[], None))
     }
 
     /// Every version of `chart` (exact name). A chart that does not exist is an [`ApiError`]
@@ -265,7 +247,7 @@ impl Registry {
                     .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
             }
             let reader = layout.reader(files);
-            let bar = out.transfer_bar(layout.total_len(), up.file_name);
+            let bar = out.transfer_bar(layout.total_len(), Activity::Uploading, up.file_name);
             let reader: Box<dyn Read> = match &bar {
                 Some(b) => Box::new(b.wrap_read(reader)),
                 None => Box::new(reader),
@@ -408,6 +390,94 @@ impl Registry {
     }
 }
 
+/// Follows a list endpoint one page at a time, checking that it ends.
+struct Pages<'a> {
+    registry: &'a Registry,
+    extra: Vec<String>,
+    filter: Option<(String, String)>,
+    /// The last page fetched (0 before the first).
+    page_no: usize,
+    /// Every item so far, as the registry wrote it.
+    items: Vec<Box<RawValue>>,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    fn new(registry: &'a Registry, extra: &[&str], filter: Option<(&str, &str)>) -> Self {
+        Pages {
+            registry,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            filter: filter.map(|(k, v)| (k.to_string(), v.to_string())),
+            page_no: 0,
+            items: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The items of the next page, or None after the last.
+    fn next_page(&mut self) -> Result<Option<&[Box<RawValue>]>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.page_no >= MAX_PAGES {
+            bail!("the registry's list did not end after {MAX_PAGES} pages");
+        }
+        let page_no = self.page_no + 1;
+        let mut query = vec![
+            ("pageNo".to_string(), page_no.to_string()),
+            ("pageSize".to_string(), PAGE_SIZE.to_string()),
+        ];
+        if let Some((k, v)) = &self.filter {
+            query.push((k.clone(), v.clone()));
+        }
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let path = self.registry.path(&extra)?;
+        let body = self.registry.transport.call("GET", &path, &query, None)?;
+        let page = api::parse_page(&body)?;
+        let got = page.items.len();
+        let items = &mut self.items;
+        let same = |a: &[Box<RawValue>], b: &[Box<RawValue>]| {
+            a.iter().map(|r| r.get()).eq(b.iter().map(|r| r.get()))
+        };
+        if got > 0 && items.len() >= got && same(&items[items.len() - got..], &page.items) {
+            // A server that ignores pageNo would otherwise be followed to MAX_PAGES.
+            bail!(
+                "the registry answered page {page_no} of a list with the same items as page {}",
+                page_no - 1
+            );
+        }
+        self.page_no = page_no;
+        items.extend(page.items);
+        let limit = self.registry.list_limit;
+        if items.len() > limit {
+            bail!(
+                "the registry listed more than {limit} entries; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)"
+            );
+        }
+        self.done = match page.total {
+            Some(total) => items.len() as u64 >= total || got == 0,
+            None => got < PAGE_SIZE,
+        };
+        Ok(Some(&items[items.len() - got..]))
+    }
+}
+
+/// The charts of a namespace page by page: see [`Registry::chart_pages`].
+pub struct ChartPages<'a>(Pages<'a>);
+
+impl ChartPages<'_> {
+    /// The charts of the next page, or None after the last.
+    pub fn next_page(&mut self) -> Result<Option<Vec<HelmChart>>> {
+        Ok(self.0.next_page()?.map(|items| {
+            items
+                .iter()
+                .cloned()
+                .filter_map(HelmChart::from_raw)
+                .collect()
+        }))
+    }
+}
+
 /// True when the error is the registry's 404.
 pub fn is_not_found(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ApiError>()
@@ -460,6 +530,7 @@ mod tests {
                 ca_file: None,
                 insecure_skip_tls_verify: false,
                 output: Output::new(true, false),
+                parallel: 4,
             },
             limits,
         )

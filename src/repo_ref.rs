@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Result};
 
+use crate::error::UsageError;
+
 /// A parsed `ccr://[API_HOST/]INSTANCE_ID/NAMESPACE[/REST]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CcrUrl {
@@ -134,7 +136,7 @@ pub fn parse_repo(arg: &str) -> Result<RepoArg> {
         return Ok(RepoArg::Url(url));
     }
     if arg.contains("://") {
-        bail!("{shown:?}: only ccr:// repositories are supported");
+        return Err(foreign_scheme(&shown).into());
     }
     let name = arg.trim_end_matches('/');
     if name.is_empty() || name.contains('/') {
@@ -143,9 +145,28 @@ pub fn parse_repo(arg: &str) -> Result<RepoArg> {
     Ok(RepoArg::Named(name.to_string()))
 }
 
+/// A URL that is not `ccr://` where a repository belongs: which forms are accepted, and what
+/// to use for the URL given.
+fn foreign_scheme(shown: &str) -> UsageError {
+    let scheme = shown.split("://").next().unwrap_or("").to_ascii_lowercase();
+    let instead = match scheme.as_str() {
+        "oci" => " (an oci:// registry is Helm's own: helm push / helm pull oci://...)",
+        "http" | "https" => {
+            " (an http(s):// chart repository is Helm's own: helm repo add / helm pull)"
+        }
+        _ => "",
+    };
+    UsageError(format!(
+        "{shown:?} is not a CCR repository{instead}; REPO is ccr://INSTANCE_ID/NAMESPACE, ccr://API_HOST/INSTANCE_ID/NAMESPACE, or the name of a repository added with `helm repo add NAME ccr://INSTANCE_ID/NAMESPACE`"
+    ))
+}
+
 /// Splits a `REPO/CHART` argument into the repository and the chart name.
 pub fn parse_chart_ref(arg: &str) -> Result<(RepoArg, String)> {
     let shown = redact_userinfo(arg);
+    if arg.contains("://") && !arg.starts_with("ccr://") {
+        return Err(foreign_scheme(&shown).into());
+    }
     let (repo, chart) = if arg.starts_with("ccr://") {
         let url = CcrUrl::parse(arg)?;
         let Some(chart) = url.rest.clone() else {
@@ -247,7 +268,18 @@ mod tests {
             parse_repo("myccr/").unwrap(),
             RepoArg::Named("myccr".into())
         );
-        assert!(parse_repo("https://x/y").is_err());
+        for foreign in ["https://x/y", "oci://reg/charts", "http://u:secret@h/x"] {
+            let e = parse_repo(foreign).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{foreign}");
+            assert!(e.to_string().contains("ccr://INSTANCE_ID/NAMESPACE"), "{e}");
+            assert!(!e.to_string().contains("secret"), "{e}");
+            let e = parse_chart_ref(&format!("{foreign}/chart")).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{foreign}");
+        }
+        assert!(parse_repo("oci://r/c")
+            .unwrap_err()
+            .to_string()
+            .contains("helm push"));
     }
 }
 

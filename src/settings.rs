@@ -66,6 +66,17 @@ impl Global {
         }
     }
 
+    /// [`Global::new`], refusing numeric settings of the environment that do not parse
+    /// (`HELM_CCR_RETRIES=abc`) with a usage error naming the variable.
+    pub fn from_env(env: Env) -> Result<Global> {
+        let attempts = env_number::<u32>(&env, "HELM_CCR_RETRIES")?;
+        let mut g = Global::new(env);
+        if let Some(a) = attempts {
+            g.attempts = a.clamp(1, 20);
+        }
+        Ok(g)
+    }
+
     pub fn deadline(&self) -> Option<Deadline> {
         let t = self.timeout.as_ref()?;
         Some(Deadline {
@@ -130,15 +141,18 @@ pub fn resolve_timeout(flag: Option<&str>, env: &Env, getter: bool) -> Result<Op
     }))
 }
 
-/// A numeric setting from the environment: `None` when unset or empty; a value that is not a
-/// whole number (or is 0) is a usage error naming the variable.
-pub fn env_number(env: &Env, name: &str) -> Result<Option<u64>> {
+/// A numeric setting of the environment: None when unset or empty; a value that does not parse
+/// is a usage error naming the variable (`HELM_CCR_RETRIES="abc" is not a whole number`).
+pub fn env_number<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>> {
     let Some(v) = env.get(name) else {
         return Ok(None);
     };
-    match v.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(UsageError(format!("{name}={v:?} is not a whole number above 0")).into()),
+    match v.trim().parse::<T>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(UsageError(format!(
+            "{name}={v:?} is not a whole number; set it to a number or unset it"
+        ))
+        .into()),
     }
 }
 
@@ -268,6 +282,20 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
                 .with_context(|| format!("repository {name:?}"))?;
+            let has = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+            match (has(&entry.username), has(&entry.password)) {
+                (true, false) => bail!(
+                    "repository {name:?} has a username (access key id) but no password (secret key) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
+                    path.display(),
+                    url.repo_url()
+                ),
+                (false, true) => bail!(
+                    "repository {name:?} has a password (secret key) but no username (access key id) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
+                    path.display(),
+                    url.repo_url()
+                ),
+                _ => {}
+            }
             let credentials = entry.credentials(&format!("Helm repository {name:?}"));
             Ok(Repo {
                 url: CcrUrl { rest: None, ..url },
@@ -285,33 +313,67 @@ pub fn resolve_endpoint(
     global: &Global,
     profile_region: Option<&str>,
 ) -> Result<Endpoint> {
+    Ok(explain_endpoint(Some(url), global, profile_region)?.0)
+}
+
+/// The region and where it came from: `--region`, `BCE_REGION`, the BCE CLI profile, or the
+/// default `bj`.
+pub fn resolve_region<'a>(
+    global: &'a Global,
+    profile_region: Option<&'a str>,
+) -> (&'a str, &'static str) {
+    if let Some(r) = global.region.as_deref() {
+        (r, "--region")
+    } else if let Some(r) = global.env.get("BCE_REGION") {
+        (r, "BCE_REGION")
+    } else if let Some(r) = profile_region {
+        (r, "the BCE CLI profile")
+    } else {
+        ("bj", "default")
+    }
+}
+
+/// [`resolve_endpoint`], also saying where the endpoint came from (`helm ccr env`). With no
+/// repository URL, only the flags, the environment and the region count.
+pub fn explain_endpoint(
+    url: Option<&CcrUrl>,
+    global: &Global,
+    profile_region: Option<&str>,
+) -> Result<(Endpoint, String)> {
     if let Some(e) = &global.endpoint {
-        return Endpoint::parse(e).context("--endpoint");
+        return Ok((
+            Endpoint::parse(e).context("--endpoint")?,
+            "--endpoint".into(),
+        ));
     }
     if let Some(e) = global.env.get("HELM_CCR_ENDPOINT") {
-        return Endpoint::parse(e).context("HELM_CCR_ENDPOINT");
+        return Ok((
+            Endpoint::parse(e).context("HELM_CCR_ENDPOINT")?,
+            "HELM_CCR_ENDPOINT".into(),
+        ));
     }
-    if let Some(h) = &url.api_host {
+    if let Some(h) = url.and_then(|u| u.api_host.as_ref()) {
         let e = Endpoint::parse(h)?;
-        return Ok(Endpoint { https: true, ..e });
+        return Ok((
+            Endpoint { https: true, ..e },
+            "the API host in the repository URL".into(),
+        ));
     }
-    let region = global
-        .region
-        .as_deref()
-        .or(global.env.get("BCE_REGION"))
-        .or(profile_region)
-        .unwrap_or("bj");
+    let (region, _) = resolve_region(global, profile_region);
     if !REGIONS.contains(&region) {
         bail!(
             "unknown region {region:?} (CCR regions: {})",
             REGIONS.join(", ")
         );
     }
-    Ok(Endpoint {
-        https: true,
-        host: format!("ccr.{region}.baidubce.com"),
-        port: None,
-    })
+    Ok((
+        Endpoint {
+            https: true,
+            host: format!("ccr.{region}.baidubce.com"),
+            port: None,
+        },
+        format!("region {region}"),
+    ))
 }
 
 /// Builds a registry client for the repository: endpoint and credentials resolved, nothing
@@ -334,10 +396,13 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
     ));
     let max_download =
         env_size(&global.env, "HELM_CCR_MAX_DOWNLOAD")?.unwrap_or(DEFAULT_MAX_DOWNLOAD);
-    let list_limit = env_number(&global.env, "HELM_CCR_LIST_LIMIT")?
-        .map_or(DEFAULT_LIST_LIMIT, |n| {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        });
+    let list_limit = match env_number::<usize>(&global.env, "HELM_CCR_LIST_LIMIT")? {
+        Some(0) => {
+            return Err(UsageError("HELM_CCR_LIST_LIMIT=\"0\" must be at least 1".into()).into())
+        }
+        Some(n) => n,
+        None => DEFAULT_LIST_LIMIT,
+    };
     let transport = Transport::new(TransportConfig {
         endpoint,
         credentials,
@@ -347,6 +412,7 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
         ca_file: global.ca_file.clone(),
         insecure_skip_tls_verify: global.insecure_skip_tls_verify,
         output: out,
+        parallel: global.env.parallel()?,
     })?;
     Ok(Registry::new(transport, &url.instance, &url.namespace).with_list_limit(list_limit))
 }
@@ -361,7 +427,8 @@ fn needed_profile(
     global: &Global,
     warn: &mut dyn FnMut(String),
 ) -> Result<Option<credentials::Profile>> {
-    let needs_credentials = !explicit_credentials && credentials::from_env(&global.env).is_none();
+    let needs_credentials =
+        !explicit_credentials && !credentials::env_names_credentials(&global.env);
     let needs_region = global.endpoint.is_none()
         && global.env.get("HELM_CCR_ENDPOINT").is_none()
         && url.api_host.is_none()
@@ -598,10 +665,10 @@ mod tests {
     #[test]
     fn numeric_settings_are_checked() {
         let env = |v: &str| Env::from_pairs([("X".to_string(), v.to_string())]);
-        assert_eq!(env_number(&Env::default(), "X").unwrap(), None);
-        assert_eq!(env_number(&env("12"), "X").unwrap(), Some(12));
-        for bad in ["0", "-1", "1e3", "many", "99999999999999999999999"] {
-            let err = env_number(&env(bad), "X").unwrap_err();
+        assert_eq!(env_number::<u64>(&Env::default(), "X").unwrap(), None);
+        assert_eq!(env_number::<u64>(&env("12"), "X").unwrap(), Some(12));
+        for bad in ["-1", "1e3", "many", "99999999999999999999999"] {
+            let err = env_number::<u64>(&env(bad), "X").unwrap_err();
             assert!(
                 err.downcast_ref::<UsageError>().is_some() && err.to_string().contains("X="),
                 "{err}"

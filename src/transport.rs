@@ -22,7 +22,7 @@ use crate::clock::{self, parse_http_date};
 use crate::credentials::Credentials;
 use crate::env::Endpoint;
 use crate::error::ApiError;
-use crate::output::Output;
+use crate::output::{Activity, Output};
 use crate::sign;
 
 /// Largest JSON answer read (a list page, an error body). A page of 100 items is a few tens of
@@ -87,6 +87,9 @@ pub struct TransportConfig {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_tls_verify: bool,
     pub output: Output,
+    /// Requests the caller runs at once at most (`HELM_CCR_PARALLEL`): as many connections
+    /// stay open for reuse.
+    pub parallel: usize,
 }
 
 /// A transfer in progress: what, which way, how far (for messages), shared with the reader
@@ -344,6 +347,8 @@ impl Transport {
             .timeout_per_read(Some(idle))
             .timeout_per_write(Some(idle))
             .timeout_recv_response(Some(limits.response))
+            .max_idle_connections(cfg.parallel.max(1))
+            .max_idle_connections_per_host(cfg.parallel.max(1))
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -740,7 +745,9 @@ impl Transport {
         }
         let transfer = Transfer::new(label, false, expected);
         let mut floor = RateFloor::new(&self.limits, Instant::now());
-        let bar = self.out().transfer_bar(expected.unwrap_or(0), label);
+        let bar = self
+            .out()
+            .transfer_bar(expected.unwrap_or(0), Activity::Downloading, label);
         let mut reader = resp.into_body().into_reader();
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;

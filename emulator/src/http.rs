@@ -368,7 +368,71 @@ pub fn head_bytes(
 }
 
 /// Writes a full response.
-pub fn write_response<W: Write>(
+/// A reader or writer that moves at most `bytes_per_sec` bytes a second, in steps of about a
+/// tenth of a second.
+pub struct Throttled<T> {
+    inner: T,
+    bytes_per_sec: u64,
+}
+
+impl<T> Throttled<T> {
+    pub fn new(inner: T, bytes_per_sec: u64) -> Self {
+        Throttled {
+            inner,
+            bytes_per_sec: bytes_per_sec.max(1),
+        }
+    }
+
+    fn step(&self) -> usize {
+        (self.bytes_per_sec / 10).clamp(1, 1 << 20) as usize
+    }
+
+    fn pause(&self, n: usize) {
+        if n > 0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(
+                n as f64 / self.bytes_per_sec as f64,
+            ));
+        }
+    }
+}
+
+impl<R: Read> Read for Throttled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let step = self.step().min(buf.len());
+        let n = self.inner.read(&mut buf[..step])?;
+        self.pause(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Throttled<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let step = self.step();
+        let buf = self.inner.fill_buf()?;
+        Ok(&buf[..buf.len().min(step)])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.inner.consume(amt);
+        self.pause(amt);
+    }
+}
+
+impl<W: Write> Write for Throttled<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let step = self.step().min(buf.len());
+        let n = self.inner.write(&buf[..step])?;
+        self.inner.flush()?;
+        self.pause(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+pub fn write_response<W: Write + ?Sized>(
     w: &mut W,
     resp: &Response,
     date: &str,

@@ -86,6 +86,8 @@ pub struct Config {
     pub host: String,
     /// Port to bind (default 0: any free port).
     pub port: u16,
+    /// Delay before every API answer, in milliseconds (default 0; see [`Emulator::set_latency`]).
+    pub latency_ms: u64,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
             max_chart_size: None,
             host: "127.0.0.1".to_string(),
             port: 0,
+            latency_ms: 0,
         }
     }
 }
@@ -134,6 +137,9 @@ struct Settings {
     latency_ms: u64,
     fail_all: Option<Fault>,
     chunked_downloads: bool,
+    /// Request and response bodies of API calls move at most this many bytes a second
+    /// (0: as fast as they can), so that a test can act while a transfer is under way.
+    throttle_bytes_per_sec: u64,
 }
 
 pub(crate) struct Shared {
@@ -200,6 +206,7 @@ pub fn start(config: Config) -> io::Result<Emulator> {
         max_chart_size: config.max_chart_size,
         settings: Mutex::new(Settings {
             overwrite: config.overwrite,
+            latency_ms: config.latency_ms,
             ..Settings::default()
         }),
         store: Mutex::new(store),
@@ -305,9 +312,9 @@ fn continue_if_expected(w: &mut TcpStream, req: &Request) -> io::Result<()> {
 }
 
 /// Reads the body; on malformed framing answers the error and returns false.
-fn read_body_or_answer(
+fn read_body_or_answer<R: io::BufRead>(
     shared: &Shared,
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut R,
     w: &mut TcpStream,
     req: &mut Request,
     record: Option<usize>,
@@ -336,7 +343,7 @@ fn read_body_or_answer(
 /// Writes a response with the standard headers. Returns whether it was fully written.
 fn send(
     shared: &Shared,
-    w: &mut TcpStream,
+    w: &mut dyn Write,
     mut resp: Response,
     rid: &str,
     keep: bool,
@@ -375,7 +382,13 @@ fn serve_api(
         let _ = w.shutdown(Shutdown::Both);
         return false;
     }
-    if !read_body_or_answer(shared, reader, w, req, Some(idx)) {
+    let body_read = if settings.throttle_bytes_per_sec > 0 {
+        let mut slow = http::Throttled::new(&mut *reader, settings.throttle_bytes_per_sec);
+        read_body_or_answer(shared, &mut slow, w, req, Some(idx))
+    } else {
+        read_body_or_answer(shared, reader, w, req, Some(idx))
+    };
+    if !body_read {
         return false;
     }
     if let Some(r) = lock(&shared.requests).get_mut(idx) {
@@ -454,6 +467,9 @@ fn serve_api(
                 resp.headers.push(("x-bce-request-id".into(), rid.clone()));
                 let date = clock::rfc1123(shared.now());
                 http::write_chunked(w, &resp, &date, req.keep_alive).is_ok()
+            } else if settings.throttle_bytes_per_sec > 0 {
+                let mut slow = http::Throttled::new(&mut *w, settings.throttle_bytes_per_sec);
+                send(shared, &mut slow, resp, &rid, req.keep_alive, head_only)
             } else {
                 send(shared, w, resp, &rid, req.keep_alive, head_only)
             };
@@ -486,6 +502,7 @@ fn settings_json(s: &Settings) -> Value {
         "overwrite": s.overwrite,
         "fail_all": s.fail_all,
         "chunked_downloads": s.chunked_downloads,
+        "throttle_bytes_per_sec": s.throttle_bytes_per_sec,
     })
 }
 
@@ -547,6 +564,12 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
                     "overwrite" => match val.as_bool() {
                         Some(b) => next.overwrite = b,
                         None => return bad("overwrite must be a boolean"),
+                    },
+                    "throttle_bytes_per_sec" => match val.as_u64() {
+                        Some(n) => next.throttle_bytes_per_sec = n,
+                        None => {
+                            return bad("throttle_bytes_per_sec must be a non-negative integer")
+                        }
                     },
                     "chunked_downloads" => match val.as_bool() {
                         Some(b) => next.chunked_downloads = b,
@@ -668,6 +691,12 @@ impl Emulator {
     /// (CCR may do either).
     pub fn set_chunked_downloads(&self, on: bool) {
         lock(&self.shared.settings).chunked_downloads = on;
+    }
+
+    /// Moves request and response bodies of API calls at most `bytes_per_sec` bytes a second
+    /// (0: no limit), so that a test can act while an upload or download is under way.
+    pub fn set_throttle(&self, bytes_per_sec: u64) {
+        lock(&self.shared.settings).throttle_bytes_per_sec = bytes_per_sec;
     }
 
     /// Every API request so far, in arrival order.

@@ -1,7 +1,10 @@
 //! `ccr-emulator` binary: serves the emulator until killed.
 //!
 //! `ccr-emulator --port 0 [--host 127.0.0.1] --keys AK:SK[:TOKEN]... [--overwrite]
-//! [--data-dir DIR] [--max-chart-size BYTES]`
+//! [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]`
+//!
+//! `--latency-ms` delays every API answer (as `POST /_emulator/config {"latency_ms": MS}`
+//! does): a slow network for benchmarks.
 //!
 //! Prints the base URL on stdout (one line), then serves.
 
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 use ccr_emulator::{Config, Key};
 
 const USAGE: &str = "usage: ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... \
-[--overwrite] [--data-dir DIR] [--max-chart-size BYTES]";
+[--overwrite] [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]";
 
 fn parse_key(s: &str) -> Result<Key, String> {
     let mut it = s.splitn(3, ':');
@@ -75,6 +78,10 @@ fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
                     v.parse()
                         .map_err(|_| format!("bad --max-chart-size {v:?}"))?,
                 );
+            }
+            "--latency-ms" => {
+                let v = value("--latency-ms")?;
+                cfg.latency_ms = v.parse().map_err(|_| format!("bad --latency-ms {v:?}"))?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

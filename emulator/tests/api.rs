@@ -764,3 +764,18 @@ fn chunked_downloads() {
     e.set_chunked_downloads(false);
     assert!(c.get(&dl, "").unwrap().header("content-length").is_some());
 }
+
+#[test]
+fn latency_from_the_start_configuration() {
+    let mut cfg = Config::new(vec![key()]);
+    cfg.latency_ms = 120;
+    let e = start(cfg).unwrap();
+    let mut c = Client::new(&e);
+    let r = c
+        .raw(b"GET /_emulator/config HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    assert_eq!(r.json()["latency_ms"], 120);
+    let t = Instant::now();
+    assert_eq!(c.get(BASE, "").unwrap().status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(120));
+}

@@ -131,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
     let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&pkg).unwrap(), flate2::Compression::fast());
     gz.write_all(&tar).unwrap();
     gz.finish().unwrap();
-    if let Err(e) = tgz::inspect_package(&pkg) {
+    if let Err(e) = tgz::inspect(&pkg) {
         assert!(format!("{e:#}").len() < 600, "{e:#}");
     }
     let out = dir.path().join("out");

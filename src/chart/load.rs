@@ -546,7 +546,7 @@ pub fn check_dependencies(c: &Chart, label: &str) -> Result<()> {
         .collect();
     if !missing.is_empty() {
         bail!(
-            "chart {label:?}: Chart.yaml: dependencies missing in charts/ (run `helm dependency update`): {}",
+            "chart {label:?}: Chart.yaml: dependencies missing in charts/: {} (push with -u/--dependency-update, or run `helm dependency update` first)",
             missing.join(", ")
         );
     }

@@ -5,6 +5,7 @@ pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod package;
+pub mod pgzip;
 #[cfg(test)]
 mod proptests;
 pub mod tar_reader;

@@ -1,5 +1,6 @@
 //! Building the package `helm package` builds, streamed: tar → gzip → a temporary file, with
-//! the SHA-256 computed on the way.
+//! the SHA-256 computed on the way. The tar stream is written on this thread and compressed
+//! on every core ([`pgzip`]); the bytes do not depend on the number of cores.
 //!
 //! Layout as Helm's `chartutil.Save`: `<name>/Chart.yaml` (re-serialised), `Chart.lock` (v2),
 //! `values.yaml` (raw), `values.schema.json`, templates, other files, then subcharts under
@@ -16,12 +17,11 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use flate2::write::GzEncoder;
-use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
 
 use super::load::{self, Chart, Source};
 use super::metadata::{self, Metadata};
+use super::pgzip;
 
 /// `--version` / `--app-version`.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +40,8 @@ pub struct Packaged {
     /// Lower-case hex SHA-256 of the file.
     pub sha256: String,
     pub size: u64,
+    /// Bytes the package expands to (its files' sizes), for Helm's load limits.
+    pub expanded: u64,
 }
 
 impl Packaged {
@@ -48,6 +50,9 @@ impl Packaged {
         self.file.path()
     }
 }
+
+/// Helm's compression level (Go's default, 6).
+const GZIP_LEVEL: u32 = 6;
 
 /// The extra field Helm puts in the gzip header of every package.
 const HELM_GZIP_EXTRA: &[u8] = b"+aHR0cHM6Ly95b3V0dS5iZS96OVV6MWljandyTQo=";
@@ -61,12 +66,23 @@ pub fn validate_version_override(v: &str) -> Result<()> {
 
 /// Packages a chart directory exactly as `helm package DIR` would (see the module docs).
 pub fn package_dir(dir: &Path, ov: &Overrides, source_date_epoch: Option<i64>) -> Result<Packaged> {
+    package_dir_threads(dir, ov, source_date_epoch, pgzip::default_threads())
+}
+
+/// [`package_dir`] compressing on at most `threads` threads (the bytes are the same for any
+/// number).
+pub fn package_dir_threads(
+    dir: &Path,
+    ov: &Overrides,
+    source_date_epoch: Option<i64>,
+    threads: usize,
+) -> Result<Packaged> {
     if let Some(v) = &ov.version {
         validate_version_override(v)?;
     }
     let label = load::label_for(dir);
     let chart = load::load_dir(dir)?;
-    finish(chart, &label, ov, source_date_epoch)
+    finish(chart, &label, ov, source_date_epoch, threads)
 }
 
 /// Rewrites an existing package with `--version`/`--app-version` applied (Helm's archive
@@ -77,7 +93,13 @@ pub fn repack_tgz(tgz: &Path, ov: &Overrides, source_date_epoch: Option<i64>) ->
     }
     let label = load::label_for(tgz);
     let chart = load::load_archive(tgz)?;
-    finish(chart, &label, ov, source_date_epoch)
+    finish(
+        chart,
+        &label,
+        ov,
+        source_date_epoch,
+        pgzip::default_threads(),
+    )
 }
 
 fn finish(
@@ -85,6 +107,7 @@ fn finish(
     label: &str,
     ov: &Overrides,
     source_date_epoch: Option<i64>,
+    threads: usize,
 ) -> Result<Packaged> {
     if let Some(v) = &ov.version {
         chart.metadata.version = v.clone();
@@ -108,27 +131,32 @@ fn finish(
         hasher: Sha256::new(),
         count: 0,
     };
-    let gz = GzBuilder::new()
-        .extra(HELM_GZIP_EXTRA)
-        .comment("Helm")
-        .mtime(0)
-        .operating_system(255)
-        .write(out, Compression::default());
-    let mut w = TarWriter {
-        gz,
-        epoch: source_date_epoch,
-        buf: vec![0u8; 128 * 1024],
+    let header = pgzip::Header {
+        extra: Some(HELM_GZIP_EXTRA),
+        comment: Some("Helm"),
     };
-    w.chart(&chart, "", label)?;
-    let mut out = w.finish()?;
+    let mut expanded = 0u64;
+    let mut out = pgzip::compress(out, header, GZIP_LEVEL, threads, |gz| {
+        let mut w = TarWriter {
+            gz,
+            epoch: source_date_epoch,
+            buf: vec![0u8; 128 * 1024],
+            expanded: 0,
+        };
+        w.chart(&chart, "", label)?;
+        expanded = w.expanded;
+        // The end of the archive: two zero blocks.
+        w.gz.write_all(&[0u8; 1024])?;
+        Ok(())
+    })?;
     out.inner.flush()?;
-    out.inner.get_ref().sync_all().ok();
     Ok(Packaged {
         file: tmp,
         file_name,
         metadata: chart.metadata,
         sha256: hex::encode(out.hasher.finalize()),
         size: out.count,
+        expanded,
     })
 }
 
@@ -150,18 +178,15 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-struct TarWriter<W: Write> {
-    gz: GzEncoder<W>,
+struct TarWriter<'a> {
+    gz: &'a mut dyn Write,
     epoch: Option<i64>,
     buf: Vec<u8>,
+    /// The sizes of the entries written so far.
+    expanded: u64,
 }
 
-impl<W: Write> TarWriter<W> {
-    fn finish(mut self) -> Result<W> {
-        self.gz.write_all(&[0u8; 1024])?;
-        Ok(self.gz.finish()?)
-    }
-
+impl TarWriter<'_> {
     fn mtime(&self, own: i64) -> u64 {
         self.epoch.unwrap_or(own).max(0) as u64
     }
@@ -263,6 +288,7 @@ impl<W: Write> TarWriter<W> {
     }
 
     fn header(&mut self, name: &str, size: u64, mtime: i64) -> Result<()> {
+        self.expanded = self.expanded.saturating_add(size);
         let mtime = self.mtime(mtime);
         match ustar_split(name) {
             Some((prefix, short)) => {
@@ -383,6 +409,50 @@ mod tests {
         assert_eq!(pax_record("path", "abc"), "12 path=abc\n");
         let r = pax_record("path", &"x".repeat(95));
         assert_eq!(r.len().to_string(), r.split(' ').next().unwrap());
+    }
+
+    #[test]
+    fn same_package_with_one_compression_thread_and_four() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("big");
+        fs::create_dir_all(chart.join("files")).unwrap();
+        fs::write(
+            chart.join("Chart.yaml"),
+            "apiVersion: v2\nname: big\nversion: 1.0.0\n",
+        )
+        .unwrap();
+        // About 3 MB of text and noise: well above the single-thread limit.
+        let mut x: u64 = 7;
+        let mut total = 0;
+        for i in 0..60 {
+            let mut data = Vec::new();
+            while data.len() < 50_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                if i % 4 == 0 {
+                    data.extend_from_slice(&x.to_le_bytes());
+                } else {
+                    data.extend_from_slice(
+                        format!("key{}: value{}\n", x >> 60, x >> 58).as_bytes(),
+                    );
+                }
+            }
+            total += data.len();
+            fs::write(chart.join("files").join(format!("f{i:02}.txt")), data).unwrap();
+        }
+        assert!(total > 2 * pgzip::PARALLEL_MIN, "{total} bytes");
+        let ov = Overrides::default();
+        let one = package_dir_threads(&chart, &ov, Some(1_700_000_000), 1).unwrap();
+        let four = package_dir_threads(&chart, &ov, Some(1_700_000_000), 4).unwrap();
+        assert_eq!(one.sha256, four.sha256);
+        assert_eq!(
+            fs::read(one.path()).unwrap(),
+            fs::read(four.path()).unwrap()
+        );
+        // And it reads back as the chart.
+        let got = crate::chart::tgz::inspect(four.path()).unwrap();
+        let md = &got.metadata;
+        assert_eq!((md.name.as_str(), md.version.as_str()), ("big", "1.0.0"));
+        assert_eq!((got.sha256, got.size), (four.sha256.clone(), four.size));
     }
 
     #[test]

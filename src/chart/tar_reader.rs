@@ -118,6 +118,11 @@ impl<R: Read> TarReader<R> {
         }
     }
 
+    /// The reader underneath, positioned after whatever was read of the archive.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     /// The next entry (directories, links and other types included; extension headers are
     /// applied, not returned), or `None` at the end of the archive. Whatever is left of the
     /// previous entry's data is skipped.

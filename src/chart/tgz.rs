@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
 
 use crate::chart::metadata::{self, Metadata};
 use crate::chart::tar_reader::{shown_name, TarReader};
@@ -55,34 +56,58 @@ fn split_entry(raw: &[u8]) -> Result<(String, Vec<String>)> {
     Ok((top, parts))
 }
 
-/// What [`inspect_package`] found.
-#[derive(Debug)]
-pub struct Inspection {
+/// What [`inspect`] found.
+#[derive(Debug, Clone)]
+pub struct Inspected {
     pub metadata: Metadata,
-    /// Bytes the package expands to (the files' sizes).
+    /// Lower-case hex SHA-256 of the whole file.
+    pub sha256: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Bytes the package expands to (its files' sizes).
     pub expanded: u64,
     /// One line when Helm will refuse to load the package (a file over 5 MiB, or over
     /// 100 MiB in all), else none.
     pub warnings: Vec<String>,
 }
 
+/// Passes reads through, hashing and counting what goes by.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Checks a ready package: a gzip tar whose top-level `Chart.yaml` holds a name and a version.
-/// Returns its metadata. Reads the whole archive, so a truncated file is caught here.
-pub fn inspect(path: &Path) -> Result<Metadata> {
-    Ok(inspect_package(path)?.metadata)
+/// Returns its metadata, with the SHA-256 and size of the file, all in one read of the file,
+/// and measures what it expands to against Helm's load limits. Reads the whole archive, so a
+/// truncated file is caught here; a package expanding to more than [`INSPECT_MAX_BYTES`] is
+/// refused without reading further.
+pub fn inspect(path: &Path) -> Result<Inspected> {
+    inspect_as(path, &path.display().to_string())
 }
 
-/// [`inspect`], also measuring what the package expands to against Helm's load limits. A
-/// package expanding to more than [`INSPECT_MAX_BYTES`] is refused without reading further.
-pub fn inspect_package(path: &Path) -> Result<Inspection> {
-    inspect_package_as(path, &path.display().to_string())
-}
-
-/// [`inspect_package`], naming the package `label` in errors and warnings (the chart
-/// directory a temporary package was made from).
-pub fn inspect_package_as(path: &Path, label: &str) -> Result<Inspection> {
+/// [`inspect`], naming the package `label` in errors and warnings (the chart directory a
+/// temporary package was made from).
+pub fn inspect_as(path: &Path, label: &str) -> Result<Inspected> {
     let what = label;
-    let mut archive = open(path)?;
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    // GzDecoder reads through a buffer of its own.
+    let mut archive = TarReader::new(GzDecoder::new(hashing));
     let mut found: Option<Metadata> = None;
     let mut top_dir: Option<String> = None;
     let mut expanded = 0u64;
@@ -126,6 +151,10 @@ pub fn inspect_package_as(path: &Path, label: &str) -> Result<Inspection> {
         io::copy(&mut archive, &mut io::sink())
             .map_err(|e| anyhow!("{what} is not a valid chart package: {e}"))?;
     }
+    // The hash covers the whole file: what follows the archive's end too (as before, those
+    // bytes are not interpreted).
+    let mut hashing = archive.into_inner().into_inner();
+    io::copy(&mut hashing, &mut io::sink()).with_context(|| format!("reading {what}"))?;
     let Some(md) = found else {
         bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
     };
@@ -141,15 +170,22 @@ pub fn inspect_package_as(path: &Path, label: &str) -> Result<Inspection> {
     let warnings = load_limit_warning(what, expanded, &over_file_limit)
         .into_iter()
         .collect();
-    Ok(Inspection {
+    Ok(Inspected {
         metadata: md,
+        sha256: hex::encode(hashing.hasher.finalize()),
+        size: hashing.count,
         expanded,
         warnings,
     })
 }
 
-/// One line saying why Helm will refuse to load a package, or None when it will not.
-fn load_limit_warning(what: &str, expanded: u64, big_files: &[(String, u64)]) -> Option<String> {
+/// One line saying why Helm will refuse to load a package (`what`, expanding to `expanded`
+/// bytes, with these files over 5 MiB), or None when it will not.
+pub fn load_limit_warning(
+    what: &str,
+    expanded: u64,
+    big_files: &[(String, u64)],
+) -> Option<String> {
     let mut reasons = Vec::new();
     if let Some((name, size)) = big_files.first() {
         let more = match big_files.len() {
@@ -200,10 +236,12 @@ pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
 pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(untar_dir)
         .with_context(|| format!("creating {}", untar_dir.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".helm-ccr-untar-")
-        .tempdir_in(untar_dir)
-        .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
+    let staging = crate::cleanup::create(|| {
+        tempfile::Builder::new()
+            .prefix(".helm-ccr-untar-")
+            .tempdir_in(untar_dir)
+    })
+    .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
     let what = label;
     let mut archive = open(path)?;
     let mut top_dir: Option<String> = None;
@@ -258,12 +296,11 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
             dest.push(part);
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
+            dir_builder()
+                .create(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut file = file_options()
             .open(&dest)
             .with_context(|| format!("{what}: writing {name}"))?;
         if rest.len() == 1 && rest[0] == "Chart.yaml" {
@@ -307,20 +344,70 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// Directories as Helm's `--untar` makes them: 0755, less what the umask takes away.
+fn dir_builder() -> std::fs::DirBuilder {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o755);
+    b
+}
+
+/// Files as Helm's `--untar` writes them: 0644, less what the umask takes away; never over an
+/// existing file.
+fn file_options() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
+    o
+}
+
 /// sha256 hex of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn package(extra_after: &[u8]) -> tempfile::NamedTempFile {
+        let mut tar = tar::Builder::new(Vec::new());
+        let meta = b"apiVersion: v2\nname: app\nversion: 1.2.3\n";
+        let mut h = tar::Header::new_ustar();
+        h.set_size(meta.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, "app/Chart.yaml", &meta[..])
+            .unwrap();
+        let big = vec![7u8; 300_000];
+        h.set_size(big.len() as u64);
+        tar.append_data(&mut h, "app/files/big", &big[..]).unwrap();
+        let tar = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(&tar).unwrap();
+        let mut bytes = gz.finish().unwrap();
+        bytes.extend_from_slice(extra_after);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn inspect_hashes_the_whole_file_in_the_same_read() {
+        for after in [&b""[..], b"trailing bytes after the gzip member"] {
+            let f = package(after);
+            let bytes = std::fs::read(f.path()).unwrap();
+            let got = inspect(f.path()).unwrap();
+            assert_eq!(got.metadata.name, "app");
+            assert_eq!(got.metadata.version, "1.2.3");
+            assert_eq!(got.size, bytes.len() as u64);
+            assert_eq!(got.sha256, hex::encode(Sha256::digest(&bytes)));
+        }
+    }
 }

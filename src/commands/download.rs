@@ -2,30 +2,30 @@
 //! `ccr://` URL it needs. It writes the requested file to stdout and nothing else there:
 //!
 //! - `ccr://…/NAMESPACE/index.yaml`: an index synthesised from the list endpoints (see
-//!   [`crate::index`]), the charts' versions listed in parallel by a bounded pool;
+//!   [`crate::index`]), the charts' versions listed with up to `HELM_CCR_PARALLEL` requests in
+//!   flight, starting as soon as the first page of charts arrives;
 //! - `ccr://…/NAMESPACE/FILE.tgz` and `FILE.tgz.prov`: streamed from the download endpoint.
 //!
 //! Credentials: `HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD` (what `helm repo add --username
 //! --password` stored) as access key id and secret key, else the usual chain.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::credentials::Credentials;
 use crate::index::{self, IndexVersion};
+use crate::pool;
 use crate::registry::Registry;
 use crate::repo_ref::CcrUrl;
 use crate::settings::{self, Global};
 use crate::transport::BodyBroken;
-
-/// Charts whose versions are listed at once while building an index.
-pub const INDEX_WORKERS: usize = 8;
 
 /// What a getter URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,8 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
     match req {
         Request::Index => {
-            let text = build_index(&client, SystemTime::now())
+            let parallel = global.env.parallel()?;
+            let text = build_index(&client, SystemTime::now(), parallel)
                 .with_context(|| format!("cannot build the index of {}", repo.repo_url()))?;
             out.write_all(text.as_bytes())
         }
@@ -161,24 +162,64 @@ fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
     }
 }
 
-/// Lists every chart and version of the client's namespace and builds the index text.
-pub fn build_index(client: &Registry, now: SystemTime) -> Result<String> {
-    let charts = client.list_charts()?;
-    let names: Vec<String> = charts.into_iter().map(|c| c.name).collect();
-    // The list limit bounds the whole index, not only each chart's list.
-    let listed = AtomicUsize::new(names.len());
-    let versions = for_each_bounded(&names, INDEX_WORKERS, |name| {
-        let entries = chart_versions(client, name)?;
-        let so_far = listed.fetch_add(entries.len(), Ordering::Relaxed) + entries.len();
+/// Lists every chart and version of the client's namespace and builds the index text, with
+/// at most `parallel` requests in flight.
+///
+/// A pipeline: the task for a page of charts asks for it, then queues the next page (first in
+/// line) and one version listing per chart it names, so versions are listed while later pages
+/// are still coming. One request per page and one per chart (more for a chart of over 100
+/// versions), as a sequential listing makes; the text is the same whatever the timing, and any
+/// failure fails the whole index.
+pub fn build_index(client: &Registry, now: SystemTime, parallel: usize) -> Result<String> {
+    enum Task {
+        Page,
+        Versions(String),
+    }
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    let pages = Mutex::new(client.chart_pages());
+    // The list limit bounds the whole index (charts and versions together), not only each
+    // listing.
+    let listed = AtomicUsize::new(0);
+    let count = |n: usize| -> Result<()> {
+        let so_far = listed.fetch_add(n, Ordering::Relaxed) + n;
         if so_far > client.list_limit() {
             bail!(
                 "the registry listed more than {} charts and versions; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)",
                 client.list_limit()
             );
         }
-        Ok(entries)
+        Ok(())
+    };
+    // Every chart named so far (each listed once, whatever the pages repeat), by name.
+    let charts: Mutex<BTreeMap<String, Vec<IndexVersion>>> = Mutex::new(BTreeMap::new());
+    pool::run(parallel, [Task::Page], |task, queue| match task {
+        Task::Page => {
+            let Some(page) = lock(&pages).next_page()? else {
+                return Ok(());
+            };
+            queue.push_front(Task::Page);
+            let mut charts = lock(&charts);
+            let mut new = 0;
+            for chart in page {
+                if !charts.contains_key(&chart.name) {
+                    charts.insert(chart.name.clone(), Vec::new());
+                    queue.push_back(Task::Versions(chart.name));
+                    new += 1;
+                }
+            }
+            count(new)
+        }
+        Task::Versions(name) => {
+            let versions = chart_versions(client, &name)?;
+            count(versions.len())?;
+            lock(&charts).insert(name, versions);
+            Ok(())
+        }
     })?;
-    let all: Vec<IndexVersion> = versions.into_iter().flatten().collect();
+    let charts = charts.into_inner().unwrap_or_else(|p| p.into_inner());
+    let all: Vec<IndexVersion> = charts.into_values().flatten().collect();
     Ok(index::build_index(&all, &crate::clock::rfc3339_utc(now)))
 }
 
@@ -245,65 +286,9 @@ fn sha256_of_download(client: &Registry, file: &str) -> Result<String> {
     Ok(hex::encode(h.0.finalize()))
 }
 
-/// Runs `f` on every item with at most `workers` threads, keeping the input order. The first
-/// error stops the workers from taking new items and is returned.
-pub fn for_each_bounded<T, R, F>(items: &[T], workers: usize, f: F) -> Result<Vec<R>>
-where
-    T: Sync,
-    R: Send,
-    F: Fn(&T) -> Result<R> + Sync,
-{
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    let first_error: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
-    let workers = workers.clamp(1, items.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                match f(item) {
-                    Ok(r) => {
-                        if let Ok(mut res) = results.lock() {
-                            res[i] = Some(r);
-                        }
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Ok(mut slot) = first_error.lock() {
-                            // Report the earliest item's error, whatever thread got there first.
-                            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
-                                *slot = Some((i, e));
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some((_, e)) = first_error
-        .into_inner()
-        .map_err(|_| anyhow!("a worker panicked"))?
-    {
-        return Err(e);
-    }
-    results
-        .into_inner()
-        .map_err(|_| anyhow!("a worker panicked"))?
-        .into_iter()
-        .map(|r| r.ok_or_else(|| anyhow!("a worker stopped early")))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
-    use std::time::Duration;
 
     #[test]
     fn requests() {
@@ -385,47 +370,6 @@ mod tests {
         assert!(helm_credentials(&elsewhere, &global(&[])).is_none());
         std::fs::write(&repos, "not: [valid").unwrap();
         assert!(helm_credentials(&repo, &global(&[])).is_none());
-    }
-
-    #[test]
-    fn bounded_pool_keeps_order_and_bounds_concurrency() {
-        let items: Vec<usize> = (0..50).collect();
-        let running = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
-        let out = for_each_bounded(&items, 4, |&i| {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(2));
-            running.fetch_sub(1, Ordering::SeqCst);
-            Ok(i * 2)
-        })
-        .unwrap();
-        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
-        assert!(peak.load(Ordering::SeqCst) <= 4);
-        assert!(for_each_bounded(&Vec::<u8>::new(), 8, |_| Ok(1))
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn bounded_pool_stops_on_error() {
-        let items: Vec<usize> = (0..100).collect();
-        let fail_at_3 = |calls: &AtomicUsize, i: usize| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            if i == 3 {
-                bail!("item {i} failed")
-            }
-            Ok(i)
-        };
-        // One worker: deterministic, nothing after the failing item runs.
-        let calls = AtomicUsize::new(0);
-        let err = for_each_bounded(&items, 1, |&i| fail_at_3(&calls, i)).unwrap_err();
-        assert_eq!(err.to_string(), "item 3 failed");
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
-        // Several workers: how far the others get depends on scheduling, the error does not.
-        let calls = AtomicUsize::new(0);
-        let err = for_each_bounded(&items, 2, |&i| fail_at_3(&calls, i)).unwrap_err();
-        assert_eq!(err.to_string(), "item 3 failed");
     }
 
     #[test]

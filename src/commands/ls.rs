@@ -3,14 +3,20 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::cli::Format;
+use crate::api::{HelmChart, HelmChartVersion};
+use crate::output::{self, Format, Output};
+use crate::pool;
 use crate::repo_ref::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
 use crate::version;
 
+/// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
+const MAX_DESCRIPTION_WIDTH: usize = 50;
+
 /// What `ls` was asked for.
 pub struct LsSettings {
     pub target: String,
+    /// `Text` is the table.
     pub format: Format,
     pub devel: bool,
 }
@@ -33,6 +39,68 @@ fn parse_target(target: &str) -> Result<(RepoArg, Option<String>)> {
     Ok((repo_ref::parse_repo(trimmed)?, None))
 }
 
+/// The versions shown, newest first, by the rule `pull` uses too: stable versions only unless
+/// `devel`; a chart with nothing but pre-releases shows them (the bool says so).
+pub fn shown_versions(
+    mut versions: Vec<HelmChartVersion>,
+    devel: bool,
+) -> (Vec<HelmChartVersion>, bool) {
+    version::sort_newest_first(&mut versions);
+    if devel {
+        return (versions, false);
+    }
+    let stable: Vec<HelmChartVersion> = versions
+        .iter()
+        .filter(|v| !version::is_prerelease(&v.version))
+        .cloned()
+        .collect();
+    if stable.is_empty() && !versions.is_empty() {
+        return (versions, true);
+    }
+    (stable, false)
+}
+
+/// A registry time as shown: `-` for nothing or Go's zero time (`0001-01-01T00:00:00Z`).
+fn when(t: Option<&str>) -> String {
+    match t.map(str::trim) {
+        None | Some("") => "-".into(),
+        Some(t) if t.starts_with("0001-01-01") => "-".into(),
+        Some(t) => t.to_string(),
+    }
+}
+
+/// Cuts a cell to `max` characters the way `helm search` does: `...` ends a cut cell.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
+fn only_prereleases_note(out: &Output, charts: &[&str], repo: &str) {
+    if charts.is_empty() {
+        return;
+    }
+    let (which, has) = match charts {
+        [one] => (format!("chart {one:?}"), "has"),
+        many => (
+            format!(
+                "charts {}",
+                many.iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "have",
+        ),
+    };
+    out.note(&format!(
+        "{which} in {repo} {has} only pre-release versions, shown here; pull them with --devel or a --version that names one"
+    ));
+}
+
 pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
     let (repo_arg, chart) = parse_target(&s.target)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
@@ -41,40 +109,47 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
     match chart {
         None => {
             let charts = client.list_charts()?;
-            let text = match s.format {
-                Format::Table => {
-                    let mut rows = vec![vec![
-                        "NAME".to_string(),
-                        "LATEST VERSION".to_string(),
-                        "VERSIONS".to_string(),
-                        "UPDATED".to_string(),
-                    ]];
-                    for c in &charts {
-                        rows.push(vec![
-                            c.name.clone(),
-                            c.latest_version.clone().unwrap_or_default(),
-                            c.total_versions.map(|n| n.to_string()).unwrap_or_default(),
-                            c.updated.clone().or(c.created.clone()).unwrap_or_default(),
-                        ]);
-                    }
-                    table(&rows)
+            if s.format != Format::Text {
+                if s.devel {
+                    out.warn("--devel changes nothing with -o json|yaml on a repository: every chart is listed with the registry's own fields");
                 }
-                f => render(
-                    f,
-                    charts
-                        .iter()
-                        .map(crate::api::HelmChart::raw_value)
-                        .collect(),
-                )?,
-            };
-            out.result(&text);
+                let items: Vec<Value> = charts.iter().map(HelmChart::raw_value).collect();
+                out.result(&output::render(s.format, &items)?);
+                return Ok(());
+            }
+            let versions = pool::map(&charts, global.env.parallel()?, |c: &HelmChart| {
+                Ok(client.find_versions(&c.name)?.unwrap_or_default())
+            })?;
+            let mut rows = vec![vec![
+                "NAME".to_string(),
+                "LATEST VERSION".to_string(),
+                "VERSIONS".to_string(),
+                "UPDATED".to_string(),
+            ]];
+            let mut prerelease_only = Vec::new();
+            for (c, versions) in charts.iter().zip(versions) {
+                let (shown, only_pre) = shown_versions(versions, s.devel);
+                if only_pre {
+                    prerelease_only.push(c.name.as_str());
+                }
+                rows.push(vec![
+                    c.name.clone(),
+                    shown
+                        .first()
+                        .map(|v| v.version.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    shown.len().to_string(),
+                    when(c.updated.as_deref().or(c.created.as_deref())),
+                ]);
+            }
+            out.result(&table(&rows));
+            only_prereleases_note(&out, &prerelease_only, &repo.display);
         }
         Some(chart) => {
-            let mut versions = client.existing_versions(&chart, &repo.display)?;
-            version::sort_newest_first(&mut versions);
-            versions.retain(|v| s.devel || !version::is_prerelease(&v.version));
+            let versions = client.existing_versions(&chart, &repo.display)?;
+            let (versions, only_pre) = shown_versions(versions, s.devel);
             let text = match s.format {
-                Format::Table => {
+                Format::Text => {
                     let mut rows = vec![vec![
                         "NAME".to_string(),
                         "VERSION".to_string(),
@@ -87,46 +162,30 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                             v.name.clone(),
                             v.version.clone(),
                             v.app_version.clone().unwrap_or_default(),
-                            v.created.clone().unwrap_or_default(),
-                            v.description.clone().unwrap_or_default(),
+                            when(v.created.as_deref()),
+                            cut(
+                                v.description.as_deref().unwrap_or_default(),
+                                MAX_DESCRIPTION_WIDTH,
+                            ),
                         ]);
                     }
                     table(&rows)
                 }
-                f => render(
+                f => output::render(
                     f,
-                    versions
+                    &versions
                         .iter()
-                        .map(crate::api::HelmChartVersion::raw_value)
-                        .collect(),
+                        .map(HelmChartVersion::raw_value)
+                        .collect::<Vec<_>>(),
                 )?,
             };
             out.result(&text);
+            if only_pre {
+                only_prereleases_note(&out, &[chart.as_str()], &repo.display);
+            }
         }
     }
     Ok(())
-}
-
-fn render(format: Format, items: Vec<Value>) -> Result<String> {
-    let value = Value::Array(items);
-    Ok(match format {
-        // JSON escapes C0 controls itself; C1 controls (a terminal may act on them) are escaped
-        // here, which only ever occur inside strings.
-        Format::Json => serde_json::to_string_pretty(&value)?
-            .chars()
-            .map(|c| {
-                if c.is_control() && c != '\n' {
-                    format!("\\u{:04x}", c as u32)
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-        _ => serde_saphyr::to_string(&value)
-            .map_err(|e| anyhow::anyhow!("writing YAML: {e}"))?
-            .trim_end()
-            .to_string(),
-    })
 }
 
 /// Aligned columns like `helm search`: each column padded to its widest cell plus a tab stop
@@ -174,6 +233,23 @@ mod tests {
     }
 
     #[test]
+    fn cells_are_cut_like_helm_search() {
+        assert_eq!(cut("short", 50), "short");
+        let long = "a".repeat(60);
+        let c = cut(&long, 50);
+        assert_eq!(c.chars().count(), 50);
+        assert!(c.ends_with("..."));
+        assert_eq!(cut(&"é".repeat(50), 50), "é".repeat(50));
+    }
+
+    #[test]
+    fn zero_times_show_a_dash() {
+        assert_eq!(when(Some("0001-01-01T00:00:00Z")), "-");
+        assert_eq!(when(None), "-");
+        assert_eq!(when(Some("2026-01-02T03:04:05Z")), "2026-01-02T03:04:05Z");
+    }
+
+    #[test]
     fn targets() {
         assert!(matches!(
             parse_target("r").unwrap(),
@@ -187,27 +263,5 @@ mod tests {
         assert_eq!(parse_target("ccr://i/n/c").unwrap().1.as_deref(), Some("c"));
         assert!(parse_target("ccr://i/n").unwrap().1.is_none());
         assert!(parse_target("r/c/d").is_err());
-    }
-}
-
-#[cfg(test)]
-mod render_tests {
-    use super::*;
-
-    #[test]
-    fn machine_output_escapes_control_characters() {
-        let v = serde_json::json!([{"name": "a\u{1b}[2J\u{7}b\u{9b}c\r\nd"}]);
-        for f in [Format::Json, Format::Yaml] {
-            let text = render(f, v.as_array().unwrap().clone()).unwrap();
-            assert!(
-                !text.chars().any(|c| c.is_control() && c != '\n'),
-                "{f:?}: {text:?}"
-            );
-            let back: Value = match f {
-                Format::Json => serde_json::from_str(&text).unwrap(),
-                _ => serde_saphyr::from_str(&text).unwrap(),
-            };
-            assert_eq!(back, v, "{f:?}: the same data");
-        }
     }
 }

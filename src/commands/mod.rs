@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod complete;
 pub mod download;
+pub mod env;
 pub mod ls;
 pub mod pull;
 pub mod push;

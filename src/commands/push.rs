@@ -1,20 +1,26 @@
 //! `helm ccr push CHART... REPO`: package (or check) each chart, look for the version in the
 //! registry, then upload it, never overwriting without `--force`.
+//!
+//! Several charts go through a pipeline: packaging (as many at once as there are cores) feeds
+//! publishing (look, then upload: up to `HELM_CCR_PARALLEL` at once), so uploads start while
+//! later charts are still being packaged.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::chart::{package, tgz};
+use crate::chart::{package, pgzip, tgz};
 use crate::error::UsageError;
+use crate::gpg::Gpg;
+use crate::output::{self, Activity, Format};
+use crate::provenance;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
+use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
-
-/// At most this many charts are packaged and pushed at once.
-const MAX_PARALLEL: usize = 4;
 
 /// What to do when the version is already in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +42,19 @@ pub struct PushSettings {
     pub dependency_update: bool,
     pub existing: Existing,
     pub dry_run: bool,
+    /// `-o`: the result lines, or one JSON/YAML list of [`Record`]s.
+    pub format: Format,
+    /// `--sign`: make and upload a provenance file.
+    pub sign: Option<SignSettings>,
+}
+
+/// `--sign [--key NAME] [--keyring FILE]`.
+#[derive(Debug, Clone, Default)]
+pub struct SignSettings {
+    /// `--key`; else `HELM_CCR_SIGN_KEY`; else gpg's default key.
+    pub key: Option<String>,
+    /// A legacy secret keyring to sign from instead of the GnuPG home.
+    pub keyring: Option<PathBuf>,
 }
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
@@ -55,62 +74,108 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
         return Err(UsageError("--version and --app-version take exactly one chart".into()).into());
     }
     if let Some(v) = &s.version {
-        package::validate_version_override(v)?;
+        package::validate_version_override(v).map_err(|e| UsageError(format!("{e:#}")))?;
     }
+    check_order(s)?;
+    source_date_epoch(global)?;
     let repo_arg = repo_ref::parse_repo(&s.repo)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-    let out = global.output();
+    let report = Reporter::new(s.format, global.output(), false);
 
     if s.charts.len() == 1 {
-        let line = push_one(&s.charts[0], s, &client, &repo.display, global)?;
-        out.info(&line);
-        return Ok(());
+        // One chart: its error is the command's error, said once.
+        let chart = &s.charts[0];
+        let p = prepare(chart, s, global)?;
+        let record = publish(&p, chart, s, &client, &repo.display, global)?;
+        report.add(0, record);
+        return report.finish();
     }
+    let parallel = global.env.parallel()?;
+    let packagers = pgzip::default_threads().min(s.charts.len());
+    let publishers = parallel.min(s.charts.len());
     let next = AtomicUsize::new(0);
-    let failures = Mutex::new(0usize);
+    // Packages waiting for a publisher: at most one per publisher (temporary files on disk).
+    let (ready_tx, ready_rx) = sync_channel::<(usize, Result<Prepared>)>(publishers);
+    let ready_rx = Mutex::new(ready_rx);
     std::thread::scope(|scope| {
-        for _ in 0..MAX_PARALLEL.min(s.charts.len()) {
-            scope.spawn(|| loop {
+        for _ in 0..packagers {
+            let ready_tx = ready_tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(chart) = s.charts.get(i) else { break };
-                match push_one(chart, s, &client, &repo.display, global) {
-                    Ok(line) => out.info(&line),
-                    Err(e) => {
-                        eprintln!("Error: {}: {e:#}", chart.display());
-                        *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                    }
+                if ready_tx.send((i, prepare(chart, s, global))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(ready_tx);
+        for _ in 0..publishers {
+            scope.spawn(|| loop {
+                let received = ready_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((i, prepared)) = received else { break };
+                let chart = &s.charts[i];
+                match prepared.and_then(|p| publish(&p, chart, s, &client, &repo.display, global)) {
+                    Ok(record) => report.add(i, record),
+                    Err(e) => report.fail(i, &chart.display().to_string(), &repo.display, &e),
                 }
             });
         }
     });
-    let failed = *failures.lock().unwrap_or_else(|p| p.into_inner());
-    if failed > 0 {
-        bail!("{failed} of {} charts failed", s.charts.len());
+    report.finish()
+}
+
+/// `push REPO CHART`: the last argument is a chart on disk while the first is not, or names a
+/// repository. Said before anything else happens.
+fn check_order(s: &PushSettings) -> Result<()> {
+    let last = Path::new(&s.repo);
+    let is_chart = |p: &Path| {
+        p.join("Chart.yaml").is_file() || (p.is_file() && p.extension().is_some_and(|e| e == "tgz"))
+    };
+    if s.repo.contains("://") || !is_chart(last) {
+        return Ok(());
     }
-    Ok(())
+    let first = &s.charts[0];
+    let first_missing = !first.exists();
+    if first_missing || first.to_string_lossy().starts_with("ccr://") {
+        return Err(UsageError(format!(
+            "{:?} is a chart and {:?} is not: the repository comes last (helm ccr push CHART... REPO)",
+            s.repo,
+            first.display().to_string()
+        ))
+        .into());
+    }
+    Err(UsageError(format!(
+        "{:?} is a chart, not a repository: the repository comes last (helm ccr push CHART... REPO)",
+        s.repo
+    ))
+    .into())
 }
 
 fn source_date_epoch(global: &Global) -> Result<Option<i64>> {
-    match global.env.get("SOURCE_DATE_EPOCH") {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH {v:?} is not a number of seconds")),
-    }
+    settings::env_number::<i64>(&global.env, "SOURCE_DATE_EPOCH")
 }
 
 fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
     let helm = global.env.get("HELM_BIN").unwrap_or("helm").to_string();
-    let output = std::process::Command::new(&helm)
+    let output = match std::process::Command::new(&helm)
         .arg("dependency")
         .arg("update")
         .arg(dir)
         .stdin(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("running {helm} dependency update"))?;
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "--dependency-update runs `{helm} dependency update`, but {helm:?} was not found; set HELM_BIN to the helm binary (Helm sets it when it runs the plugin)"
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("running {helm} dependency update (set HELM_BIN to the helm binary)")
+            })
+        }
+    };
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         let line = err
@@ -130,22 +195,43 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         app_version: s.app_version.clone(),
     };
     let sde = source_date_epoch(global)?;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{}: no such chart directory or package", path.display()))?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let what = if path.extension().is_some_and(|e| e == "tgz") {
+                "package"
+            } else {
+                "directory"
+            };
+            bail!("{}: no such chart {what}", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
     if meta.is_dir() {
         if s.dependency_update {
             dependency_update(path, global)?;
         }
-        let p = package::package_dir(path, &overrides, sde)?;
+        let spinner = packaging_spinner(path, global);
+        let p = package::package_dir(path, &overrides, sde);
+        if let Some(b) = spinner {
+            b.finish_and_clear();
+        }
+        let p = p?;
+        // Files over 5 MiB are refused while packaging, as by `helm package`; the total is
+        // flagged here.
         let label = path.display().to_string();
-        warn_load_limits(&tgz::inspect_package_as(p.path(), &label)?, global);
+        warn_load_limits(tgz::load_limit_warning(&label, p.expanded, &[]), global);
         return Ok(from_packaged(p));
     }
-    let inspection = tgz::inspect_package(path)?;
-    warn_load_limits(&inspection, global);
-    let md = inspection.metadata;
     if overrides.version.is_some() || overrides.app_version.is_some() {
+        // One pass: Helm's archive loader reads and checks it, the package is written anew.
         let p = package::repack_tgz(path, &overrides, sde)?;
+        repo_ref::check_chart_name(&p.metadata.name).map_err(|e| {
+            anyhow!(
+                "{}: Chart.yaml: the chart name is invalid: {e}",
+                path.display()
+            )
+        })?;
         let prov = sibling_prov(path);
         if prov.is_some() {
             global.output().warn(&format!(
@@ -155,6 +241,9 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         }
         return Ok(from_packaged(p));
     }
+    // One read: checked, hashed and measured together.
+    let found = tgz::inspect(path)?;
+    warn_load_limits(found.warnings.first().cloned(), global);
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -164,19 +253,64 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         path: path.to_path_buf(),
         file_name,
         prov: sibling_prov(path),
-        name: md.name.clone(),
-        version: md.version.clone(),
-        sha256: tgz::sha256_file(path)?,
-        size: meta.len(),
+        name: found.metadata.name,
+        version: found.metadata.version,
+        sha256: found.sha256,
+        size: found.size,
         _temp: None,
     })
 }
 
 /// One warning line when Helm will refuse to load the package (its files over Helm's limits).
-fn warn_load_limits(inspection: &tgz::Inspection, global: &Global) {
-    for w in &inspection.warnings {
-        global.output().warn(w);
+fn warn_load_limits(warning: Option<String>, global: &Global) {
+    if let Some(w) = warning {
+        global.output().warn(&w);
     }
+}
+
+/// Directories larger than this get a spinner while they are packaged.
+const PACKAGING_SPINNER_BYTES: u64 = 4 << 20;
+
+/// `Packaging ./big (1200 files, 48 MiB)` on a terminal, for a directory of more than a few MB.
+fn packaging_spinner(dir: &Path, global: &Global) -> Option<indicatif::ProgressBar> {
+    let out = global.output();
+    if !out.shows_progress() {
+        return None;
+    }
+    let (files, bytes) = dir_size(dir);
+    if bytes <= PACKAGING_SPINNER_BYTES {
+        return None;
+    }
+    out.spinner(
+        Activity::Packaging,
+        &format!(
+            "{} ({files} files, {})",
+            dir.display(),
+            output::human_bytes(bytes)
+        ),
+    )
+}
+
+/// Files and bytes below `dir` (symbolic links not followed; unreadable parts skipped).
+fn dir_size(dir: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    (files, bytes)
 }
 
 fn from_packaged(p: package::Packaged) -> Prepared {
@@ -215,9 +349,11 @@ fn replace_on_refusing_registry(
         // Gone since the registry refused it: nothing to keep, nothing to delete.
         return client.upload(up);
     };
+    // In the system's temporary directory itself, not the run's private one: when the old
+    // version cannot be put back, this copy must outlive the run (and an interrupted run).
     let keep = tempfile::Builder::new()
         .prefix("helm-ccr-force-")
-        .tempdir()
+        .tempdir_in(std::env::temp_dir())
         .context("creating a temporary directory for the package being replaced")?;
     let old_name = old.file_name();
     let old_tgz = super::pull::fetch_verified(client, &old, &old_name, keep.path(), &out)
@@ -308,23 +444,41 @@ fn replace_on_refusing_registry(
     }
 }
 
-fn push_one(
+/// Looks for the prepared package of `path` in the registry, then uploads it (or not: see
+/// [`Existing`]).
+fn publish(
+    p: &Prepared,
     path: &Path,
     s: &PushSettings,
     client: &Registry,
     repo: &str,
     global: &Global,
-) -> Result<String> {
-    let p = prepare(path, s, global)?;
+) -> Result<Record> {
     let id = format!("{} {}", p.name, p.version);
+    let record = |action: Action, line: String| Record {
+        name: Some(p.name.clone()),
+        version: Some(p.version.clone()),
+        digest: Some(format!("sha256:{}", p.sha256)),
+        size: Some(p.size),
+        source: Some(path.display().to_string()),
+        line,
+        ..Record::new(repo, action)
+    };
     let existing = client.find_version(&p.name, &p.version)?;
     if let Some(e) = &existing {
         let same = e.digest.as_deref() == Some(p.sha256.as_str());
         match s.existing {
             Existing::Skip => {
-                return Ok(format!(
-                    "Skipped {id}: already in {repo}{}",
-                    if same { " (identical)" } else { " (different content)" }
+                return Ok(record(
+                    Action::Skipped,
+                    format!(
+                        "Skipped {id}: already in {repo}{}",
+                        if same {
+                            " (identical)"
+                        } else {
+                            " (different content)"
+                        }
+                    ),
                 ))
             }
             Existing::Fail => bail!(
@@ -334,23 +488,41 @@ fn push_one(
             Existing::Replace => {}
         }
     }
+    let signed = match &s.sign {
+        Some(sign) => Some(sign_package(p, sign, global)?),
+        None => None,
+    };
     if s.dry_run {
-        return Ok(format!(
-            "Would push {} ({} bytes, sha256:{}) to {repo}{}",
-            p.file_name,
-            p.size,
-            p.sha256,
-            if existing.is_some() {
-                ", replacing the existing version"
-            } else {
-                ""
-            }
+        let action = if existing.is_some() {
+            Action::WouldReplace
+        } else {
+            Action::WouldPush
+        };
+        return Ok(record(
+            action,
+            format!(
+                "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
+                p.file_name,
+                p.size,
+                p.sha256,
+                signed
+                    .as_ref()
+                    .map_or(String::new(), |x| x.describe(&p.file_name)),
+                if existing.is_some() {
+                    ", replacing the existing version"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     let up = Upload {
         chart: &p.path,
         file_name: &p.file_name,
-        prov: p.prov.as_deref(),
+        prov: match &signed {
+            Some(x) => Some(x.file.path()),
+            None => p.prov.as_deref(),
+        },
         name: &p.name,
         version: &p.version,
         sha256: &p.sha256,
@@ -358,15 +530,30 @@ fn push_one(
     // With --force on a registry that overwrites, the old digest may still be there after a
     // lost answer: that is not someone else's push.
     let replacing = existing.as_ref().and_then(|e| e.digest.as_deref());
+    let mut action = if existing.is_some() {
+        Action::Replaced
+    } else {
+        Action::Pushed
+    };
     let outcome = match client.upload_replacing(&up, replacing) {
         Ok(o) => o,
         Err(e) if is_conflict(&e) => match s.existing {
             // Someone pushed it between our look and our upload.
-            Existing::Skip => return Ok(format!("Skipped {id}: already in {repo}")),
+            Existing::Skip => {
+                return Ok(record(
+                    Action::Skipped,
+                    format!("Skipped {id}: already in {repo}"),
+                ))
+            }
             Existing::Fail => bail!(
                 "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
             ),
-            Existing::Replace => replace_on_refusing_registry(client, &up, repo, global)?,
+            Existing::Replace => {
+                // A registry that refuses duplicates: keep the old one, delete, upload, and
+                // put it back if the new one is refused.
+                action = Action::Replaced;
+                replace_on_refusing_registry(client, &up, repo, global)?
+            }
         },
         Err(e) => return Err(e),
     };
@@ -374,5 +561,81 @@ fn push_one(
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    Ok(format!("Pushed {id} to {repo} (sha256:{}){note}", p.sha256))
+    let signed_note = signed.as_ref().map_or(String::new(), |x| {
+        format!(", signed with key {}", x.fingerprint)
+    });
+    Ok(record(
+        action,
+        format!(
+            "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
+            p.sha256
+        ),
+    ))
+}
+
+/// A provenance file made by `--sign`, in a temporary file until the upload is done.
+struct SignedProv {
+    file: tempfile::NamedTempFile,
+    sha256: String,
+    fingerprint: String,
+}
+
+impl SignedProv {
+    /// ` with NAME.prov (sha256:HEX)`, for `--dry-run`.
+    fn describe(&self, file_name: &str) -> String {
+        format!(
+            " with {} (sha256:{})",
+            provenance::prov_name(file_name),
+            self.sha256
+        )
+    }
+}
+
+/// `--sign`: the provenance file `helm package --sign` would write for this package (its
+/// Chart.yaml data as Helm marshals it, then its sha256), clear-signed by gpg.
+fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<SignedProv> {
+    let out = global.output();
+    let mut md = tgz::inspect(&p.path)?.metadata;
+    md.validate()
+        .map_err(|e| anyhow!("{}: cannot sign: Chart.yaml: {e}", p.file_name))?;
+    // Helm checks the hash by the name the registry serves the package under, which is
+    // NAME-VERSION.tgz whatever the local file is called.
+    let served = format!("{}-{}.tgz", p.name, p.version);
+    if served != p.file_name {
+        out.debug(&format!(
+            "{}: the provenance file names it {served}, as the registry serves it",
+            p.file_name
+        ));
+    }
+    let message = provenance::message(&md.to_yaml(), &served, &p.sha256);
+    if p.prov.is_some() {
+        out.debug(&format!(
+            "{}: the .prov beside it is replaced by a new signature (--sign)",
+            p.file_name
+        ));
+    }
+    let key = sign
+        .key
+        .as_deref()
+        .or_else(|| global.env.get("HELM_CCR_SIGN_KEY"));
+    let signed = Gpg::from_env(&global.env, out)
+        .clearsign(&message, key, sign.keyring.as_deref())
+        .with_context(|| format!("signing {}", p.file_name))?;
+    if signed.algorithm == 22 {
+        out.warn(&format!(
+            "{} is signed with an EdDSA key: Helm 3 cannot check it (helm verify fails to read the keyring); Helm 4 and helm ccr pull --verify can",
+            p.file_name
+        ));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix(".helm-ccr-")
+        .suffix(".prov")
+        .tempfile()
+        .context("creating a temporary file for the provenance file")?;
+    std::io::Write::write_all(&mut file, &signed.text).context("writing the provenance file")?;
+    Ok(SignedProv {
+        file,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&signed.text)),
+        fingerprint: signed.fingerprint,
+    })
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 
 use crate::error::UsageError;
+use crate::output::Format;
 use crate::repo_ref;
+use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
 
 /// What `rm` was asked for.
@@ -14,6 +16,9 @@ pub struct RmSettings {
     pub versions: Vec<String>,
     pub all: bool,
     pub dry_run: bool,
+    /// `-o`: the result lines, or one JSON/YAML list of [`Record`]s (one per version deleted,
+    /// one per chart with `--all`).
+    pub format: Format,
 }
 
 pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
@@ -46,8 +51,14 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
             entry.1.push(chart);
         }
     }
-    let out = global.output();
+    let report = Reporter::new(s.format, global.output(), false);
     let verb = if s.dry_run { "Would delete" } else { "Deleted" };
+    let action = if s.dry_run {
+        Action::WouldDelete
+    } else {
+        Action::Deleted
+    };
+    let mut index = 0;
     for (repo, charts) in groups.values() {
         let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
         if s.all {
@@ -66,10 +77,15 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
                 }
             }
             for c in charts {
-                out.info(&format!(
-                    "{verb} chart {c} (every version) from {}",
-                    repo.display
-                ));
+                report.add(
+                    index,
+                    Record {
+                        name: Some(c.clone()),
+                        line: format!("{verb} chart {c} (every version) from {}", repo.display),
+                        ..Record::new(&repo.display, action)
+                    },
+                );
+                index += 1;
             }
         } else {
             // Check every chart first: nothing is deleted unless everything named exists.
@@ -87,24 +103,46 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
                         repo.display
                     );
                 }
-                plan.push(chart);
+                plan.push((chart, present));
             }
-            for chart in plan {
+            for (chart, present) in plan {
                 if !s.dry_run {
                     match versions.as_slice() {
                         [one] => client.delete_version(chart, one)?,
                         many => client.delete_versions(chart, many)?,
                     }
                 }
-                out.info(&format!(
-                    "{verb} {chart} {} from {}",
-                    versions.join(", "),
-                    repo.display
-                ));
+                for (i, v) in versions.iter().enumerate() {
+                    // One line per chart for people, one record per version for programs.
+                    let line = if i == 0 {
+                        format!(
+                            "{verb} {chart} {} from {}",
+                            versions.join(", "),
+                            repo.display
+                        )
+                    } else {
+                        String::new()
+                    };
+                    report.add(
+                        index,
+                        Record {
+                            name: Some(chart.clone()),
+                            version: Some(v.clone()),
+                            digest: present
+                                .iter()
+                                .find(|p| &p.version == v)
+                                .and_then(|p| p.digest.as_ref())
+                                .map(|d| format!("sha256:{d}")),
+                            line,
+                            ..Record::new(&repo.display, action)
+                        },
+                    );
+                    index += 1;
+                }
             }
         }
     }
-    Ok(())
+    report.finish()
 }
 
 fn names(kind: &str, items: &[&String]) -> String {

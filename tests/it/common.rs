@@ -77,6 +77,23 @@ impl World {
         c
     }
 
+    /// [`World::cmd`] as a `std::process::Command`, for a run the test signals or waits on.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_helm-ccr"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env(
+                "HELM_REPOSITORY_CONFIG",
+                self.home.path().join("repositories.yaml"),
+            )
+            .env("HELM_CCR_ENDPOINT", self.emu.url())
+            .env("BCE_ACCESS_KEY_ID", AK)
+            .env("BCE_SECRET_ACCESS_KEY", SK)
+            .current_dir(self.work.path());
+        c
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.work.path().join(rel)
     }
@@ -144,6 +161,21 @@ pub fn tgz_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
             .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// `n` bytes that do not compress (xorshift from `seed`): packages that stay as large as they
+/// are.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(n);
+    out
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
@@ -244,5 +276,105 @@ pub fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(&p, &dest).unwrap();
         }
+    }
+}
+
+/// A real Helm (3 or 4) with throwaway homes and this checkout's plugin installed the way
+/// users install it (`helm plugin install DIR`; the hook copies the built binary through
+/// HELM_CCR_BINARY), talking to `world`'s emulator.
+pub struct PluginHelm {
+    pub version: u32,
+    pub dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl PluginHelm {
+    pub fn install(version: u32, world: &World) -> PluginHelm {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("plugin-src");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::create_dir_all(&src).unwrap();
+        for f in [
+            "plugin.yaml",
+            "install-binary.sh",
+            "completion.yaml",
+            "plugin.complete",
+        ] {
+            std::fs::copy(root.join(f), src.join(f)).unwrap();
+        }
+        copy_dir(&root.join("getter"), &src.join("getter"));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(helm(version), bin.join("helm")).unwrap();
+        let h = PluginHelm {
+            version,
+            dir,
+            endpoint: world.emu.url(),
+        };
+        let out = h
+            .cmd()
+            .args(["plugin", "install"])
+            .arg(&src)
+            .env("HELM_CCR_BINARY", env!("CARGO_BIN_EXE_helm-ccr"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm {version} plugin install: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        h
+    }
+
+    /// `helm` (on PATH first) with only this Helm's homes, the emulator as endpoint and no
+    /// credentials in the environment.
+    pub fn cmd(&self) -> std::process::Command {
+        self.with_env(std::process::Command::new(
+            self.dir.path().join("bin").join("helm"),
+        ))
+    }
+
+    /// `sh -c SCRIPT` in the environment of [`PluginHelm::cmd`] (this `helm` first on PATH),
+    /// in the Helm's directory.
+    pub fn sh(&self, script: &str) -> std::process::Command {
+        let mut c = self.with_env(std::process::Command::new("sh"));
+        c.arg("-c").arg(script);
+        c
+    }
+
+    fn with_env(&self, mut c: std::process::Command) -> std::process::Command {
+        let home = self.dir.path();
+        let mut path = std::ffi::OsString::from(home.join("bin"));
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        c.env_clear()
+            .env("PATH", path)
+            .env("HOME", home.join("home"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"))
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_PLUGINS", home.join("data").join("plugins"))
+            .env("HELM_CCR_ENDPOINT", &self.endpoint)
+            .current_dir(home);
+        c
+    }
+
+    /// Runs `helm ARGS` and asserts it succeeded.
+    pub fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "helm {} {args:?}: {}",
+            self.version,
+            stderr(&out)
+        );
+        out
+    }
+
+    /// Helm's repository file.
+    pub fn repository_config(&self) -> PathBuf {
+        self.dir.path().join("config").join("repositories.yaml")
     }
 }

@@ -347,14 +347,15 @@ fn credential_and_reference_errors_are_one_clear_line() {
         .unwrap();
     assert_one_error(&out, 1, "3.0.0");
 
-    for bad in [
-        "ccr://only-instance",
-        "no-slash",
-        "ccr://i/n/c/extra",
-        "https://x/y/z",
+    for (bad, code) in [
+        ("ccr://only-instance", 1),
+        ("no-slash", 1),
+        ("ccr://i/n/c/extra", 1),
+        // Not a CCR repository at all: a usage error saying which forms are accepted.
+        ("https://x/y/z", 2),
     ] {
         let out = w.cmd().args(["pull", bad]).output().unwrap();
-        assert_one_error(&out, 1, "");
+        assert_one_error(&out, code, "");
     }
     let out = w.cmd().args(["ls", "unknown-repo"]).output().unwrap();
     assert_one_error(&out, 1, "unknown-repo");
@@ -364,14 +365,16 @@ fn credential_and_reference_errors_are_one_clear_line() {
         .args(["pull", &format!("{REPO}/e"), "--version", ">=>1"])
         .output()
         .unwrap();
-    assert_one_error(&out, 1, "--version");
+    // A usage error: exit 2, said once.
+    assert_one_error(&out, 2, "--version");
+    assert_eq!(stderr(&out).matches(">=>1").count(), 1, "{}", stderr(&out));
     let before = w.emu.requests().len();
     let out = w
         .cmd()
         .args(["push", "e-1.0.0.tgz", REPO, "--version", "1.2.3.4"])
         .output()
         .unwrap();
-    assert_one_error(&out, 1, "1.2.3.4");
+    assert_one_error(&out, 2, "1.2.3.4");
     assert_eq!(
         w.emu.requests().len(),
         before,

@@ -470,7 +470,8 @@ fn retry_after_is_honoured() {
             .cmd()
             .env("HELM_CCR_ENDPOINT", &reg.url)
             .env("HELM_DEBUG", "true")
-            .args(["ls", REPO])
+            // -o json: the one list call, no per-chart version lists.
+            .args(["ls", REPO, "-o", "json"])
             .output()
             .unwrap();
         let took = started.elapsed();

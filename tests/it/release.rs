@@ -344,8 +344,10 @@ mod dist {
                 "ccr/LICENSE",
                 "ccr/README.md",
                 "ccr/checksums.txt",
+                "ccr/completion.yaml",
                 "ccr/getter/ccr-getter.yaml",
-                "ccr/install-binary.sh"
+                "ccr/install-binary.sh",
+                "ccr/plugin.complete"
             ]
         );
         assert_eq!(
@@ -354,7 +356,11 @@ mod dist {
         );
         for (name, mode, mtime, data) in &pkg {
             assert_eq!(*mtime, 1_700_000_000, "{name}");
-            let want = if name.ends_with(".sh") { 0o755 } else { 0o644 };
+            let want = if name.ends_with(".sh") || name.ends_with("/plugin.complete") {
+                0o755
+            } else {
+                0o644
+            };
             assert_eq!(*mode, want, "{name}");
             if let Some(file) = name.strip_prefix("ccr/").filter(|f| *f != "checksums.txt") {
                 assert_eq!(data, &fs::read(repo_root().join(file)).unwrap(), "{name}");

@@ -3,7 +3,7 @@
 use crate::common::*;
 
 /// Replaces what changes from run to run: request ids and the emulator's address.
-fn stable(w: &World, text: &str) -> String {
+pub fn stable(w: &World, text: &str) -> String {
     let text = text.replace(&w.emu.url(), "http://EMULATOR");
     let mut out = String::new();
     let mut rest = text.as_str();

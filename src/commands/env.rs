@@ -1,0 +1,131 @@
+//! `helm ccr env [REPO] [--check]`: the settings a command would use, each with where it came
+//! from: repository, instance, namespace, endpoint, region and the credentials' source (the
+//! access key id, never the secret). `--check` makes one signed list call to prove access.
+
+use anyhow::Result;
+
+use crate::credentials;
+use crate::error::UsageError;
+use crate::repo_ref;
+use crate::settings::{self, Global};
+
+/// What `env` was asked for.
+pub struct EnvSettings {
+    pub repo: Option<String>,
+    pub check: bool,
+}
+
+/// `key: value` lines, the values aligned (every key is shorter than `credentials`).
+fn lines(rows: &[(&str, String)]) -> String {
+    let width = "credentials:".len();
+    rows.iter()
+        .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
+    if s.check && s.repo.is_none() {
+        return Err(
+            UsageError("--check needs a REPO to list: helm ccr env REPO --check".into()).into(),
+        );
+    }
+    let out = global.output();
+    let repo = match &s.repo {
+        Some(r) => Some(settings::resolve_repo(
+            &repo_ref::parse_repo(r)?,
+            &global.env,
+        )?),
+        None => None,
+    };
+    let mut warn = |w: String| out.warn(&w);
+    let profile = credentials::bce_profile(&global.env, &mut warn)?;
+    let profile_region = profile.as_ref().and_then(|p| p.region.as_deref());
+
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(r) = &repo {
+        let url = r.url.repo_url();
+        rows.push((
+            "repository",
+            if r.display == url {
+                url
+            } else {
+                format!("{} ({url})", r.display)
+            },
+        ));
+        rows.push(("instance", r.url.instance.clone()));
+        rows.push(("namespace", r.url.namespace.clone()));
+    }
+    let (endpoint, endpoint_from) =
+        settings::explain_endpoint(repo.as_ref().map(|r| &r.url), global, profile_region)?;
+    rows.push((
+        "endpoint",
+        format!("{} (from {endpoint_from})", endpoint.base_url()),
+    ));
+    let (region, region_from) = settings::resolve_region(global, profile_region);
+    rows.push((
+        "region",
+        if region_from == "default" {
+            format!("{region} (default)")
+        } else {
+            format!("{region} (from {region_from})")
+        },
+    ));
+    let explicit = repo.as_ref().and_then(|r| r.credentials.clone());
+    let creds = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
+    rows.push((
+        "credentials",
+        match &creds {
+            Ok(c) => format!(
+                "access key {} from {}{}",
+                c.access_key_id,
+                c.source,
+                if c.security_token.is_some() {
+                    ", with a security token"
+                } else {
+                    ""
+                }
+            ),
+            Err(_) => "none usable (see the error below)".into(),
+        },
+    ));
+    out.result(&lines(&rows));
+    creds?;
+
+    if let (true, Some(r)) = (s.check, &repo) {
+        let client = settings::connect(&r.url, r.credentials.clone(), global)?;
+        let total = client.probe().map_err(|e| {
+            e.context(format!(
+                "access check failed: listing the charts of {} at {}",
+                r.display,
+                endpoint.base_url()
+            ))
+        })?;
+        let charts = match total {
+            Some(1) => "1 chart".to_string(),
+            Some(n) => format!("{n} charts"),
+            None => "charts listed".to_string(),
+        };
+        out.result(&lines(&[(
+            "check",
+            format!(
+                "ok: a signed list call succeeded ({charts} in {})",
+                r.url.namespace
+            ),
+        )]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_align_on_the_longest_key() {
+        assert_eq!(
+            lines(&[("region", "bj".into()), ("check", "ok".into())]),
+            "region:      bj\ncheck:       ok"
+        );
+    }
+}

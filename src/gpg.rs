@@ -1,0 +1,936 @@
+//! GnuPG as a subprocess (`$HELM_CCR_GPG`, default `gpg`): clear-signing a provenance message
+//! with the user's keys (agent, pinentry, smart cards, a loopback passphrase in CI), and
+//! checking one against a keyring. No OpenPGP is parsed here: gpg reports through
+//! `--status-fd`, whose lines ([`judge_signature`], [`judge_signing`]) decide.
+//!
+//! - Signing uses the user's GnuPG home as it is, or, with a legacy secret keyring file
+//!   (`--keyring secring.gpg`), a temporary home the file is imported into; its agent is
+//!   stopped and the home removed afterwards.
+//! - Verifying always runs in a temporary home with `--no-autostart`, so gpg never talks to
+//!   the user's agent and writes nothing to the user's home: the keyring is read in place
+//!   (`--keyring`, for a legacy `pubring.gpg` or a keybox) or imported (armored exports,
+//!   secret keyrings).
+//!
+//! Passphrases reach gpg by file name (`HELM_CCR_GPG_PASSPHRASE_FILE`) or through its stdin
+//! (`HELM_KEY_PASSPHRASE`, Helm's variable); never on its command line, in output or in logs.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::env::Env;
+use crate::output::Output;
+
+/// How gpg gets the key's passphrase.
+#[derive(Clone)]
+enum Passphrase {
+    /// The agent asks (pinentry), or the key needs none.
+    Agent,
+    /// `--pinentry-mode loopback --passphrase-file FILE`.
+    File(PathBuf),
+    /// `--pinentry-mode loopback --passphrase-fd 0`, written to gpg's stdin.
+    Value(String),
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Passphrase::Agent => f.write_str("Agent"),
+            Passphrase::File(p) => write!(f, "File({})", p.display()),
+            Passphrase::Value(_) => f.write_str("Value(<redacted>)"),
+        }
+    }
+}
+
+/// The gpg program and how to run it.
+#[derive(Debug, Clone)]
+pub struct Gpg {
+    program: String,
+    passphrase: Passphrase,
+    /// The user's GnuPG home (`$GNUPGHOME`, else `~/.gnupg`).
+    user_home: Option<PathBuf>,
+    out: Output,
+}
+
+/// A clear-signed message.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub text: Vec<u8>,
+    /// Fingerprint of the key that signed (upper-case hex).
+    pub fingerprint: String,
+    /// OpenPGP public-key algorithm number (1 RSA, 17 DSA, 19 ECDSA, 22 EdDSA).
+    pub algorithm: u32,
+}
+
+/// A signature gpg found good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoodSignature {
+    /// Fingerprint of the signing key (a subkey or the primary key).
+    pub signing_fingerprint: String,
+    /// Fingerprint of the primary key, which `helm verify` prints.
+    pub primary_fingerprint: String,
+    /// The user id gpg names in `GOODSIG`.
+    pub user_id: String,
+}
+
+/// The outcome of checking a clear-signed message.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The signed text, as gpg recovered it.
+    pub text: String,
+    pub signature: GoodSignature,
+    /// Every user id of the signing key, in keyring order.
+    pub identities: Vec<String>,
+}
+
+/// What a gpg run left.
+struct Run {
+    success: bool,
+    /// `--status-fd 1` lines.
+    status: String,
+    stderr: String,
+}
+
+/// A throwaway directory for one operation, with a GnuPG home (mode 0700) inside; an agent
+/// started in that home is stopped before the directory goes.
+struct TempHome {
+    dir: tempfile::TempDir,
+    /// The GnuPG home: `DIR/g`.
+    gnupg: PathBuf,
+    gpgconf: PathBuf,
+    agent: bool,
+}
+
+impl TempHome {
+    fn new(gpg: &str) -> Result<TempHome> {
+        // Short names: the agent's socket path must stay under ~100 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("hccr-")
+            .tempdir()
+            .context("creating a temporary GnuPG home")?;
+        let gnupg = dir.path().join("g");
+        std::fs::create_dir(&gnupg).context("creating a temporary GnuPG home")?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for d in [dir.path(), gnupg.as_path()] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                    .context("restricting the temporary GnuPG home")?;
+            }
+        }
+        let gpgconf = match Path::new(gpg).parent() {
+            Some(p) if !p.as_os_str().is_empty() && p.join("gpgconf").is_file() => {
+                p.join("gpgconf")
+            }
+            _ => PathBuf::from("gpgconf"),
+        };
+        Ok(TempHome {
+            dir,
+            gnupg,
+            gpgconf,
+            agent: false,
+        })
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        if self.agent {
+            let _ = Command::new(&self.gpgconf)
+                .arg("--homedir")
+                .arg(&self.gnupg)
+                .args(["--kill", "gpg-agent"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Keybox files (`pubring.kbx`) start with a header blob whose magic is at offset 8.
+fn is_keybox(bytes: &[u8]) -> bool {
+    bytes.get(8..12) == Some(b"KBXf")
+}
+
+impl Gpg {
+    /// `HELM_CCR_GPG` (default `gpg`), the passphrase settings, and the user's GnuPG home.
+    pub fn from_env(env: &Env, out: Output) -> Gpg {
+        let passphrase = if let Some(f) = env.get("HELM_CCR_GPG_PASSPHRASE_FILE") {
+            Passphrase::File(PathBuf::from(f))
+        } else if let Some(v) = env.get("HELM_KEY_PASSPHRASE") {
+            Passphrase::Value(v.to_string())
+        } else {
+            Passphrase::Agent
+        };
+        let user_home = env
+            .get("GNUPGHOME")
+            .map(PathBuf::from)
+            .or_else(|| env.home().map(|h| h.join(".gnupg")));
+        Gpg {
+            program: env.get("HELM_CCR_GPG").unwrap_or("gpg").to_string(),
+            passphrase,
+            user_home,
+            out,
+        }
+    }
+
+    /// Runs gpg with `args`, stdin fed with `input`. Logs the command line (which never holds
+    /// a secret) and gpg's messages in debug mode.
+    fn run(&self, args: &[OsString], input: Option<&[u8]>) -> Result<Run> {
+        let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+        self.out
+            .debug(&format!("running {} {}", self.program, shown.join(" ")));
+        let mut child = Command::new(&self.program)
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    anyhow!(
+                        "{} not found: install GnuPG, or set HELM_CCR_GPG to the gpg program",
+                        self.program
+                    )
+                } else {
+                    anyhow!("running {}: {e}", self.program)
+                }
+            })?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            // Small (a passphrase line); gpg reads it before writing much.
+            let _ = stdin.write_all(bytes);
+        }
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for {}", self.program))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            self.out
+                .debug(&format!("gpg: {}", line.trim_start_matches("gpg: ")));
+        }
+        Ok(Run {
+            success: output.status.success(),
+            status: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    /// The loopback arguments and stdin for the passphrase settings.
+    fn passphrase_args(&self, args: &mut Vec<OsString>) -> Option<Vec<u8>> {
+        match &self.passphrase {
+            Passphrase::Agent => None,
+            Passphrase::File(f) => {
+                args.extend(["--pinentry-mode".into(), "loopback".into()]);
+                args.push("--passphrase-file".into());
+                args.push(f.clone().into());
+                None
+            }
+            Passphrase::Value(v) => {
+                args.extend(["--pinentry-mode".into(), "loopback".into()]);
+                args.extend(["--passphrase-fd".into(), "0".into()]);
+                Some(format!("{v}\n").into_bytes())
+            }
+        }
+    }
+
+    /// Imports a key file into `home`'s GnuPG home. Public keys need no agent; a file with
+    /// secret keys (wanted for signing, or a secret keyring given for verification, whose
+    /// public parts come along) is imported with an agent of that home's own.
+    fn import(
+        &self,
+        home: &mut TempHome,
+        file: &Path,
+        secret_wanted: bool,
+    ) -> Result<ImportCounts> {
+        let mut args: Vec<OsString> = vec![
+            "--homedir".into(),
+            home.gnupg.clone().into(),
+            "--batch".into(),
+            "--no-tty".into(),
+            "--status-fd".into(),
+            "1".into(),
+        ];
+        if secret_wanted {
+            home.agent = true;
+        } else {
+            args.push("--no-autostart".into());
+        }
+        args.push("--import".into());
+        args.push(file.into());
+        let mut run = self.run(&args, None)?;
+        let mut counts = import_counts(&run.status);
+        if !secret_wanted && counts.secret_read > 0 {
+            home.agent = true;
+            args.retain(|a| a != "--no-autostart");
+            run = self.run(&args, None)?;
+            counts = import_counts(&run.status);
+        }
+        if counts.imported + counts.unchanged == 0 {
+            bail!(
+                "keyring {} holds no OpenPGP key gpg could read{}",
+                file.display(),
+                reason_suffix(&run.stderr)
+            );
+        }
+        Ok(counts)
+    }
+
+    /// Clear-signs `message` with SHA-512, as Helm's provenance needs. `key` picks the key
+    /// (`--local-user`); `secret_keyring` is a legacy secret keyring file to sign from
+    /// instead of the user's GnuPG home.
+    pub fn clearsign(
+        &self,
+        message: &str,
+        key: Option<&str>,
+        secret_keyring: Option<&Path>,
+    ) -> Result<Signed> {
+        if let Passphrase::File(f) = &self.passphrase {
+            if !f.is_file() {
+                bail!(
+                    "HELM_CCR_GPG_PASSPHRASE_FILE names {}, which is not a file",
+                    f.display()
+                );
+            }
+        }
+        let mut home = TempHome::new(&self.program)?;
+        let msg = home.file("message");
+        let signed = home.file("message.asc");
+        std::fs::write(&msg, message).context("writing the provenance message")?;
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(ring) = secret_keyring {
+            if !ring.is_file() {
+                bail!("keyring {}: no such file", ring.display());
+            }
+            let counts = self.import(&mut home, ring, true)?;
+            if counts.secret_imported + counts.secret_dups == 0 {
+                bail!(
+                    "keyring {} holds no secret key: signing with --keyring needs a secret keyring (gpg --export-secret-keys)",
+                    ring.display()
+                );
+            }
+            args.extend(["--homedir".into(), home.gnupg.clone().into()]);
+        }
+        args.extend([
+            "--batch".into(),
+            "--status-fd".into(),
+            "1".into(),
+            "--digest-algo".into(),
+            "SHA512".into(),
+        ]);
+        if let Some(k) = key {
+            args.extend(["--local-user".into(), k.into()]);
+        }
+        let input = self.passphrase_args(&mut args);
+        args.extend(["--output".into(), signed.clone().into()]);
+        args.push("--clearsign".into());
+        args.push(msg.into());
+        let run = self.run(&args, input.as_deref())?;
+        let (fingerprint, algorithm) = judge_signing(&run.status, run.success, &run.stderr, key)
+            .map_err(|e| anyhow!("gpg could not sign: {e}"))?;
+        let text = std::fs::read(&signed).context("reading gpg's signature")?;
+        drop(home);
+        Ok(Signed {
+            text,
+            fingerprint,
+            algorithm,
+        })
+    }
+
+    /// Checks a clear-signed message against `keyring` (a file: legacy `pubring.gpg`, keybox,
+    /// armored export or secret keyring), or by default Helm's default keyring
+    /// (`$GNUPGHOME/pubring.gpg` or `~/.gnupg/pubring.gpg`) plus the user's GnuPG public keys
+    /// (`pubring.kbx` there), read in place.
+    pub fn verify(&self, signed: &[u8], keyring: Option<&Path>) -> Result<Verified> {
+        let mut home = TempHome::new(&self.program)?;
+        let rings = match keyring {
+            Some(file) => vec![file.to_path_buf()],
+            None => self.default_keyrings()?,
+        };
+        let mut direct = Vec::new();
+        for ring in &rings {
+            let bytes = std::fs::read(ring)
+                .with_context(|| format!("reading keyring {}", ring.display()))?;
+            // A keybox cannot be imported, and the user's own files are read, not copied;
+            // anything else (armored, or perhaps secret keys) is imported.
+            let binary = bytes.first().is_some_and(|b| b & 0x80 != 0);
+            if is_keybox(&bytes) || (keyring.is_none() && binary) {
+                direct.push(std::path::absolute(ring).unwrap_or_else(|_| ring.clone()));
+            } else {
+                self.import(&mut home, ring, false)?;
+            }
+        }
+        let mut base: Vec<OsString> = vec![
+            "--homedir".into(),
+            home.gnupg.clone().into(),
+            "--batch".into(),
+            "--no-tty".into(),
+            "--no-autostart".into(),
+            "--lock-never".into(),
+            "--trust-model".into(),
+            "always".into(),
+            "--no-auto-key-retrieve".into(),
+            "--status-fd".into(),
+            "1".into(),
+        ];
+        if !direct.is_empty() {
+            base.push("--no-default-keyring".into());
+            let own = home.gnupg.join("pubring.kbx");
+            if own.is_file() {
+                base.extend(["--keyring".into(), own.into()]);
+            }
+            for d in &direct {
+                base.extend(["--keyring".into(), d.clone().into()]);
+            }
+        }
+        let input = home.file("in.prov");
+        let plain = home.file("out.txt");
+        std::fs::write(&input, signed).context("writing the provenance file")?;
+        let mut args = base.clone();
+        args.extend([
+            "--output".into(),
+            plain.clone().into(),
+            "--decrypt".into(),
+            input.into(),
+        ]);
+        let run = self.run(&args, None)?;
+        let good = judge_signature(&run.status).map_err(|e| match e {
+            SignatureProblem::NoPublicKey(k) => {
+                let names: Vec<String> = rings.iter().map(|r| r.display().to_string()).collect();
+                anyhow!(
+                    "the provenance file is signed by key {k}, which is not in the keyring ({})",
+                    names.join(", ")
+                )
+            }
+            other => anyhow!("{other}"),
+        })?;
+        if !run.success {
+            bail!(
+                "gpg could not check the provenance file{}",
+                reason_suffix(&run.stderr)
+            );
+        }
+        let text = std::fs::read(&plain).context("reading the signed text")?;
+        let text = String::from_utf8(text)
+            .map_err(|_| anyhow!("the signed text of the provenance file is not UTF-8"))?;
+        let mut list = base;
+        list.extend([
+            "--with-colons".into(),
+            "--fixed-list-mode".into(),
+            "--list-keys".into(),
+            good.primary_fingerprint.clone().into(),
+        ]);
+        let listed = self.run(&list, None)?;
+        let mut identities = if listed.success {
+            colon_user_ids(&listed.status)
+        } else {
+            Vec::new()
+        };
+        if identities.is_empty() {
+            identities.push(good.user_id.clone());
+        }
+        drop(home);
+        Ok(Verified {
+            text,
+            signature: good,
+            identities,
+        })
+    }
+
+    /// Helm's default keyring and the user's GnuPG public keys, those that exist.
+    fn default_keyrings(&self) -> Result<Vec<PathBuf>> {
+        let Some(home) = &self.user_home else {
+            bail!("no keyring to verify with (HOME and GNUPGHOME are unset): pass --keyring FILE");
+        };
+        let found: Vec<PathBuf> = ["pubring.gpg", "pubring.kbx"]
+            .iter()
+            .map(|f| home.join(f))
+            .filter(|p| p.is_file())
+            .collect();
+        if found.is_empty() {
+            bail!(
+                "no keyring to verify with: neither {} nor {} exists; pass --keyring FILE (e.g. gpg --export KEY > pubring.gpg)",
+                home.join("pubring.gpg").display(),
+                home.join("pubring.kbx").display()
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// `: REASON` from gpg's messages, or nothing.
+fn reason_suffix(stderr: &str) -> String {
+    match gpg_reason(stderr) {
+        Some(r) => format!(": {r}"),
+        None => String::new(),
+    }
+}
+
+/// The most telling line of gpg's messages, without the `gpg: ` prefix and file names.
+fn gpg_reason(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.trim().trim_start_matches("gpg: ").trim())
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            !(l.contains("created") && (l.contains("keybox") || l.contains("trustdb")))
+                && !l.starts_with("WARNING: unsafe")
+                && !l.starts_with("Total number")
+        })
+        .collect();
+    let pick = lines
+        .iter()
+        .find(|l| l.contains("failed:") || l.starts_with("skipped"))
+        .or_else(|| lines.last())?;
+    // `FILE: clear-sign failed: X` names our temporary file: keep what failed and why.
+    let text = match pick.find("failed:") {
+        Some(i) => {
+            let head = &pick[..i];
+            let what = head.rsplit(": ").next().unwrap_or(head).trim();
+            format!("{what} failed:{}", &pick[i + "failed:".len()..])
+        }
+        None => pick.to_string(),
+    };
+    Some(text)
+}
+
+/// Counts from gpg's `IMPORT_RES` status line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ImportCounts {
+    imported: u64,
+    unchanged: u64,
+    secret_read: u64,
+    secret_imported: u64,
+    secret_dups: u64,
+}
+
+/// `IMPORT_RES <count> <no_user_id> <imported> 0 <unchanged> <n_uids> <n_subk> <n_sigs>
+/// <n_revoc> <sec_read> <sec_imported> <sec_dups> ...`
+fn import_counts(status: &str) -> ImportCounts {
+    let mut c = ImportCounts::default();
+    for line in status.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 13 && f[0] == "[GNUPG:]" && f[1] == "IMPORT_RES" {
+            let n = |i: usize| f[i].parse::<u64>().unwrap_or(0);
+            c = ImportCounts {
+                imported: n(4),
+                unchanged: n(6),
+                secret_read: n(11),
+                secret_imported: n(12),
+                secret_dups: f.get(13).and_then(|s| s.parse().ok()).unwrap_or(0),
+            };
+        }
+    }
+    c
+}
+
+/// Why a signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureProblem {
+    #[error("the provenance file holds no OpenPGP signature")]
+    NoSignature,
+    #[error("the provenance file holds {0} signatures; a Helm provenance file has exactly one")]
+    Several(usize),
+    #[error("BAD signature from key {0}: the provenance file was changed after it was signed")]
+    Bad(String),
+    #[error("the provenance file is signed by key {0}, which is not in the keyring")]
+    NoPublicKey(String),
+    #[error("the signature of key {0} has expired")]
+    Expired(String),
+    #[error("the signing key {0} has expired")]
+    KeyExpired(String),
+    #[error("the signing key {0} has been revoked")]
+    KeyRevoked(String),
+    #[error("gpg could not check the signature of key {0} (error code {1})")]
+    Error(String, String),
+}
+
+/// Decides on `gpg --status-fd` output of a verification: exactly one signature, good
+/// (`GOODSIG` and `VALIDSIG`) and neither expired nor revoked. Trust levels are not asked
+/// for: as with Helm, being in the keyring is the trust.
+pub fn judge_signature(status: &str) -> Result<GoodSignature, SignatureProblem> {
+    let mut sigs = 0usize;
+    let mut good: Option<(String, String)> = None;
+    let mut valid: Option<(String, String)> = None;
+    for line in status.lines() {
+        let Some(rest) = line.strip_prefix("[GNUPG:] ") else {
+            continue;
+        };
+        let mut f = rest.splitn(3, ' ');
+        let keyword = f.next().unwrap_or("");
+        let a = f.next().unwrap_or("").to_string();
+        let tail = f.next().unwrap_or("").to_string();
+        match keyword {
+            "NEWSIG" => sigs += 1,
+            "GOODSIG" => good = Some((a, tail)),
+            "VALIDSIG" => {
+                // VALIDSIG <fpr> <date> <ts> <expire> <ver> <reserved> <algo> <hash> <class> <primary>
+                let fields: Vec<&str> = tail.split_whitespace().collect();
+                let primary = fields.get(8).map_or(a.clone(), |p| p.to_string());
+                valid = Some((a, primary));
+            }
+            "BADSIG" => return Err(SignatureProblem::Bad(a)),
+            "EXPSIG" => return Err(SignatureProblem::Expired(a)),
+            "EXPKEYSIG" => return Err(SignatureProblem::KeyExpired(a)),
+            "REVKEYSIG" => return Err(SignatureProblem::KeyRevoked(a)),
+            "NO_PUBKEY" => return Err(SignatureProblem::NoPublicKey(a)),
+            "ERRSIG" => {
+                // ERRSIG <keyid> <algo> <hash> <class> <time> <rc> [<fpr>]
+                let fields: Vec<&str> = tail.split_whitespace().collect();
+                let rc = fields.get(4).copied().unwrap_or("?").to_string();
+                let key = fields
+                    .get(5)
+                    .filter(|f| f.len() > 16 && *f != &"-")
+                    .map_or(a.clone(), |f| f.to_string());
+                if rc == "9" {
+                    return Err(SignatureProblem::NoPublicKey(key));
+                }
+                return Err(SignatureProblem::Error(key, rc));
+            }
+            _ => {}
+        }
+    }
+    if sigs > 1 {
+        return Err(SignatureProblem::Several(sigs));
+    }
+    match (good, valid) {
+        (Some((_, uid)), Some((fpr, primary))) if sigs == 1 => Ok(GoodSignature {
+            signing_fingerprint: fpr.to_ascii_uppercase(),
+            primary_fingerprint: primary.to_ascii_uppercase(),
+            user_id: unescape_status(&uid),
+        }),
+        _ => Err(SignatureProblem::NoSignature),
+    }
+}
+
+/// Decides on `gpg --status-fd` output of signing: the fingerprint and algorithm from
+/// `SIG_CREATED`, or why no signature was made.
+fn judge_signing(
+    status: &str,
+    success: bool,
+    stderr: &str,
+    key: Option<&str>,
+) -> std::result::Result<(String, u32), String> {
+    let mut created = None;
+    let mut invalid = None;
+    let mut pinentry = false;
+    for line in status.lines() {
+        let Some(rest) = line.strip_prefix("[GNUPG:] ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        match f.first().copied() {
+            // SIG_CREATED <type> <algo> <hash> <class> <timestamp> <fpr>
+            Some("SIG_CREATED") if f.len() >= 7 => {
+                created = Some((f[6].to_ascii_uppercase(), f[2].parse().unwrap_or(0)))
+            }
+            Some("INV_SGNR") => invalid = Some(f.get(1).copied().unwrap_or("0").to_string()),
+            Some("PINENTRY_LAUNCHED") => pinentry = true,
+            _ => {}
+        }
+    }
+    if let (Some(c), true) = (&created, success) {
+        return Ok(c.clone());
+    }
+    let which = key.map_or("the default key".to_string(), |k| format!("key {k:?}"));
+    if let Some(code) = invalid {
+        let why = match code.as_str() {
+            "1" | "9" => "no secret key for it in the keyring",
+            "2" => "the name matches several keys",
+            "3" => "it cannot sign",
+            "4" => "it is revoked",
+            "5" => "it has expired",
+            _ => "gpg refused it",
+        };
+        if key.is_none() && (code == "9" || code == "1") {
+            return Err("no secret key to sign with (name one with --key or HELM_CCR_SIGN_KEY, or set default-key in gpg.conf)".into());
+        }
+        return Err(format!("{which}: {why}"));
+    }
+    let reason = gpg_reason(stderr).unwrap_or_else(|| "gpg failed".into());
+    let lower = reason.to_ascii_lowercase();
+    let hint = if lower.contains("bad passphrase") {
+        " (the passphrase is wrong)"
+    } else if pinentry
+        || lower.contains("inappropriate ioctl")
+        || lower.contains("no pinentry")
+        || lower.contains("cancel")
+    {
+        " (the key needs its passphrase and no pinentry could ask for it; in CI set HELM_CCR_GPG_PASSPHRASE_FILE)"
+    } else {
+        ""
+    };
+    Err(format!("{which}: {reason}{hint}"))
+}
+
+/// User ids (`uid` records, field 10) of `--with-colons` output, `\xHH` escapes decoded.
+fn colon_user_ids(listing: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for line in listing.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.first() == Some(&"uid") && f.len() > 9 {
+            // Revoked (r) or expired (e) user ids are not the signer's identity any more.
+            if matches!(f[1], "r" | "e") {
+                continue;
+            }
+            ids.push(unescape_colons(f[9]));
+        }
+    }
+    ids
+}
+
+fn unescape_colons(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') {
+            if let Some(b) = s
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Status lines escape `%`, CR, LF and other control bytes as `%XX`.
+fn unescape_status(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FPR: &str = "1C11E6C3477F2446C8F084838ACEF412C82A9F90";
+
+    fn good_status() -> String {
+        format!(
+            "[GNUPG:] PLAINTEXT 74 0 \n[GNUPG:] NEWSIG\n[GNUPG:] KEY_CONSIDERED {FPR} 0\n\
+             [GNUPG:] SIG_ID KECTffs0APHPYqpZCa5Qq5gAqFc 2026-11-30 1796018486\n\
+             [GNUPG:] GOODSIG 8ACEF412C82A9F90 Test Signer <t@x.invalid>\n\
+             [GNUPG:] VALIDSIG {FPR} 2026-11-30 1796018486 0 4 0 1 10 01 {FPR}\n\
+             [GNUPG:] TRUST_UNDEFINED 0 pgp\n"
+        )
+    }
+
+    #[test]
+    fn a_good_signature() {
+        assert_eq!(
+            judge_signature(&good_status()),
+            Ok(GoodSignature {
+                signing_fingerprint: FPR.into(),
+                primary_fingerprint: FPR.into(),
+                user_id: "Test Signer <t@x.invalid>".into(),
+            })
+        );
+        // A subkey signature: VALIDSIG names the primary key last.
+        let sub = good_status().replacen(
+            &format!("VALIDSIG {FPR}"),
+            "VALIDSIG AAAABBBBCCCCDDDDEEEEFFFF0000111122223333",
+            1,
+        );
+        let g = judge_signature(&sub).unwrap();
+        assert_eq!(g.primary_fingerprint, FPR);
+        assert_eq!(
+            g.signing_fingerprint,
+            "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(judge_signature(""), Err(SignatureProblem::NoSignature));
+        assert_eq!(
+            judge_signature("[GNUPG:] NODATA 1\n"),
+            Err(SignatureProblem::NoSignature)
+        );
+        // GOODSIG without VALIDSIG is not enough.
+        assert_eq!(
+            judge_signature("[GNUPG:] NEWSIG\n[GNUPG:] GOODSIG 8ACEF412C82A9F90 X\n"),
+            Err(SignatureProblem::NoSignature)
+        );
+        assert_eq!(
+            judge_signature("[GNUPG:] NEWSIG\n[GNUPG:] BADSIG 8ACEF412C82A9F90 Test <t@x>\n"),
+            Err(SignatureProblem::Bad("8ACEF412C82A9F90".into()))
+        );
+        assert_eq!(
+            judge_signature(&format!(
+                "[GNUPG:] NEWSIG\n[GNUPG:] ERRSIG 8ACEF412C82A9F90 1 10 01 1796018486 9 {FPR}\n[GNUPG:] NO_PUBKEY 8ACEF412C82A9F90\n"
+            )),
+            Err(SignatureProblem::NoPublicKey(FPR.into()))
+        );
+        assert_eq!(
+            judge_signature(
+                "[GNUPG:] NEWSIG\n[GNUPG:] ERRSIG 8ACEF412C82A9F90 1 10 01 1796018486 4 -\n"
+            ),
+            Err(SignatureProblem::Error(
+                "8ACEF412C82A9F90".into(),
+                "4".into()
+            ))
+        );
+        for (kw, want) in [
+            ("EXPSIG", SignatureProblem::Expired("K".into())),
+            ("EXPKEYSIG", SignatureProblem::KeyExpired("K".into())),
+            ("REVKEYSIG", SignatureProblem::KeyRevoked("K".into())),
+        ] {
+            assert_eq!(
+                judge_signature(&format!("[GNUPG:] NEWSIG\n[GNUPG:] {kw} K uid\n")),
+                Err(want)
+            );
+        }
+        // Two signed messages in one file: refused even when both are good.
+        let two = format!("{}{}", good_status(), good_status());
+        assert_eq!(judge_signature(&two), Err(SignatureProblem::Several(2)));
+        // A status keyword inside a user id does not count.
+        assert_eq!(
+            judge_signature("[GNUPG:] NEWSIG\n[GNUPG:] GOODSIG K x [GNUPG:] VALIDSIG\n"),
+            Err(SignatureProblem::NoSignature)
+        );
+    }
+
+    #[test]
+    fn signing_outcomes() {
+        let ok = format!(
+            "[GNUPG:] BEGIN_SIGNING H10\n[GNUPG:] SIG_CREATED C 1 10 01 1796018560 {FPR}\n"
+        );
+        assert_eq!(judge_signing(&ok, true, "", None), Ok((FPR.into(), 1)));
+        assert_eq!(
+            judge_signing(
+                "[GNUPG:] INV_SGNR 9 nobody@x\n[GNUPG:] FAILURE sign 17\n",
+                false,
+                "",
+                Some("nobody@x")
+            ),
+            Err("key \"nobody@x\": no secret key for it in the keyring".into())
+        );
+        let e = judge_signing("[GNUPG:] INV_SGNR 9\n", false, "", None).unwrap_err();
+        assert!(e.starts_with("no secret key to sign with"), "{e}");
+        assert!(e.contains("--key"), "{e}");
+        let e = judge_signing(
+            "[GNUPG:] BEGIN_SIGNING H10\n[GNUPG:] FAILURE sign 67108875\n",
+            false,
+            "gpg: signing failed: Bad passphrase\ngpg: /tmp/hccr-x/message: clear-sign failed: Bad passphrase\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "the default key: signing failed: Bad passphrase (the passphrase is wrong)"
+        );
+        let e = judge_signing(
+            "[GNUPG:] PINENTRY_LAUNCHED 27068 curses 1.2.1 - xterm - - 0/0 -\n[GNUPG:] FAILURE sign 83918950\n",
+            false,
+            "gpg: signing failed: Inappropriate ioctl for device\n",
+            Some("k"),
+        )
+        .unwrap_err();
+        assert!(e.contains("HELM_CCR_GPG_PASSPHRASE_FILE"), "{e}");
+        // gpg failing after SIG_CREATED (e.g. the output could not be written) is a failure.
+        assert!(judge_signing(&ok, false, "gpg: write error\n", None).is_err());
+    }
+
+    #[test]
+    fn reasons_name_no_temporary_file() {
+        assert_eq!(
+            gpg_reason("gpg: keybox '/tmp/x/pubring.kbx' created\ngpg: /tmp/hccr-1/message: clear-sign failed: No secret key\n"),
+            Some("clear-sign failed: No secret key".into())
+        );
+        assert_eq!(gpg_reason(""), None);
+        assert_eq!(
+            gpg_reason("gpg: no valid OpenPGP data found.\n"),
+            Some("no valid OpenPGP data found.".into())
+        );
+    }
+
+    #[test]
+    fn import_results() {
+        let s = "[GNUPG:] IMPORT_OK 1 X\n[GNUPG:] IMPORT_RES 1 0 1 0 0 0 0 0 0 1 1 0 0 0 0\n";
+        assert_eq!(
+            import_counts(s),
+            ImportCounts {
+                imported: 1,
+                unchanged: 0,
+                secret_read: 1,
+                secret_imported: 1,
+                secret_dups: 0
+            }
+        );
+        assert_eq!(import_counts("garbage\n"), ImportCounts::default());
+    }
+
+    #[test]
+    fn user_ids_from_colon_listings() {
+        let listing = "tru::1:1796018486:0:3:1:5\npub:-:3072:1:8ACEF412C82A9F90:1796018486:::-:::scSC::::::23::0:\n\
+                       fpr:::::::::1C11E6C3477F2446C8F084838ACEF412C82A9F90:\n\
+                       uid:-::::1796018486::HASH::Test Signer <t@x.invalid>::::::::::0:\n\
+                       uid:r::::1796018486::HASH::Old Name <old@x>::::::::::0:\n\
+                       uid:-::::1796018486::HASH::Colon\\x3a Name <c@x>::::::::::0:\n";
+        assert_eq!(
+            colon_user_ids(listing),
+            ["Test Signer <t@x.invalid>", "Colon: Name <c@x>"]
+        );
+        assert_eq!(unescape_status("A%25B%0AC"), "A%B\nC");
+    }
+
+    #[test]
+    fn keybox_magic() {
+        let mut kbx = vec![0, 0, 0, 32, 1, 1, 0, 0];
+        kbx.extend_from_slice(b"KBXf");
+        assert!(is_keybox(&kbx));
+        assert!(!is_keybox(b"\x99\x01\x8d"));
+    }
+
+    #[test]
+    fn passphrases_stay_out_of_debug_formatting() {
+        let p = Passphrase::Value("hunter2".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
+        let g = Gpg {
+            program: "gpg".into(),
+            passphrase: p,
+            user_home: None,
+            out: Output::new(true, false),
+        };
+        assert!(!format!("{g:?}").contains("hunter2"));
+        let mut args = Vec::new();
+        let input = g.passphrase_args(&mut args);
+        assert!(!args.iter().any(|a| a.to_string_lossy().contains("hunter2")));
+        assert_eq!(input.as_deref(), Some(&b"hunter2\n"[..]));
+    }
+}
