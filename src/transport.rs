@@ -893,6 +893,14 @@ fn progress_text(t: &TransferState<'_>) -> String {
     const MIB: u64 = 1 << 20;
     let verb = if t.upload { "sent" } else { "received" };
     match t.total {
+        // Under a MiB of a large total: `29 KiB of 40 MiB`, not `0 of 40 MiB`.
+        Some(total) if total >= 10 * MIB && t.done < MIB => {
+            format!(
+                "{} of {} MiB {verb}",
+                size_text(t.done),
+                total.div_ceil(MIB)
+            )
+        }
         Some(total) if total >= 10 * MIB => {
             format!("{} of {} MiB {verb}", t.done / MIB, total.div_ceil(MIB))
         }

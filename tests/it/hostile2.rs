@@ -1021,6 +1021,11 @@ fn timeouts_that_overflow_are_usage_errors_and_zero_means_no_limit() {
 
 /// A registry that serves `app` 1.0.0 (40 MiB announced) at about 200 KiB/s.
 fn slow_download_registry() -> String {
+    download_registry(20 << 10, Duration::from_millis(100))
+}
+
+/// A registry that serves `app` 1.0.0 (40 MiB announced), `chunk` bytes every `every`.
+fn download_registry(chunk: usize, every: Duration) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -1040,11 +1045,13 @@ fn slow_download_registry() -> String {
                     let _ = conn.write_all(
                         b"HTTP/1.1 200 OK\r\ncontent-length: 41943040\r\nconnection: close\r\n\r\n",
                     );
-                    for _ in 0..2000 {
-                        if conn.write_all(&[7u8; 20 << 10]).is_err() {
+                    let mut sent = 0;
+                    while sent < 40 << 20 {
+                        if conn.write_all(&vec![7u8; chunk]).is_err() {
                             return;
                         }
-                        std::thread::sleep(Duration::from_millis(100));
+                        sent += chunk;
+                        std::thread::sleep(every);
                     }
                 } else {
                     let body = serde_json::json!({"total": 1, "items": [{
@@ -1096,6 +1103,41 @@ fn a_timeout_names_the_transfer_how_far_it_got_and_what_to_raise() {
         "{line}"
     );
     assert!(out.stdout.is_empty(), "nothing half-written to Helm");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Without --timeout, a peer that trickles is still dropped (the real limits: 1 KiB/s over
+//     60 s). Endless 1xx answers and slow uploads are tested against the transport with short
+//     limits (src/registry.rs); the getter's default overall limit is in the snapshot of
+//     messages (src/transport.rs) and under HELM_CCR_TIMEOUT above.
+
+#[test]
+fn a_trickling_registry_is_dropped_without_a_timeout() {
+    // 100 bytes every 200 ms: never idle for a second, 500 B/s, under the 1 KiB/s floor.
+    let url = download_registry(100, Duration::from_millis(200));
+    let w = World::new();
+    let started = Instant::now();
+    let run = measured(
+        &w,
+        &url,
+        &["pull", &format!("{REPO}/app"), "-d", "o"],
+        &[("HELM_CCR_RETRIES", "1")],
+    );
+    let took = started.elapsed();
+    let line = error_line(&run.out);
+    assert_eq!(run.out.status.code(), Some(1), "{line}");
+    assert!(
+        line.starts_with(
+            "Error: the transfer stayed under 1 KiB/s for 60s while downloading app-1.0.0.tgz ("
+        ) && line.ends_with(
+            " KiB of 40 MiB received); the connection is too slow or the registry stalled"
+        ),
+        "{line}"
+    );
+    // Dropped at the first window's end, not at the (absent) overall limit.
+    assert!(took < Duration::from_secs(110), "{took:?}");
+    assert!(run.peak_mib < 64, "peak {} MiB", run.peak_mib);
+    assert!(files_below(w.work.path()).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
