@@ -21,8 +21,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 
-passed=0
-failed=0
+checks_name=e2e-install
 work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-e2e-install.XXXXXX")
 server_pid=""
 
@@ -40,26 +39,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-check() {
-  local name=$1
-  shift
-  local log="$work/check.log"
-  if "$@" >"$log" 2>&1; then
-    echo "ok - $name"
-    if [ "${E2E_VERBOSE:-0}" = 1 ]; then sed 's/^/    # /' "$log"; fi
-    passed=$((passed + 1))
-  else
-    echo "not ok - $name"
-    sed 's/^/    # /' "$log" | tail -n 40
-    failed=$((failed + 1))
-  fi
-}
-
-fatal() {
-  echo "e2e-install: setup failed: $*" >&2
-  echo "e2e-install: $passed passed, $((failed + 1)) failed"
-  exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$root/scripts/lib/checks.sh"
 
 scripts/install-helm.sh 3.17.3 4.1.4 || fatal "scripts/install-helm.sh"
 helm3="$root/.cache/helm/3.17.3/helm"

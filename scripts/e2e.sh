@@ -19,8 +19,7 @@ AK=e2e-access-key
 SK=e2e-secret-key
 INSTANCE=ccr-e2e
 
-passed=0
-failed=0
+checks_name=e2e
 work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-e2e.XXXXXX")
 emu_pid=""
 
@@ -38,27 +37,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# check NAME CMD...: runs CMD with its output in a log; shows the log when it fails.
-check() {
-  local name=$1
-  shift
-  local log="$work/check.log"
-  if "$@" >"$log" 2>&1; then
-    echo "ok - $name"
-    if [ "${E2E_VERBOSE:-0}" = 1 ]; then sed 's/^/    # /' "$log"; fi
-    passed=$((passed + 1))
-  else
-    echo "not ok - $name"
-    sed 's/^/    # /' "$log" | tail -n 40
-    failed=$((failed + 1))
-  fi
-}
-
-fatal() {
-  echo "e2e: setup failed: $*" >&2
-  echo "e2e: $passed passed, $((failed + 1)) failed"
-  exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$root/scripts/lib/checks.sh"
 
 # Runs a command and shows its output; fails when the output lacks a text.
 expect_output() {
