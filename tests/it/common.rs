@@ -232,8 +232,11 @@ pub fn helm(version: u32) -> PathBuf {
         _ => panic!("no Helm {version}"),
     };
     let p = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".cache/helm")
+        // Where scripts/install-helm.sh puts it.
+        std::env::var_os("HELM_CCR_TOOLS_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"))
+            .join("helm")
             .join(dir)
             .join("helm")
     });
