@@ -127,16 +127,26 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
 }
 
 /// `push REPO CHART`: the last argument is a chart on disk while the first is not, or names a
-/// repository. Said before anything else happens.
+/// repository; or the first is a `ccr://` URL while the last is not. Said before anything else
+/// happens.
 fn check_order(s: &PushSettings) -> Result<()> {
     let last = Path::new(&s.repo);
     let is_chart = |p: &Path| {
         p.join("Chart.yaml").is_file() || (p.is_file() && p.extension().is_some_and(|e| e == "tgz"))
     };
+    let first = &s.charts[0];
+    let first_is_url = first.to_string_lossy().starts_with("ccr://") && !first.exists();
+    if !s.repo.contains("://") && !is_chart(last) && first_is_url {
+        // `push ccr://I/N ./missing`: the chart is not there, but the order is still wrong.
+        return Err(UsageError(format!(
+            "{:?} is a repository: the repository comes last (helm ccr push CHART... REPO)",
+            first.display().to_string()
+        ))
+        .into());
+    }
     if s.repo.contains("://") || !is_chart(last) {
         return Ok(());
     }
-    let first = &s.charts[0];
     let first_missing = !first.exists();
     if first_missing || first.to_string_lossy().starts_with("ccr://") {
         return Err(UsageError(format!(

@@ -116,6 +116,9 @@ fn argument_mistakes_get_the_right_hint() {
     insta::assert_snapshot!("hint_swapped", stable(&w, &err));
     let err = usage_error(&w, &["push", "myccr", "./dir"], Some("push"));
     assert!(err.contains("the repository comes last"), "{err}");
+    // Swapped, with a chart that is not there (yet): still the order is named first.
+    let err = usage_error(&w, &["push", REPO, "./missing"], Some("push"));
+    insta::assert_snapshot!("hint_swapped_missing_chart", stable(&w, &err));
 
     let err = usage_error(
         &w,
