@@ -175,6 +175,13 @@ pub fn parse_chart_ref(arg: &str) -> Result<(RepoArg, String)> {
         (RepoArg::Url(CcrUrl { rest: None, ..url }), chart)
     } else {
         match arg.split_once('/') {
+            // `./mychart`, `../charts/app`, `~/app`: a path where a reference belongs.
+            Some((".." | "." | "~", _)) => {
+                return Err(UsageError(format!(
+                    "{shown:?} is a path; this takes REPO/CHART (e.g. myccr/mychart or ccr://INSTANCE_ID/NAMESPACE/mychart)"
+                ))
+                .into())
+            }
             Some((repo, chart)) if !repo.is_empty() && !repo.contains(':') => {
                 (RepoArg::Named(repo.to_string()), chart.to_string())
             }
@@ -205,6 +212,19 @@ mod tests {
             None,
             "trailing slash"
         );
+    }
+
+    #[test]
+    fn a_path_is_not_a_chart_reference() {
+        for path in ["./mychart", "../charts/app", "~/app", "./"] {
+            let e = parse_chart_ref(path).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{path}: {e}");
+            assert!(
+                e.to_string().contains("is a path; this takes REPO/CHART"),
+                "{e}"
+            );
+        }
+        assert!(parse_chart_ref("myccr/app").is_ok());
     }
 
     #[test]

@@ -119,6 +119,9 @@ fn argument_mistakes_get_the_right_hint() {
     // Swapped, with a chart that is not there (yet): still the order is named first.
     let err = usage_error(&w, &["push", REPO, "./missing"], Some("push"));
     insta::assert_snapshot!("hint_swapped_missing_chart", stable(&w, &err));
+    // A path where REPO/CHART belongs.
+    let err = usage_error(&w, &["ls", "./dir"], Some("ls"));
+    insta::assert_snapshot!("hint_path_for_reference", stable(&w, &err));
 
     let err = usage_error(
         &w,
