@@ -609,7 +609,7 @@ pub fn judge_signature(status: &str) -> Result<GoodSignature, SignatureProblem> 
         (Some((_, uid)), Some((fpr, primary))) if sigs == 1 => Ok(GoodSignature {
             signing_fingerprint: fpr.to_ascii_uppercase(),
             primary_fingerprint: primary.to_ascii_uppercase(),
-            user_id: unescape_status(&uid),
+            user_id: unescape_hex(&uid, "%"),
         }),
         _ => Err(SignatureProblem::NoSignature),
     }
@@ -685,46 +685,27 @@ fn colon_user_ids(listing: &str) -> Vec<String> {
             if matches!(f[1], "r" | "e") {
                 continue;
             }
-            ids.push(unescape_colons(f[9]));
+            ids.push(unescape_hex(f[9], "\\x"));
         }
     }
     ids
 }
 
-fn unescape_colons(s: &str) -> String {
+/// Undoes the escapes gpg writes as `prefix` and two hex digits: `\x3a` in `--with-colons`
+/// listings, `%0A` in status lines. Anything else is kept as it is.
+fn unescape_hex(s: &str, prefix: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') {
+        if bytes[i..].starts_with(prefix.as_bytes()) {
+            let at = i + prefix.len();
             if let Some(b) = s
-                .get(i + 2..i + 4)
+                .get(at..at + 2)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
             {
                 out.push(b);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Status lines escape `%`, CR, LF and other control bytes as `%XX`.
-fn unescape_status(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
+                i = at + 2;
                 continue;
             }
         }
@@ -906,7 +887,8 @@ mod tests {
             colon_user_ids(listing),
             ["Test Signer <t@x.invalid>", "Colon: Name <c@x>"]
         );
-        assert_eq!(unescape_status("A%25B%0AC"), "A%B\nC");
+        assert_eq!(unescape_hex("A%25B%0AC", "%"), "A%B\nC");
+        assert_eq!(unescape_hex("Jo\\x3a Doe \\xZZ", "\\x"), "Jo: Doe \\xZZ");
     }
 
     #[test]

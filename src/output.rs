@@ -26,16 +26,18 @@ pub fn render<T: Serialize>(format: Format, value: &T) -> Result<String> {
             .to_string(),
         // JSON escapes C0 controls itself; C1 controls (a terminal may act on them) are
         // escaped here, where they can only occur inside strings.
-        Format::Json | Format::Text => serde_json::to_string_pretty(value)?
-            .chars()
-            .map(|c| {
+        Format::Json | Format::Text => {
+            let json = serde_json::to_string_pretty(value)?;
+            let mut out = String::with_capacity(json.len());
+            for c in json.chars() {
                 if c.is_control() && c != '\n' {
-                    format!("\\u{:04x}", c as u32)
+                    out.push_str(&format!("\\u{:04x}", c as u32));
                 } else {
-                    c.to_string()
+                    out.push(c);
                 }
-            })
-            .collect(),
+            }
+            out
+        }
     })
 }
 
