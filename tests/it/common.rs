@@ -36,10 +36,7 @@ impl World {
     /// `helm-ccr` with a clean environment: own HOME, no proxies, no stray HELM_* or BCE_*,
     /// credentials in the environment and the emulator as endpoint; cwd is the work dir.
     pub fn cmd(&self) -> Command {
-        let mut c = self.bare();
-        c.env("BCE_ACCESS_KEY_ID", AK)
-            .env("BCE_SECRET_ACCESS_KEY", SK);
-        c
+        Command::from_std(self.std_cmd())
     }
 
     /// Runs `helm-ccr ARGS` with [`World::cmd`] and asserts it succeeded.
@@ -64,7 +61,12 @@ impl World {
 
     /// Like [`World::cmd`] but with no credentials at all.
     pub fn bare(&self) -> Command {
-        let mut c = Command::cargo_bin("helm-ccr").unwrap();
+        Command::from_std(self.std_bare())
+    }
+
+    /// [`World::bare`] as a `std::process::Command`: the base of every command here.
+    pub fn std_bare(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_helm-ccr"));
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
@@ -79,18 +81,9 @@ impl World {
 
     /// [`World::cmd`] as a `std::process::Command`, for a run the test signals or waits on.
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_helm-ccr"));
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env(
-                "HELM_REPOSITORY_CONFIG",
-                self.home.path().join("repositories.yaml"),
-            )
-            .env("HELM_CCR_ENDPOINT", self.emu.url())
-            .env("BCE_ACCESS_KEY_ID", AK)
-            .env("BCE_SECRET_ACCESS_KEY", SK)
-            .current_dir(self.work.path());
+        let mut c = self.std_bare();
+        c.env("BCE_ACCESS_KEY_ID", AK)
+            .env("BCE_SECRET_ACCESS_KEY", SK);
         c
     }
 
@@ -248,9 +241,9 @@ pub fn helm(version: u32) -> PathBuf {
     p
 }
 
-/// Runs a Helm binary with a throwaway home; panics with its stderr on failure.
-pub fn run_helm(version: u32, home: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let out = std::process::Command::new(helm(version))
+/// Runs the real `helm` with a clean environment and homes below `home`; whatever the outcome.
+pub fn helm_output(version: u32, home: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(helm(version))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -259,7 +252,12 @@ pub fn run_helm(version: u32, home: &Path, args: &[&std::ffi::OsStr]) -> std::pr
         .env("HELM_DATA_HOME", home.join("data"))
         .env("HELM_CACHE_HOME", home.join("cache"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs a Helm binary with a throwaway home; panics with its stderr on failure.
+pub fn run_helm(version: u32, home: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = helm_output(version, home, args);
     assert!(
         out.status.success(),
         "helm {version} {args:?}: {}",

@@ -583,13 +583,17 @@ fn raw_entry<W: std::io::Write>(
     b.append(&h, data).unwrap();
 }
 
-pub(crate) fn pax_record(key: &str, value: &str) -> Vec<u8> {
-    let body = format!(" {key}={value}\n");
-    let mut len = body.len() + 1;
-    while format!("{len}{body}").len() != len {
+/// A PAX extended-header record, `LEN KEY=VALUE\n`, its length counting itself.
+pub(crate) fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3;
+    let mut len = body + 1;
+    while len.to_string().len() + body != len {
         len += 1;
     }
-    format!("{len}{body}").into_bytes()
+    let mut r = format!("{len} {key}=").into_bytes();
+    r.extend_from_slice(value);
+    r.push(b'\n');
+    r
 }
 
 fn chart_yaml() -> Vec<u8> {
@@ -624,7 +628,7 @@ fn hostile_packages() -> Vec<(&'static str, Vec<u8>)> {
             b"PaxHeaders/x",
             EntryType::XHeader,
             None,
-            &pax_record("path", "app/../../pax-evil"),
+            &pax_record("path", b"app/../../pax-evil"),
         );
         raw_entry(&mut b, b"app/innocent", EntryType::Regular, None, b"evil\n");
         b.into_inner().unwrap().finish().unwrap()
@@ -862,10 +866,10 @@ fn a_hostile_package_is_refused_by_push_before_any_request() {
 // ---------------------------------------------------------------------------------------------
 // Secrets.
 
-const SECRET: &str = "Sk-VERY-secret-4242";
+pub(crate) const SECRET: &str = "Sk-VERY-secret-4242";
 const TOKEN: &str = "sts-token-VERY-secret-4242";
 
-fn assert_no_secret(out: &std::process::Output, what: &str) {
+pub(crate) fn assert_no_secret(out: &std::process::Output, what: &str) {
     for text in [stdout(out), stderr(out)] {
         for s in [SECRET, TOKEN, "VERY-secret"] {
             assert!(!text.contains(s), "{what}: the secret shows in: {text}");

@@ -15,7 +15,9 @@ use ccr_emulator::Fault;
 use flate2::write::GzEncoder;
 
 use crate::common::*;
-use crate::hostile::{ok_json, versions_page, Answer, Scripted};
+use crate::hostile::{
+    assert_no_secret, ok_json, pax_record, versions_page, Answer, Scripted, SECRET,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary with its peak memory measured.
@@ -26,20 +28,10 @@ struct Measured {
     peak_mib: u64,
 }
 
-/// `helm-ccr` with [`World::cmd`]'s hermetic environment, as a plain `std` command.
+/// [`World::std_cmd`] with another registry as the endpoint.
 fn std_cmd(w: &World, endpoint: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_helm-ccr"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.home.path())
-        .env(
-            "HELM_REPOSITORY_CONFIG",
-            w.home.path().join("repositories.yaml"),
-        )
-        .env("HELM_CCR_ENDPOINT", endpoint)
-        .env("BCE_ACCESS_KEY_ID", AK)
-        .env("BCE_SECRET_ACCESS_KEY", SK)
-        .current_dir(w.work.path());
+    let mut c = w.std_cmd();
+    c.env("HELM_CCR_ENDPOINT", endpoint);
     c
 }
 
@@ -186,18 +178,6 @@ fn put_file(out: &mut impl Write, name: &[u8], data: &[u8]) {
     );
 }
 
-fn pax(key: &str, value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3;
-    let mut len = body + 1;
-    while len.to_string().len() + body != len {
-        len += 1;
-    }
-    let mut r = format!("{len} {key}=").into_bytes();
-    r.extend_from_slice(value);
-    r.push(b'\n');
-    r
-}
-
 fn chart_yaml(name: &str) -> Vec<u8> {
     format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").into_bytes()
 }
@@ -240,7 +220,7 @@ fn untar_limits_count_pax_sizes() {
     write_tgz(&pkg, |gz| {
         put_file(gz, b"app/Chart.yaml", &chart_yaml("app"));
         for i in 0..21 {
-            let rec = pax("size", b"5000000");
+            let rec = pax_record("size", b"5000000");
             put_entry(
                 gz,
                 format!("app/PaxHeaders/f{i:02}").as_bytes(),
@@ -403,7 +383,7 @@ fn long_names_are_cut_short_in_messages() {
         write_tgz(&pkg, |gz| {
             put_file(gz, b"app/Chart.yaml", &chart_yaml("app"));
             let data = if flag == b'x' {
-                pax("path", &name)
+                pax_record("path", &name)
             } else {
                 name.clone()
             };
@@ -636,22 +616,11 @@ fn an_alias_bomb_in_the_repository_file_is_bounded() {
 // ---------------------------------------------------------------------------------------------
 // 5. No secret in a configuration error.
 
-const SECRET: &str = "Sk-VERY-secret-4242";
-
-fn assert_no_secret(out: &Output, what: &str) {
-    for text in [stdout(out), stderr(out)] {
-        assert!(
-            !text.contains(SECRET) && !text.contains("VERY-secret"),
-            "{what}: {text}"
-        );
-    }
-}
-
 #[test]
 fn configuration_errors_name_the_place_never_the_secret() {
     let w = World::new();
     let repos = w.home.path().join("repositories.yaml");
-    for (what, text, line_col) in [
+    for case in [
         (
             "syntax error after a password",
             format!("apiVersion: \"\"\nrepositories:\n- name: myccr\n  url: ccr://ccr-test/ns\n  password: [{SECRET}\n"),
@@ -668,22 +637,19 @@ fn configuration_errors_name_the_place_never_the_secret() {
             "line ",
         ),
     ] {
-        std::fs::write(&repos, text).unwrap();
-        let out = w
-            .bare()
-            .env("HELM_DEBUG", "true")
-            .args(["ls", "myccr"])
-            .output()
-            .unwrap();
-        assert_one_error(&out, 1, "repositories.yaml is not a valid Helm repository file");
-        assert!(stderr(&out).contains(line_col), "{what}: {}", stderr(&out));
-        assert_no_secret(&out, what);
+        broken_file_is_named_without_its_secret(
+            &w,
+            &repos,
+            case,
+            &["ls", "myccr"],
+            "repositories.yaml is not a valid Helm repository file",
+        );
     }
     std::fs::remove_file(&repos).unwrap();
 
     std::fs::create_dir_all(w.home.path().join(".bce")).unwrap();
     let cfg = w.home.path().join(".bce/config.json");
-    for (what, text, says) in [
+    for case in [
         (
             "a secret where the profiles belong",
             format!(r#"{{"current":"default","profiles":"{SECRET}"}}"#),
@@ -700,17 +666,36 @@ fn configuration_errors_name_the_place_never_the_secret() {
             "a JSON syntax error at line 1, column",
         ),
     ] {
-        std::fs::write(&cfg, text).unwrap();
-        let out = w
-            .bare()
-            .env("HELM_DEBUG", "true")
-            .args(["ls", REPO])
-            .output()
-            .unwrap();
-        assert_one_error(&out, 1, "config.json is not valid BCE CLI configuration");
-        assert!(stderr(&out).contains(says), "{what}: {}", stderr(&out));
-        assert_no_secret(&out, what);
+        broken_file_is_named_without_its_secret(
+            &w,
+            &cfg,
+            case,
+            &["ls", REPO],
+            "config.json is not valid BCE CLI configuration",
+        );
     }
+}
+
+/// Writes the case's broken `text` into `file`, runs `args` with debug output on and no
+/// credentials in the environment, and asserts one `Error:` line with `error`, the case's
+/// place (`says`), and no secret in any output.
+fn broken_file_is_named_without_its_secret(
+    w: &World,
+    file: &Path,
+    (what, text, says): (&str, String, &str),
+    args: &[&str],
+    error: &str,
+) {
+    std::fs::write(file, text).unwrap();
+    let out = w
+        .bare()
+        .env("HELM_DEBUG", "true")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_one_error(&out, 1, error);
+    assert!(stderr(&out).contains(says), "{what}: {}", stderr(&out));
+    assert_no_secret(&out, what);
 }
 
 #[test]

@@ -163,7 +163,18 @@ fn ccr(w: &World, g: &GnuPg, tmp: &Path) -> assert_cmd::Command {
 
 /// Runs `helm verify` of Helm `major` on `tgz` (its `.prov` beside it); returns stdout.
 fn helm_verify(major: u32, home: &Path, tgz: &Path, keyring: &Path) -> String {
-    let out = run_helm(
+    let out = helm_verify_output(major, home, tgz, keyring);
+    assert!(
+        out.status.success(),
+        "helm {major} verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+}
+
+/// `helm verify TGZ --keyring KEYRING` in Helm `major`, whatever the outcome.
+fn helm_verify_output(major: u32, home: &Path, tgz: &Path, keyring: &Path) -> Output {
+    helm_output(
         major,
         home,
         &[
@@ -172,8 +183,7 @@ fn helm_verify(major: u32, home: &Path, tgz: &Path, keyring: &Path) -> String {
             "--keyring".as_ref(),
             keyring.as_os_str(),
         ],
-    );
-    stdout(&out)
+    )
 }
 
 /// Writes the stored package and its `.prov` into `dir`; returns the package path.
@@ -575,16 +585,7 @@ fn pull_verify_refuses_and_writes_nothing() {
     // The tampered package also fails Helm's own check: the test's tampering is real.
     let dir = w.path("helm-tampered");
     let tgz = stored_pair(&w, "app", "1.0.0", &dir);
-    let out = std::process::Command::new(helm(4))
-        .args([
-            "verify".as_ref(),
-            tgz.as_os_str(),
-            "--keyring".as_ref(),
-            pubring.as_os_str(),
-        ])
-        .env("HOME", w.home.path())
-        .output()
-        .unwrap();
+    let out = helm_verify_output(4, w.home.path(), &tgz, &pubring);
     assert!(!out.status.success());
 }
 
@@ -854,16 +855,7 @@ fn eddsa_keys_sign_with_a_warning_that_helm_3_cannot_check_them() {
         text.contains(&format!("Using Key With Fingerprint: {fpr}")),
         "{text}"
     );
-    let h3 = Command::new(helm(3))
-        .args([
-            "verify".as_ref(),
-            tgz.as_os_str(),
-            "--keyring".as_ref(),
-            pubring.as_os_str(),
-        ])
-        .env("HOME", w.home.path())
-        .output()
-        .unwrap();
+    let h3 = helm_verify_output(3, w.home.path(), &tgz, &pubring);
     assert!(
         !h3.status.success(),
         "Helm 3 now checks EdDSA: drop the warning"
