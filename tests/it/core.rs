@@ -1,4 +1,5 @@
-//! Issue 2: push → ls → pull → rm against the emulator, duplicates, errors, integrity.
+//! The core commands against the emulator: push → ls → pull → rm, duplicates, errors,
+//! integrity.
 
 use ccr_emulator::{Config, Fault, Key};
 use serde_json::Value;

@@ -1,7 +1,9 @@
-//! Issue 5: fault injection against the emulator. Every command meets transient faults,
-//! permanent faults, lost answers, a skewed clock and broken downloads; each test asserts the
-//! command's outcome and that nothing was lost, duplicated or left half-written.
+//! Fault injection against the emulator. Every command meets transient faults, permanent
+//! faults, lost answers, a skewed clock and broken downloads, and `push --force` a registry that
+//! refuses overwrites; each test asserts the command's outcome and that nothing was lost,
+//! duplicated or left half-written.
 
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -871,4 +873,92 @@ where
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// --force on a registry that refuses overwrites never loses the old version.
+
+#[test]
+fn force_on_a_registry_that_refuses_overwrites_never_loses_the_old_version() {
+    let w = World::new();
+    w.emu.set_overwrite(false);
+    let old = chart_tgz("app", "1.0.0", "old");
+    w.write("old.tgz", &old);
+    w.write("old.tgz.prov", b"old provenance\n");
+    w.ok(&["push", "old.tgz", REPO]);
+    let new = chart_tgz("app", "1.0.0", "new");
+    w.write("new.tgz", &new);
+
+    // The first upload meets the registry's 409; after the delete, the new upload is refused
+    // (not a transient fault): the old package and its provenance go back.
+    let conflict = || Fault::Status {
+        status: 409,
+        code: Some("StatusConflict".into()),
+    };
+    w.emu.push_fault_for("POST", "", conflict());
+    w.emu.push_fault_for(
+        "POST",
+        "",
+        Fault::Status {
+            status: 400,
+            code: Some("InvalidChart".into()),
+        },
+    );
+    let out = w
+        .cmd()
+        .args(["push", "new.tgz", REPO, "--force"])
+        .output()
+        .unwrap();
+    let line = error_line(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        line.contains("InvalidChart"),
+        "names why the new one failed: {line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "holds app 1.0.0 as before (sha256:{})",
+            sha256(&old)
+        )),
+        "{line}"
+    );
+    assert_eq!(w.stored("app", "1.0.0").unwrap(), old);
+    assert_eq!(
+        w.emu.prov_bytes(INSTANCE, NS, "app", "1.0.0").as_deref(),
+        Some(&b"old provenance\n"[..])
+    );
+
+    // Both the new upload and the restore refused: the error says the registry holds nothing
+    // and where the old package is.
+    w.emu.push_fault_for("POST", "", conflict());
+    for _ in 0..2 {
+        w.emu.push_fault_for(
+            "POST",
+            "",
+            Fault::Status {
+                status: 400,
+                code: None,
+            },
+        );
+    }
+    let out = w
+        .cmd()
+        .args(["push", "new.tgz", REPO, "--force"])
+        .output()
+        .unwrap();
+    let line = error_line(&out);
+    assert!(line.contains("does not hold app 1.0.0 now"), "{line}");
+    let saved = line.rsplit("saved at ").next().unwrap().trim();
+    assert_eq!(
+        std::fs::read(saved).unwrap(),
+        old,
+        "the copy is the old package"
+    );
+    assert!(w.stored("app", "1.0.0").is_none());
+    std::fs::remove_dir_all(Path::new(saved).parent().unwrap()).unwrap();
+
+    // And when all goes well, the new package replaces the old one.
+    w.ok(&["push", "old.tgz", REPO]);
+    w.ok(&["push", "new.tgz", REPO, "--force"]);
+    assert_eq!(w.stored("app", "1.0.0").unwrap(), new);
 }

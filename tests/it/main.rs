@@ -3,18 +3,24 @@
 
 mod common;
 mod completion;
+mod config_files;
 mod core;
 mod faults;
-mod hostile;
-mod hostile2;
 mod install;
+mod limits;
+mod package_limits;
 mod packaging;
 mod parallel;
+mod paths;
 mod provenance;
 mod push_dir;
 mod recipes;
+mod registry_answers;
 mod release;
+mod secrets;
 mod signals;
 mod snapshots;
 mod structure;
+mod tar_safety;
+mod timeouts;
 mod ux;

@@ -1,4 +1,4 @@
-//! Issue 3 through the CLI: pushing chart directories, overrides, several charts at once.
+//! Pushing chart directories through the CLI: overrides, several charts at once.
 
 use std::ffi::OsStr;
 use std::path::Path;

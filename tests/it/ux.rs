@@ -1,12 +1,10 @@
-//! First contact (issue 9): usage errors that keep what matters, help with examples, argument
-//! mistakes with the right hint, multi-chart errors, file modes, machine-readable results,
-//! `env`, the pre-release rule of `ls` and `pull`, the `ls` table. Messages are pinned by
-//! snapshots.
+//! First contact: usage errors that keep what matters, help with examples, argument mistakes
+//! with the right hint, multi-chart errors, file modes, machine-readable results, `env`, the
+//! pre-release rule of `ls` and `pull`, the `ls` table. Messages are pinned by snapshots.
 
 use std::path::Path;
 
 use crate::common::*;
-use crate::snapshots::stable;
 
 /// Runs with [`World::cmd`] and returns (exit code, stdout, stderr).
 fn run(w: &World, args: &[&str]) -> (Option<i32>, String, String) {
