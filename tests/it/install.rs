@@ -12,14 +12,10 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest as _, Sha256};
+use crate::common::{repo_root, sha256, stderr};
 
 const ASSET_BINARY: &str = "#!/bin/sh\necho \"helm-ccr from-release-asset $*\"\n";
 const SOURCE_BINARY: &str = "#!/bin/sh\necho \"helm-ccr from-source $*\"\n";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn plugin_version() -> String {
     let text = fs::read_to_string(repo_root().join("plugin.yaml")).unwrap();
@@ -40,10 +36,6 @@ fn asset_name() -> String {
         other => other,
     };
     format!("helm-ccr-{}-{os}-{arch}.tar.gz", plugin_version())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// A release tarball holding `helm-ccr` (a shell script standing in for the binary).
@@ -199,10 +191,6 @@ impl Sandbox {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn run_binary(p: &Path) -> String {
     let o = Command::new(p).arg("version").output().unwrap();
     assert!(o.status.success());
@@ -220,7 +208,7 @@ fn files(sums: String, tarball: Vec<u8>) -> HashMap<String, Vec<u8>> {
 fn install_refuses_a_tampered_asset_and_installs_nothing() {
     let tarball = asset_tarball(ASSET_BINARY);
     // The checksum of the genuine asset; the server hands out a different one.
-    let genuine = sha256_hex(&asset_tarball("#!/bin/sh\necho genuine\n"));
+    let genuine = sha256(&asset_tarball("#!/bin/sh\necho genuine\n"));
     let sums = format!(
         "{}  helm-ccr-0.0.0-other-os.tar.gz\n{genuine}  {}\n",
         "0".repeat(64),
@@ -248,7 +236,7 @@ fn install_refuses_a_tampered_asset_and_installs_nothing() {
 #[test]
 fn install_refuses_an_asset_missing_from_the_checksums() {
     let tarball = asset_tarball(ASSET_BINARY);
-    let sums = format!("{}  something-else.tar.gz\n", sha256_hex(&tarball));
+    let sums = format!("{}  something-else.tar.gz\n", sha256(&tarball));
     let server = Releases::serve(files(sums, tarball));
     let sb = Sandbox::new();
     let out = sb.install(&server.base, &[]);
@@ -262,7 +250,7 @@ fn install_refuses_an_asset_missing_from_the_checksums() {
 #[test]
 fn install_verifies_and_installs_a_release_asset_and_the_getter() {
     let tarball = asset_tarball(ASSET_BINARY);
-    let sums = format!("{}  {}\n", sha256_hex(&tarball), asset_name());
+    let sums = format!("{}  {}\n", sha256(&tarball), asset_name());
     let server = Releases::serve(files(sums, tarball));
     let sb = Sandbox::new();
     let out = sb.install(&server.base, &[]);
@@ -396,7 +384,7 @@ fn install_uses_a_named_prebuilt_binary() {
 #[test]
 fn install_removes_a_binary_that_does_not_run() {
     let tarball = asset_tarball("#!/bin/sh\nexit 7\n");
-    let sums = format!("{}  {}\n", sha256_hex(&tarball), asset_name());
+    let sums = format!("{}  {}\n", sha256(&tarball), asset_name());
     let server = Releases::serve(files(sums, tarball));
     let sb = Sandbox::new();
     let out = sb.install(&server.base, &[]);
@@ -413,12 +401,12 @@ fn install_removes_a_binary_that_does_not_run() {
 fn packaged_checksums_refuse_an_asset_the_server_vouches_for() {
     let tampered = asset_tarball(ASSET_BINARY);
     let genuine = asset_tarball("#!/bin/sh\necho genuine\n");
-    let server_sums = format!("{}  {}\n", sha256_hex(&tampered), asset_name());
+    let server_sums = format!("{}  {}\n", sha256(&tampered), asset_name());
     let server = Releases::serve(files(server_sums, tampered));
     let sb = Sandbox::new();
     fs::write(
         sb.plugin_dir().join("checksums.txt"),
-        format!("{}  {}\n", sha256_hex(&genuine), asset_name()),
+        format!("{}  {}\n", sha256(&genuine), asset_name()),
     )
     .unwrap();
     let out = sb.install(&server.base, &[]);
@@ -449,7 +437,7 @@ fn packaged_checksums_install_without_any_sha256sums_txt() {
     let sums = format!(
         "{}  helm-ccr-0.0.0-other-os.tar.gz\n{}  {}\n",
         "1".repeat(64),
-        sha256_hex(&tarball).to_uppercase(),
+        sha256(&tarball).to_uppercase(),
         asset_name()
     );
     // The server has the asset only.
@@ -472,13 +460,13 @@ fn packaged_checksums_install_without_any_sha256sums_txt() {
 fn packaged_checksums_without_this_platform_refuse_before_downloading() {
     let tarball = asset_tarball(ASSET_BINARY);
     let server = Releases::serve(files(
-        format!("{}  {}\n", sha256_hex(&tarball), asset_name()),
+        format!("{}  {}\n", sha256(&tarball), asset_name()),
         tarball.clone(),
     ));
     let sb = Sandbox::new();
     fs::write(
         sb.plugin_dir().join("checksums.txt"),
-        format!("{}  helm-ccr-0.0.0-other-os.tar.gz\n", sha256_hex(&tarball)),
+        format!("{}  helm-ccr-0.0.0-other-os.tar.gz\n", sha256(&tarball)),
     )
     .unwrap();
     let out = sb.install(&server.base, &[]);
@@ -499,7 +487,7 @@ fn install_reads_assets_from_a_local_directory() {
     fs::create_dir_all(&mirror).unwrap();
     fs::write(
         mirror.join("sha256sums.txt"),
-        format!("{}  {}\n", sha256_hex(&tarball), asset_name()),
+        format!("{}  {}\n", sha256(&tarball), asset_name()),
     )
     .unwrap();
     fs::write(mirror.join(asset_name()), &tarball).unwrap();
@@ -610,7 +598,7 @@ mod getter {
                     prov: prov_path.as_deref(),
                     name,
                     version,
-                    sha256: &sha256_hex(&bytes),
+                    sha256: &sha256(&bytes),
                 })
                 .unwrap();
             bytes
@@ -687,7 +675,7 @@ mod getter {
                 assert!(served.status.success(), "{}", stderr(&served));
                 assert_eq!(
                     v["digest"].as_str().unwrap(),
-                    sha256_hex(&served.stdout),
+                    sha256(&served.stdout),
                     "{url}"
                 );
                 if let Some(bytes) = pushed.get(url) {

@@ -14,11 +14,7 @@ use std::process::Command;
 use helm_ccr::chart::yaml::{self, Node};
 use helm_ccr::chart::{package_dir, repack_tgz, validate_version_override, Overrides};
 
-use crate::common::helm;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::{helm, repo_root};
 
 /// The real Helm binary of that major version (`3` or `4`).
 fn helm_cmd(version: u32, home: &Path) -> Command {
@@ -32,7 +28,7 @@ fn helm_cmd(version: u32, home: &Path) -> Command {
 }
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(repo().join("tests/charts").join(kind))
+    let mut v: Vec<PathBuf> = fs::read_dir(repo_root().join("tests/charts").join(kind))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
@@ -331,7 +327,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn scratch_chart() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("scratch");
-    copy_dir(&repo().join("tests/charts/valid/create"), &dir);
+    copy_dir(&repo_root().join("tests/charts/valid/create"), &dir);
     (t, dir)
 }
 
@@ -363,7 +359,7 @@ fn runtime_refusals_fifo_big_file_broken_link() {
 
 #[test]
 fn reproducible_with_source_date_epoch() {
-    let dir = repo().join("tests/charts/valid/kitchen-sink");
+    let dir = repo_root().join("tests/charts/valid/kitchen-sink");
     let a = ours(&dir, Some(1_600_000_000));
     let b = ours(&dir, Some(1_600_000_000));
     assert_eq!(a.sha256, b.sha256);
@@ -401,7 +397,7 @@ fn reproducible_with_source_date_epoch() {
 
 #[test]
 fn overrides_for_directories_and_packages() {
-    let dir = repo().join("tests/charts/valid/create");
+    let dir = repo_root().join("tests/charts/valid/create");
     let ov = Overrides {
         version: Some("2.0.0-rc.1".into()),
         app_version: Some("9.9".into()),

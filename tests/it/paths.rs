@@ -29,16 +29,7 @@ fn registry_file_names_are_reduced_to_a_safe_base_name() {
         (serde_json::json!(null), "app-1.0.0.tgz"),
         (serde_json::json!("../../evil.tgz"), "evil.tgz"),
     ] {
-        let (b2, d2, u2) = (bytes.clone(), digest.clone(), urls.clone());
-        let reg = Scripted::start(Box::new(move |_, url, _| {
-            if url.contains("/download/") {
-                Answer::Bytes(b2.clone())
-            } else {
-                versions_page(serde_json::json!([{
-                    "name": "app", "version": "1.0.0", "digest": d2, "urls": u2
-                }]))
-            }
-        }));
+        let reg = one_version(bytes.clone(), digest.clone().into(), urls.clone());
         let w = World::new();
         for untar in [false, true] {
             let mut c = w.cmd();
@@ -217,17 +208,11 @@ fn file_names_of_up_to_255_bytes_pull_fine() {
     for len in [243usize, 250, 255] {
         let name = format!("app-1.0.0-{}.tgz", "x".repeat(len - "app-1.0.0-.tgz".len()));
         assert_eq!(name.len(), len);
-        let (b2, n2) = (bytes.clone(), name.clone());
-        let digest = sha256(&bytes);
-        let reg = Scripted::start(Box::new(move |_, url, _| {
-            if url.contains("/download/") {
-                Answer::Bytes(b2.clone())
-            } else {
-                versions_page(serde_json::json!([{
-                    "name": "app", "version": "1.0.0", "digest": digest, "urls": [n2]
-                }]))
-            }
-        }));
+        let reg = one_version(
+            bytes.clone(),
+            sha256(&bytes).into(),
+            serde_json::json!([name.clone()]),
+        );
         let w = World::new();
         let out = w
             .cmd()

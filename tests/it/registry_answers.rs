@@ -200,16 +200,11 @@ fn digests_are_compared_leniently_and_malformed_ones_count_as_missing() {
     }
     // A well-formed digest that differs is still a mismatch, and nothing is left.
     let wrong = "ab".repeat(32);
-    let b2 = bytes.clone();
-    let reg = Scripted::start(Box::new(move |_, url, _| {
-        if url.contains("/download/") {
-            Answer::Bytes(b2.clone())
-        } else {
-            versions_page(serde_json::json!([{
-                "name": "app", "version": "1.0.0", "digest": format!("SHA256:{wrong}"), "urls": ["app-1.0.0.tgz"]
-            }]))
-        }
-    }));
+    let reg = one_version(
+        bytes.clone(),
+        format!("SHA256:{wrong}").into(),
+        serde_json::json!(["app-1.0.0.tgz"]),
+    );
     let w = World::new();
     let out = w
         .cmd()

@@ -9,9 +9,7 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::repo_root;
 
 fn read(root: &Path, file: &str) -> String {
     fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))

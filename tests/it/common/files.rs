@@ -1,6 +1,11 @@
 //! Files on disk: what a run left behind, and trees copied for a test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The checkout: where Cargo.toml, plugin.yaml and scripts/ are.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
 /// Lists the files below `dir`, relative, sorted.
 pub fn files_below(dir: &Path) -> Vec<String> {

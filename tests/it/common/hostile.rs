@@ -102,6 +102,20 @@ pub fn versions_page(items: serde_json::Value) -> Answer {
     ok_json(serde_json::json!({"total": total, "pageNo": 1, "pageSize": 100, "items": items}))
 }
 
+/// A registry holding one version, `app` 1.0.0, with the given `digest` and `urls` fields:
+/// every download answers `bytes`, every other request the page of that one version.
+pub fn one_version(bytes: Vec<u8>, digest: serde_json::Value, urls: serde_json::Value) -> Scripted {
+    Scripted::start(Box::new(move |_, url, _| {
+        if url.contains("/download/") {
+            Answer::Bytes(bytes.clone())
+        } else {
+            versions_page(serde_json::json!([{
+                "name": "app", "version": "1.0.0", "digest": digest, "urls": urls
+            }]))
+        }
+    }))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Secrets.
 
