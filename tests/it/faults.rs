@@ -698,8 +698,7 @@ fn a_dead_peer_cannot_hang_a_command() {
     let w = fixture();
     let started = Instant::now();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
+        .cmd_at(&url)
         .args(["ls", REPO, "--timeout", "2s"])
         .timeout(Duration::from_secs(30))
         .output()
@@ -843,8 +842,7 @@ fn a_refused_connection_is_retried_then_named() {
     let w = fixture();
     let started = Instant::now();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .cmd_at(&format!("http://127.0.0.1:{port}"))
         .env("HELM_CCR_RETRIES", "3")
         .env("HELM_DEBUG", "true")
         .args(["ls", REPO])

@@ -19,8 +19,7 @@ fn an_endless_list_answer_is_bounded() {
     let w = World::new();
     let started = Instant::now();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .args(["ls", REPO])
         .timeout(Duration::from_secs(120))
         .output()
@@ -39,12 +38,7 @@ fn an_endless_error_answer_is_bounded() {
         ok_json(serde_json::json!({"total": 1, "items": [{"name": "app"}]}))
     }));
     let w = World::new();
-    let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
-        .args(["ls", REPO])
-        .output()
-        .unwrap();
+    let out = w.cmd_at(&reg.url).args(["ls", REPO]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("app"));
 }
@@ -59,8 +53,7 @@ fn a_registry_that_ignores_page_numbers_is_not_followed_forever() {
     }));
     let w = World::new();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .args(["ls", REPO])
         .timeout(Duration::from_secs(60))
         .output()
@@ -147,8 +140,7 @@ fn endless_distinct_pages_stop_at_the_list_limit() {
     assert!(error_line(&m.out).contains("more than 250 entries"));
     for bad in ["lots", "0", "-5"] {
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .env("HELM_CCR_LIST_LIMIT", bad)
             .args(["ls", REPO])
             .output()
@@ -178,8 +170,7 @@ fn endless_distinct_pages_stop_at_the_list_limit() {
         }
     }));
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .env("HELM_CCR_LIST_LIMIT", "1000")
         .args(["download", "", "", "", &format!("{REPO}/index.yaml")])
         .output()
@@ -245,8 +236,7 @@ fn downloads_are_capped_at_the_limit_and_the_announced_length() {
         assert_eq!(downloads, 1, "{args:?}: not retried");
     }
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .env("HELM_CCR_MAX_DOWNLOAD", "a lot")
         .args(["pull", &format!("{REPO}/app")])
         .output()
@@ -284,8 +274,7 @@ fn downloads_are_capped_at_the_limit_and_the_announced_length() {
         }
     });
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
+        .cmd_at(&url)
         .args(["pull", &format!("{REPO}/app"), "-d", "o"])
         .output()
         .unwrap();

@@ -32,13 +32,8 @@ fn registry_file_names_are_reduced_to_a_safe_base_name() {
         let reg = one_version(bytes.clone(), digest.clone().into(), urls.clone());
         let w = World::new();
         for untar in [false, true] {
-            let mut c = w.cmd();
-            c.env("HELM_CCR_ENDPOINT", &reg.url).args([
-                "pull",
-                &format!("{REPO}/app"),
-                "-d",
-                "a/b/c",
-            ]);
+            let mut c = w.cmd_at(&reg.url);
+            c.args(["pull", &format!("{REPO}/app"), "-d", "a/b/c"]);
             if untar {
                 c.args(["--untar", "--untardir", "u"]);
             }
@@ -215,16 +210,14 @@ fn file_names_of_up_to_255_bytes_pull_fine() {
         );
         let w = World::new();
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .args(["pull", &format!("{REPO}/app"), "-d", "o"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{len}: {}", stderr(&out));
         assert_eq!(files_below(w.work.path()), [format!("o/{name}")]);
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .args(["pull", &format!("{REPO}/app"), "-d", "u", "--untar"])
             .output()
             .unwrap();

@@ -50,12 +50,7 @@ fn malformed_json_is_a_clear_error_never_a_panic() {
             ],
         ] {
             w.write("p.tgz", &chart_tgz("p", "1.0.0", ""));
-            let out = w
-                .cmd()
-                .env("HELM_CCR_ENDPOINT", &reg.url)
-                .args(&args)
-                .output()
-                .unwrap();
+            let out = w.cmd_at(&reg.url).args(&args).output().unwrap();
             let err = stderr(&out);
             assert!(
                 !err.contains("panicked") && !err.contains("internal error"),
@@ -112,8 +107,7 @@ fn control_characters_from_the_registry_never_reach_the_terminal() {
         ],
     ] {
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .env("HELM_DEBUG", "true")
             .args(&args)
             .output()
@@ -171,8 +165,7 @@ fn digests_are_compared_leniently_and_malformed_ones_count_as_missing() {
         }));
         let w = World::new();
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .args(["pull", &format!("{REPO}/app"), "-d", "o"])
             .output()
             .unwrap();
@@ -186,8 +179,7 @@ fn digests_are_compared_leniently_and_malformed_ones_count_as_missing() {
         assert_eq!(std::fs::read(w.path("o/app-1.0.0.tgz")).unwrap(), bytes);
         // The getter: the index carries the real digest either way (computed when malformed).
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .args(["download", "", "", "", &format!("{REPO}/index.yaml")])
             .output()
             .unwrap();
@@ -207,8 +199,7 @@ fn digests_are_compared_leniently_and_malformed_ones_count_as_missing() {
     );
     let w = World::new();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .env("HELM_CCR_RETRIES", "1")
         .args(["pull", &format!("{REPO}/app"), "-d", "o"])
         .output()

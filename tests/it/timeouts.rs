@@ -33,8 +33,7 @@ fn retry_after_is_honoured() {
         let w = World::new();
         let started = Instant::now();
         let out = w
-            .cmd()
-            .env("HELM_CCR_ENDPOINT", &reg.url)
+            .cmd_at(&reg.url)
             .env("HELM_DEBUG", "true")
             // -o json: the one list call, no per-chart version lists.
             .args(["ls", REPO, "-o", "json"])
@@ -64,8 +63,7 @@ fn a_retry_after_past_the_timeout_fails_at_once_naming_the_cause() {
     let w = World::new();
     let started = Instant::now();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &reg.url)
+        .cmd_at(&reg.url)
         .args(["ls", REPO, "--timeout", "5s"])
         .output()
         .unwrap();
@@ -228,8 +226,7 @@ fn a_timeout_names_the_transfer_how_far_it_got_and_what_to_raise() {
     let url = slow_download_registry();
     let w = World::new();
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
+        .cmd_at(&url)
         .args(["pull", &format!("{REPO}/app"), "-d", "o", "--timeout", "2s"])
         .output()
         .unwrap();
@@ -244,8 +241,7 @@ fn a_timeout_names_the_transfer_how_far_it_got_and_what_to_raise() {
     assert!(files_below(w.work.path()).is_empty());
     // The getter, under HELM_CCR_TIMEOUT (Helm passes it no flag of ours).
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
+        .cmd_at(&url)
         .env("HELM_CCR_TIMEOUT", "2s")
         .args(["download", "", "", "", &format!("{REPO}/app-1.0.0.tgz")])
         .output()

@@ -595,19 +595,13 @@ fn ls_table_cuts_descriptions_and_shows_zero_times_as_a_dash() {
         serde_json::json!({"total": 1, "items": [{"name": "web", "version": "1.0.0", "appVersion": "2", "created": zero, "description": long}]}),
     );
     let w = World::new();
-    let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
-        .args(["ls", REPO])
-        .output()
-        .unwrap();
+    let out = w.cmd_at(&url).args(["ls", REPO]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
     assert!(table.lines().nth(1).unwrap().ends_with("  -"), "{table}");
     insta::assert_snapshot!("ls_zero_time", table);
     let out = w
-        .cmd()
-        .env("HELM_CCR_ENDPOINT", &url)
+        .cmd_at(&url)
         .args(["ls", &format!("{REPO}/web")])
         .output()
         .unwrap();

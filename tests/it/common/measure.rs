@@ -14,13 +14,6 @@ pub struct Measured {
     pub peak_mib: u64,
 }
 
-/// [`World::std_cmd`] with another registry as the endpoint.
-fn std_cmd(w: &World, endpoint: &str) -> Command {
-    let mut c = w.std_cmd();
-    c.env("HELM_CCR_ENDPOINT", endpoint);
-    c
-}
-
 /// The high-water mark of a process's resident memory (`VmHWM`), in KiB; `None` once it has
 /// exited.
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -82,7 +75,7 @@ pub fn run_measured(mut cmd: Command, limit: Duration) -> Measured {
 }
 
 pub fn measured(w: &World, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Measured {
-    let mut c = std_cmd(w, endpoint);
+    let mut c = w.std_cmd_at(endpoint);
     c.args(args);
     for (k, v) in env {
         c.env(k, v);

@@ -41,6 +41,18 @@ impl World {
         Command::from_std(self.std_cmd())
     }
 
+    /// [`World::cmd`] with another registry (a scripted one) as the endpoint.
+    pub fn cmd_at(&self, endpoint: &str) -> Command {
+        Command::from_std(self.std_cmd_at(endpoint))
+    }
+
+    /// [`World::std_cmd`] with another registry as the endpoint.
+    pub fn std_cmd_at(&self, endpoint: &str) -> std::process::Command {
+        let mut c = self.std_cmd();
+        c.env("HELM_CCR_ENDPOINT", endpoint);
+        c
+    }
+
     /// Runs `helm-ccr ARGS` with [`World::cmd`] and asserts it succeeded.
     pub fn ok(&self, args: &[&str]) -> std::process::Output {
         let out = self.cmd().args(args).output().unwrap();
