@@ -20,6 +20,7 @@ pub mod repo_ref;
 pub mod report;
 pub mod settings;
 pub mod sign;
+pub mod text;
 pub mod transport;
 pub mod version;
 

@@ -24,6 +24,10 @@ use crate::env::Endpoint;
 use crate::error::ApiError;
 use crate::output::{Activity, Output};
 use crate::sign;
+/// Re-exported for callers that format durations next to transport settings; the home is
+/// [`crate::text`].
+pub use crate::text::duration_text;
+use crate::text::size_text;
 
 /// Largest JSON answer read (a list page, an error body). A page of 100 items is a few tens of
 /// KiB; this is far above it, and far below what would strain memory.
@@ -850,44 +854,6 @@ pub struct TransferState<'a> {
     pub total: Option<u64>,
 }
 
-/// A duration, short: `500ms`, `4s`, `60s`, `90s`, `5m`, `1h30m`.
-pub fn duration_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let secs = d.as_secs();
-    if secs < 120 {
-        return format!("{secs}s");
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
-/// A byte count for a message: bytes, KiB or MiB.
-pub fn size_text(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    if bytes >= 10 * MIB {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= MIB {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
-    } else if bytes >= 1 << 10 {
-        format!("{} KiB", bytes >> 10)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
 /// `14 of 49 MiB sent`, `3.2 MiB received`, ...
 fn progress_text(t: &TransferState<'_>) -> String {
     const MIB: u64 = 1 << 20;
@@ -1164,22 +1130,6 @@ mod tests {
             msg(Stall::Floor, None, None),
         ];
         insta::assert_snapshot!(lines.join("\n"));
-    }
-
-    #[test]
-    fn durations_and_sizes_read_well() {
-        let d = |ms| duration_text(Duration::from_millis(ms));
-        assert_eq!(d(500), "500ms");
-        assert_eq!(d(4000), "4s");
-        assert_eq!(d(60_000), "60s");
-        assert_eq!(d(90_000), "90s");
-        assert_eq!(d(150_000), "2m30s");
-        assert_eq!(d(3_600_000), "1h");
-        assert_eq!(d(3_661_000), "1h1m1s");
-        assert_eq!(size_text(512), "512 bytes");
-        assert_eq!(size_text(5 << 10), "5 KiB");
-        assert_eq!(size_text(3 * MIB / 2), "1.5 MiB");
-        assert_eq!(size_text(512 * MIB), "512 MiB");
     }
 
     #[test]
