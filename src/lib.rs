@@ -19,7 +19,7 @@ pub mod registry;
 pub mod repo_ref;
 pub mod report;
 pub mod settings;
-pub mod sign;
+pub mod text;
 pub mod transport;
 pub mod version;
 

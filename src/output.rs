@@ -137,17 +137,6 @@ pub fn progress_message(activity: Activity, what: &str) -> String {
     format!("{verb} {what}")
 }
 
-/// `48 MiB`, `512 KiB`, `900 B`.
-pub fn human_bytes(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 {
-        format!("{} KiB", n >> 10)
-    } else {
-        format!("{n} B")
-    }
-}
-
 /// Text from outside (a registry's error code, message, request id, chart names) made safe for
 /// a terminal and a log line: control characters (escape sequences, line breaks, NUL, DEL, C1)
 /// and the invisible Unicode marks that reorder or hide text become spaces.
@@ -198,9 +187,6 @@ mod tests {
             progress_message(Activity::Packaging, "./big (3 files, 12 MiB)"),
             "Packaging ./big (3 files, 12 MiB)"
         );
-        assert_eq!(human_bytes(48 << 20), "48 MiB");
-        assert_eq!(human_bytes(2048), "2 KiB");
-        assert_eq!(human_bytes(9), "9 B");
     }
 }
 

@@ -8,11 +8,12 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::credentials::{self, Credentials};
-pub use crate::env::{read_if_exists, Endpoint, Env};
+pub use crate::env::{read_if_exists, Env};
 use crate::error::UsageError;
 use crate::output::Output;
 use crate::registry::{Registry, DEFAULT_LIST_LIMIT};
 use crate::repo_ref::{CcrUrl, RepoArg};
+use crate::transport::Endpoint;
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
 
 /// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.

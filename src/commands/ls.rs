@@ -8,6 +8,7 @@ use crate::output::{self, Format, Output};
 use crate::pool;
 use crate::repo_ref::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
+use crate::text::table;
 use crate::version;
 
 /// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
@@ -188,49 +189,9 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// Aligned columns like `helm search`: each column padded to its widest cell plus a tab stop
-/// of spaces; no trailing blanks; control characters from the registry shown as spaces.
-pub fn table(rows: &[Vec<String>]) -> String {
-    let clean = |s: &str| -> String { crate::output::printable(s).into_owned() };
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| clean(c)).collect())
-        .collect();
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; cols];
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut out = Vec::new();
-    for r in &rows {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            line.push_str(c);
-            if i + 1 < r.len() {
-                let pad = widths[i] - c.chars().count() + 2;
-                line.push_str(&" ".repeat(pad));
-            }
-        }
-        out.push(line.trim_end().to_string());
-    }
-    out.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_align() {
-        let t = table(&[
-            vec!["NAME".into(), "VERSION".into()],
-            vec!["a-long-name".into(), "1.0.0".into()],
-            vec!["b".into(), "".into()],
-        ]);
-        assert_eq!(t, "NAME         VERSION\na-long-name  1.0.0\nb");
-    }
 
     #[test]
     fn cells_are_cut_like_helm_search() {

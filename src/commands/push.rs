@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::chart::{package, pgzip, tgz};
 use crate::error::UsageError;
 use crate::gpg::Gpg;
-use crate::output::{self, Activity, Format};
+use crate::output::{Activity, Format};
 use crate::provenance;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
@@ -296,7 +296,7 @@ fn packaging_spinner(dir: &Path, global: &Global) -> Option<indicatif::ProgressB
         &format!(
             "{} ({files} files, {})",
             dir.display(),
-            output::human_bytes(bytes)
+            crate::text::size_label(bytes)
         ),
     )
 }

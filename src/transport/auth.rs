@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn reproduces_every_shared_vector() {
         let doc: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/data/bce-auth-v1.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/data/bce-auth-v1.json")).unwrap();
         let vectors = doc["vectors"].as_array().unwrap();
         assert!(vectors.len() >= 9);
         for v in vectors {
