@@ -18,8 +18,10 @@ pub mod provenance;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;
+pub mod repositories;
 pub mod settings;
 pub mod sign;
+pub mod source;
 pub mod transport;
 pub mod version;
 

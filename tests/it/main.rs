@@ -14,6 +14,7 @@ mod provenance;
 mod push_dir;
 mod recipes;
 mod release;
+mod settings_env;
 mod signals;
 mod snapshots;
 mod structure;
