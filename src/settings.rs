@@ -632,4 +632,98 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn resolve_gives_every_value_its_source() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
+        std::fs::write(home.path().join(".bce/config.json"), "{ broken").unwrap();
+        let url = CcrUrl::parse("ccr://inst/ns").unwrap();
+        let g = |pairs: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            v.push(("HOME".into(), home.path().display().to_string()));
+            Global::new(Env::from_pairs(v))
+        };
+        // Environment credentials and endpoint: the broken profile is never read.
+        let global = g(&[
+            ("BCE_ACCESS_KEY_ID", "ak"),
+            ("BCE_SECRET_ACCESS_KEY", "sk"),
+            ("HELM_CCR_ENDPOINT", "http://127.0.0.1:9"),
+            ("HELM_CCR_PARALLEL", "4"),
+        ]);
+        let r = resolve(Some(&url), None, &global).unwrap();
+        assert_eq!(r.endpoint.source, Source::Env("HELM_CCR_ENDPOINT"));
+        assert_eq!(r.region, Sourced::new("bj".to_string(), Source::Default));
+        assert_eq!(r.credentials.unwrap().source, Source::EnvKeyPair);
+        let c = r.connection.unwrap();
+        assert_eq!(
+            c.parallel,
+            Sourced::new(4, Source::Env("HELM_CCR_PARALLEL"))
+        );
+        assert_eq!(
+            c.max_download,
+            Sourced::new(DEFAULT_MAX_DOWNLOAD, Source::Default)
+        );
+        assert_eq!(c.list_limit.source, Source::Default);
+        assert_eq!(c.attempts, Sourced::new(DEFAULT_ATTEMPTS, Source::Default));
+        assert!(c.deadline.is_none() && c.ca_file.is_none());
+        assert_eq!(c.insecure_skip_tls_verify.source, Source::Default);
+
+        // Flags and the caller's credentials; a bad per-connection value stays inside.
+        let mut global = g(&[("HELM_CCR_RETRIES", "2"), ("HELM_CCR_LIST_LIMIT", "0")]);
+        global.region = Some("gz".into());
+        global.ca_file = Some("ca.pem".into());
+        global.timeout = resolve_timeout(Some("5s"), &global.env, false).unwrap();
+        let r = resolve(
+            Some(&url),
+            Credentials::new("ak", "sk", None, "test"),
+            &global,
+        )
+        .unwrap();
+        assert_eq!(r.endpoint.source, Source::Region("gz".into()));
+        assert_eq!(r.endpoint.value.host, "ccr.gz.baidubce.com");
+        assert_eq!(r.region.source, Source::Flag("--region"));
+        assert_eq!(r.credentials.unwrap().source, Source::from("test"));
+        let err = r.connection.unwrap_err().to_string();
+        assert!(err.contains("HELM_CCR_LIST_LIMIT"), "{err}");
+        let global = Global {
+            env: Env::from_pairs([("HELM_CCR_RETRIES".to_string(), "2".to_string())]),
+            ..global
+        };
+        let c = resolve_connection(&global).unwrap();
+        assert_eq!(c.attempts, Sourced::new(2, Source::Env("HELM_CCR_RETRIES")));
+        assert_eq!(c.deadline.unwrap().source, Source::Flag("--timeout"));
+        assert_eq!(c.ca_file.unwrap().source, Source::Flag("--ca-file"));
+
+        // No credentials anywhere: the error is kept, the rest resolved.
+        let global = g(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
+        std::fs::remove_file(home.path().join(".bce/config.json")).unwrap();
+        let r = resolve(None, None, &global).unwrap();
+        assert!(r.credentials.is_err());
+        assert!(r.connection.is_ok());
+        assert_eq!(r.endpoint.value.base_url(), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn time_limits_and_attempts_say_where_they_came_from() {
+        let env = Env::from_pairs([("HELM_CCR_TIMEOUT".to_string(), "9s".to_string())]);
+        let origin = |flag: Option<&str>, getter: bool, env: &Env| {
+            resolve_timeout(flag, env, getter)
+                .unwrap()
+                .unwrap()
+                .origin()
+        };
+        assert_eq!(origin(Some("4"), false, &env), Source::Flag("--timeout"));
+        assert_eq!(origin(None, false, &env), Source::Env("HELM_CCR_TIMEOUT"));
+        assert_eq!(origin(None, true, &Env::default()), Source::Default);
+        let mut g = Global::new(Env::default());
+        g.attempts = 1;
+        assert_eq!(
+            g.attempts_sourced().source,
+            Source::Given("set by the command".into())
+        );
+    }
 }
