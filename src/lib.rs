@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod credentials;
+pub mod duration;
 pub mod env;
 pub mod error;
 pub mod gpg;
