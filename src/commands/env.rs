@@ -6,8 +6,9 @@
 use anyhow::Result;
 
 use crate::error::UsageError;
+use crate::registry::Registry;
 use crate::repo_ref;
-use crate::settings::{self, Global, Source};
+use crate::settings::{self, Global, Repo, Resolved, Source};
 
 /// What `env` was asked for.
 pub struct EnvSettings {
@@ -45,9 +46,22 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         repo.as_ref().and_then(|r| r.credentials.clone()),
         global,
     )?;
+    out.result(&lines(&rows(repo.as_ref(), &resolved)));
+    if resolved.credentials.is_err() {
+        return resolved.credentials.map(drop);
+    }
+    if let (true, Some(r)) = (s.check, &repo) {
+        let endpoint = resolved.endpoint.value.base_url();
+        let client = resolved.into_registry(&r.url, global.output())?;
+        out.result(&lines(&[("check", check(&client, r, &endpoint)?)]));
+    }
+    Ok(())
+}
 
+/// The settings shown, each with where it came from.
+fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&str, String)> = Vec::new();
-    if let Some(r) = &repo {
+    if let Some(r) = repo {
         let url = r.url.repo_url();
         rows.push((
             "repository",
@@ -60,10 +74,10 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         rows.push(("instance", r.url.instance.clone()));
         rows.push(("namespace", r.url.namespace.clone()));
     }
-    let endpoint = resolved.endpoint.value.base_url();
+    let endpoint = &resolved.endpoint;
     rows.push((
         "endpoint",
-        format!("{endpoint} (from {})", resolved.endpoint.source),
+        format!("{} (from {})", endpoint.value.base_url(), endpoint.source),
     ));
     let region = &resolved.region;
     rows.push((
@@ -90,33 +104,26 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
             Err(_) => "none usable (see the error below)".into(),
         },
     ));
-    out.result(&lines(&rows));
-    if resolved.credentials.is_err() {
-        return resolved.credentials.map(drop);
-    }
+    rows
+}
 
-    if let (true, Some(r)) = (s.check, &repo) {
-        let client = resolved.into_registry(&r.url, global.output())?;
-        let total = client.probe().map_err(|e| {
-            e.context(format!(
-                "access check failed: listing the charts of {} at {endpoint}",
-                r.display
-            ))
-        })?;
-        let charts = match total {
-            Some(1) => "1 chart".to_string(),
-            Some(n) => format!("{n} charts"),
-            None => "charts listed".to_string(),
-        };
-        out.result(&lines(&[(
-            "check",
-            format!(
-                "ok: a signed list call succeeded ({charts} in {})",
-                r.url.namespace
-            ),
-        )]));
-    }
-    Ok(())
+/// `--check`: one signed list call; the `check:` value, or the error saying what failed.
+fn check(client: &Registry, repo: &Repo, endpoint: &str) -> Result<String> {
+    let total = client.probe().map_err(|e| {
+        e.context(format!(
+            "access check failed: listing the charts of {} at {endpoint}",
+            repo.display
+        ))
+    })?;
+    let charts = match total {
+        Some(1) => "1 chart".to_string(),
+        Some(n) => format!("{n} charts"),
+        None => "charts listed".to_string(),
+    };
+    Ok(format!(
+        "ok: a signed list call succeeded ({charts} in {})",
+        repo.url.namespace
+    ))
 }
 
 #[cfg(test)]
