@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use serde::Deserialize;
 
 use crate::env::{read_if_exists, Env};
+use crate::source::Source;
 
 /// An access key pair, with the session token of STS temporary credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -16,8 +17,8 @@ pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub security_token: Option<String>,
-    /// Where they came from, for debug output.
-    pub source: String,
+    /// Where they came from (its label names them in `helm ccr env` and debug output).
+    pub source: Source,
 }
 
 impl fmt::Debug for Credentials {
@@ -35,7 +36,13 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub fn new(ak: &str, sk: &str, token: Option<&str>, source: &str) -> Option<Credentials> {
+    /// The key pair, trimmed; None when either half is empty.
+    pub fn new(
+        ak: &str,
+        sk: &str,
+        token: Option<&str>,
+        source: impl Into<Source>,
+    ) -> Option<Credentials> {
         let ak = ak.trim();
         let sk = sk.trim();
         if ak.is_empty() || sk.is_empty() {
@@ -48,7 +55,7 @@ impl Credentials {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
-            source: source.to_string(),
+            source: source.into(),
         })
     }
 }
@@ -185,7 +192,7 @@ fn bcecli_credentials(env: &Env, warn: &mut dyn FnMut(String)) -> Result<Option<
         &ak,
         &sk,
         Some(&sts),
-        &path.display().to_string(),
+        Source::BcecliCredentials(path),
     ))
 }
 
@@ -215,12 +222,9 @@ pub fn resolve(
             .filter(|v| !v.trim().is_empty()),
     ) {
         (Some(ak), Some(sk)) => {
-            if let Some(c) = Credentials::new(
-                ak,
-                sk,
-                env.get("BCE_SECURITY_TOKEN"),
-                "the environment (BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY)",
-            ) {
+            if let Some(c) =
+                Credentials::new(ak, sk, env.get("BCE_SECURITY_TOKEN"), Source::EnvKeyPair)
+            {
                 return Ok(c);
             }
         }
@@ -246,7 +250,7 @@ pub fn resolve(
             p.access_key_id.as_deref().unwrap_or(""),
             p.secret_access_key.as_deref().unwrap_or(""),
             token,
-            "~/.bce/config.json",
+            Source::BceProfile,
         ) {
             return Ok(c);
         }

@@ -1,16 +1,60 @@
 //! The ground floor of settings: a snapshot of the environment, taken once, the API endpoint
 //! type, and reading optional files. Everything above (credentials, transport, registry,
 //! settings) may use this; it uses nothing of theirs.
+//!
+//! Every `HELM_CCR_*` variable is read here, through a typed accessor of [`Env`] (see
+//! [`vars`] for the list); [`Env::get`] is for the variables of others (`HOME`, `BCE_*`,
+//! `HELM_*`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::error::UsageError;
+
 /// Requests in flight at most, unless `HELM_CCR_PARALLEL` says otherwise.
 pub const DEFAULT_PARALLEL: usize = 32;
 /// The largest `HELM_CCR_PARALLEL` accepted.
 pub const MAX_PARALLEL: usize = 256;
+/// The attempts `HELM_CCR_RETRIES` may ask for: at least one, at most twenty.
+pub const RETRIES_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
+
+/// The `HELM_CCR_*` variables helm-ccr reads, each through the [`Env`] accessor named after it.
+pub mod vars {
+    /// The API endpoint URL (`https://HOST[:PORT]`, or `http://` for a plain-HTTP one).
+    /// `--endpoint` beats it; it beats the API host written in a `ccr://` URL and the region.
+    pub const ENDPOINT: &str = "HELM_CCR_ENDPOINT";
+    /// The time limit of the whole command (`90s`, `5m`, `1h30m`; `0` for none), as
+    /// `--timeout`, which beats it. The getter's default is 10m.
+    pub const TIMEOUT: &str = "HELM_CCR_TIMEOUT";
+    /// Attempts per request for a transient fault: 1 to 20, default 4.
+    pub const RETRIES: &str = "HELM_CCR_RETRIES";
+    /// The largest download accepted (`512MiB`, `2GiB`, a number of bytes); default 512MiB.
+    pub const MAX_DOWNLOAD: &str = "HELM_CCR_MAX_DOWNLOAD";
+    /// The most charts and versions one listing (or the getter's index) takes; at least 1.
+    pub const LIST_LIMIT: &str = "HELM_CCR_LIST_LIMIT";
+    /// Requests in flight at most: 1 to 256, default 32.
+    pub const PARALLEL: &str = "HELM_CCR_PARALLEL";
+    /// The GnuPG program `push --sign` and `pull --verify` run; default `gpg`.
+    pub const GPG: &str = "HELM_CCR_GPG";
+    /// A file holding the signing key's passphrase, handed to gpg by name (for CI).
+    pub const GPG_PASSPHRASE_FILE: &str = "HELM_CCR_GPG_PASSPHRASE_FILE";
+    /// The key `push --sign` signs with when `--key` names none; else gpg's default key.
+    pub const SIGN_KEY: &str = "HELM_CCR_SIGN_KEY";
+    /// All of them, in the order above.
+    pub const ALL: &[&str] = &[
+        ENDPOINT,
+        TIMEOUT,
+        RETRIES,
+        MAX_DOWNLOAD,
+        LIST_LIMIT,
+        PARALLEL,
+        GPG,
+        GPG_PASSPHRASE_FILE,
+        SIGN_KEY,
+    ];
+}
 
 /// A snapshot of the environment, taken once (tests build their own).
 #[derive(Debug, Clone, Default)]
@@ -32,12 +76,25 @@ impl Env {
         }
     }
 
-    /// A variable's value, if set and not empty.
+    /// A variable's value, if set and not empty. Not for `HELM_CCR_*`: those have accessors.
     pub fn get(&self, key: &str) -> Option<&str> {
+        debug_assert!(
+            !key.starts_with("HELM_CCR_"),
+            "{key} is read through its Env accessor"
+        );
+        self.var(key)
+    }
+
+    fn var(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
+    }
+
+    /// Whether a variable is set (and not empty): the setting came from there.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.var(key).is_some()
     }
 
     pub fn home(&self) -> Option<PathBuf> {
@@ -49,10 +106,42 @@ impl Env {
         matches!(self.get("HELM_DEBUG"), Some(v) if v == "1" || v.eq_ignore_ascii_case("true"))
     }
 
+    /// `HELM_CCR_ENDPOINT`, as written (parsed where it is used: `--endpoint` beats it).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.var(vars::ENDPOINT)
+    }
+
+    /// `HELM_CCR_TIMEOUT`, as written (parsed with `--timeout`'s rules where it is used).
+    pub fn timeout(&self) -> Option<&str> {
+        self.var(vars::TIMEOUT)
+    }
+
+    /// `HELM_CCR_RETRIES`, brought into [`RETRIES_RANGE`]; a value that is not a whole
+    /// number is a usage error naming the variable.
+    pub fn retries(&self) -> Result<Option<u32>> {
+        Ok(number::<u32>(vars::RETRIES, self.var(vars::RETRIES))?
+            .map(|r| r.clamp(*RETRIES_RANGE.start(), *RETRIES_RANGE.end())))
+    }
+
+    /// `HELM_CCR_MAX_DOWNLOAD`, in bytes; a value that is not a size is a usage error.
+    pub fn max_download(&self) -> Result<Option<u64>> {
+        size(vars::MAX_DOWNLOAD, self.var(vars::MAX_DOWNLOAD))
+    }
+
+    /// `HELM_CCR_LIST_LIMIT`; a value that is not a whole number above 0 is a usage error.
+    pub fn list_limit(&self) -> Result<Option<usize>> {
+        match number::<usize>(vars::LIST_LIMIT, self.var(vars::LIST_LIMIT))? {
+            Some(0) => {
+                Err(UsageError("HELM_CCR_LIST_LIMIT=\"0\" must be at least 1".into()).into())
+            }
+            n => Ok(n),
+        }
+    }
+
     /// Requests in flight at most (`HELM_CCR_PARALLEL`, 1 to [`MAX_PARALLEL`]; default
     /// [`DEFAULT_PARALLEL`]). Any other value is an error naming the variable.
     pub fn parallel(&self) -> Result<usize> {
-        let Some(v) = self.get("HELM_CCR_PARALLEL") else {
+        let Some(v) = self.var(vars::PARALLEL) else {
             return Ok(DEFAULT_PARALLEL);
         };
         match v.trim().parse::<usize>() {
@@ -61,6 +150,21 @@ impl Env {
                 "HELM_CCR_PARALLEL {v:?} is not a number of requests from 1 to {MAX_PARALLEL}"
             ),
         }
+    }
+
+    /// `HELM_CCR_GPG`, else `gpg`.
+    pub fn gpg_program(&self) -> &str {
+        self.var(vars::GPG).unwrap_or("gpg")
+    }
+
+    /// `HELM_CCR_GPG_PASSPHRASE_FILE`.
+    pub fn gpg_passphrase_file(&self) -> Option<&str> {
+        self.var(vars::GPG_PASSPHRASE_FILE)
+    }
+
+    /// `HELM_CCR_SIGN_KEY`.
+    pub fn sign_key(&self) -> Option<&str> {
+        self.var(vars::SIGN_KEY)
     }
 
     /// Where `helm repo add` writes repositories.
@@ -77,6 +181,66 @@ impl Env {
         self.home()
             .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
     }
+}
+
+/// A numeric setting of the environment (not a `HELM_CCR_*` one: those have [`Env`]
+/// accessors): None when unset or empty; a value that does not parse is a usage error naming
+/// the variable (`SOURCE_DATE_EPOCH="abc" is not a whole number`).
+pub fn env_number<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>> {
+    number(name, env.get(name))
+}
+
+/// A size setting of the environment (`512MiB`, `1GiB`, `100MB`, `1048576`), as
+/// [`env_number`].
+pub fn env_size(env: &Env, name: &str) -> Result<Option<u64>> {
+    size(name, env.get(name))
+}
+
+/// `name`'s value `v` as a whole number: None when unset; else a usage error naming it.
+fn number<T: std::str::FromStr>(name: &str, v: Option<&str>) -> Result<Option<T>> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    match v.trim().parse::<T>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(UsageError(format!(
+            "{name}={v:?} is not a whole number; set it to a number or unset it"
+        ))
+        .into()),
+    }
+}
+
+/// `name`'s value `v` as a size: None when unset; anything that does not parse is a usage
+/// error naming the variable.
+fn size(name: &str, v: Option<&str>) -> Result<Option<u64>> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    parse_size(v).map(Some).ok_or_else(|| {
+        UsageError(format!(
+            "{name}={v:?} is not a size (use e.g. 512MiB, 2GiB or a number of bytes)"
+        ))
+        .into()
+    })
+}
+
+/// `512MiB`, `1GiB`, `100MB`, `64KiB`, `1048576`: bytes, above 0.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b > 0)
 }
 
 /// A file's text, or None when it does not exist; any other failure is an error naming it.
@@ -103,5 +267,64 @@ mod tests {
             let e = env(bad).parallel().unwrap_err().to_string();
             assert!(e.contains("HELM_CCR_PARALLEL") && e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn numeric_settings_are_checked() {
+        let env = |v: &str| Env::from_pairs([("X".to_string(), v.to_string())]);
+        assert_eq!(env_number::<u64>(&Env::default(), "X").unwrap(), None);
+        assert_eq!(env_number::<u64>(&env("12"), "X").unwrap(), Some(12));
+        for bad in ["-1", "1e3", "many", "99999999999999999999999"] {
+            let err = env_number::<u64>(&env(bad), "X").unwrap_err();
+            assert!(
+                err.downcast_ref::<UsageError>().is_some() && err.to_string().contains("X="),
+                "{err}"
+            );
+        }
+        assert_eq!(env_size(&env("512MiB"), "X").unwrap(), Some(512 << 20));
+        assert_eq!(env_size(&env("1 GiB"), "X").unwrap(), Some(1 << 30));
+        assert_eq!(env_size(&env("100MB"), "X").unwrap(), Some(100_000_000));
+        assert_eq!(env_size(&env("4096"), "X").unwrap(), Some(4096));
+        for bad in [
+            "0",
+            "MiB",
+            "1.5GiB",
+            "12 parsecs",
+            "99999999999999999999GiB",
+        ] {
+            assert!(env_size(&env(bad), "X").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn helm_ccr_settings_through_their_accessors() {
+        let env = |k: &str, v: &str| Env::from_pairs([(k.to_string(), v.to_string())]);
+        assert_eq!(Env::default().retries().unwrap(), None);
+        assert_eq!(env(vars::RETRIES, " 3 ").retries().unwrap(), Some(3));
+        assert_eq!(env(vars::RETRIES, "0").retries().unwrap(), Some(1));
+        assert_eq!(env(vars::RETRIES, "99").retries().unwrap(), Some(20));
+        assert_eq!(
+            env(vars::RETRIES, "abc").retries().unwrap_err().to_string(),
+            "HELM_CCR_RETRIES=\"abc\" is not a whole number; set it to a number or unset it"
+        );
+        assert_eq!(
+            env(vars::MAX_DOWNLOAD, "1KiB").max_download().unwrap(),
+            Some(1024)
+        );
+        assert!(env(vars::MAX_DOWNLOAD, "lots").max_download().is_err());
+        assert_eq!(env(vars::LIST_LIMIT, "7").list_limit().unwrap(), Some(7));
+        assert_eq!(
+            env(vars::LIST_LIMIT, "0")
+                .list_limit()
+                .unwrap_err()
+                .to_string(),
+            "HELM_CCR_LIST_LIMIT=\"0\" must be at least 1"
+        );
+        assert_eq!(Env::default().gpg_program(), "gpg");
+        assert_eq!(env(vars::GPG, "gpg2").gpg_program(), "gpg2");
+        assert_eq!(env(vars::SIGN_KEY, "me").sign_key(), Some("me"));
+        assert_eq!(env(vars::ENDPOINT, "").endpoint(), None);
+        assert!(env(vars::ENDPOINT, "x").is_set(vars::ENDPOINT));
+        assert!(vars::ALL.iter().all(|v| v.starts_with("HELM_CCR_")));
     }
 }

@@ -164,7 +164,7 @@ fn is_keybox(bytes: &[u8]) -> bool {
 impl Gpg {
     /// `HELM_CCR_GPG` (default `gpg`), the passphrase settings, and the user's GnuPG home.
     pub fn from_env(env: &Env, out: Output) -> Gpg {
-        let passphrase = if let Some(f) = env.get("HELM_CCR_GPG_PASSPHRASE_FILE") {
+        let passphrase = if let Some(f) = env.gpg_passphrase_file() {
             Passphrase::File(PathBuf::from(f))
         } else if let Some(v) = env.get("HELM_KEY_PASSPHRASE") {
             Passphrase::Value(v.to_string())
@@ -176,7 +176,7 @@ impl Gpg {
             .map(PathBuf::from)
             .or_else(|| env.home().map(|h| h.join(".gnupg")));
         Gpg {
-            program: env.get("HELM_CCR_GPG").unwrap_or("gpg").to_string(),
+            program: env.gpg_program().to_string(),
             passphrase,
             user_home,
             out,

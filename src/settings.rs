@@ -1,18 +1,24 @@
 //! Settings every command shares, resolved once: the environment, the global flags, the
-//! repository (URL or Helm repository name), the endpoint and the credentials.
+//! repository (URL or Helm repository name), the endpoint and the credentials, each value with
+//! where it came from ([`resolve`] -> [`Resolved`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
 
 use crate::credentials::{self, Credentials};
-pub use crate::env::{read_if_exists, Env};
+pub use crate::duration::{parse_duration, MAX_DURATION};
+use crate::env::vars as env_vars;
+pub use crate::env::{env_number, env_size, parse_size, read_if_exists, Env};
 use crate::error::UsageError;
 use crate::output::Output;
 use crate::registry::{Registry, DEFAULT_LIST_LIMIT};
-use crate::repo_ref::{CcrUrl, RepoArg};
+use crate::repo_ref::CcrUrl;
+pub use crate::repositories::{
+    find_entries, getter_credentials, helm_repositories, resolve_repo, HelmRepoEntry, Lookup, Repo,
+};
+pub use crate::source::{Source, Sourced};
 use crate::transport::Endpoint;
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
 
@@ -33,6 +39,8 @@ pub struct Global {
     pub timeout: Option<TimeLimit>,
     /// `--ca-file`: PEM certificates to trust instead of the built-in roots.
     pub ca_file: Option<PathBuf>,
+    /// Where `ca_file` came from: `--ca-file`, unless the getter took Helm's.
+    pub ca_file_source: Source,
     /// `--insecure-skip-tls-verify`.
     pub insecure_skip_tls_verify: bool,
     /// `-q/--quiet`: only errors and what a command exists to print.
@@ -47,17 +55,16 @@ pub struct Global {
 }
 
 impl Global {
+    /// The settings of `env` alone; a `HELM_CCR_RETRIES` that does not parse counts as unset
+    /// (see [`Global::from_env`]).
     pub fn new(env: Env) -> Global {
-        let attempts = env
-            .get("HELM_CCR_RETRIES")
-            .and_then(|v| v.parse::<u32>().ok())
-            .map(|r| r.clamp(1, 20))
-            .unwrap_or(DEFAULT_ATTEMPTS);
+        let attempts = env.retries().ok().flatten().unwrap_or(DEFAULT_ATTEMPTS);
         Global {
             region: None,
             endpoint: None,
             timeout: None,
             ca_file: None,
+            ca_file_source: Source::Flag("--ca-file"),
             insecure_skip_tls_verify: false,
             quiet: false,
             debug: env.debug(),
@@ -70,12 +77,19 @@ impl Global {
     /// [`Global::new`], refusing numeric settings of the environment that do not parse
     /// (`HELM_CCR_RETRIES=abc`) with a usage error naming the variable.
     pub fn from_env(env: Env) -> Result<Global> {
-        let attempts = env_number::<u32>(&env, "HELM_CCR_RETRIES")?;
-        let mut g = Global::new(env);
-        if let Some(a) = attempts {
-            g.attempts = a.clamp(1, 20);
-        }
-        Ok(g)
+        env.retries()?;
+        Ok(Global::new(env))
+    }
+
+    /// [`Global::attempts`] and where it came from: `HELM_CCR_RETRIES`, the default, or the
+    /// code that set it (completion makes one attempt).
+    pub fn attempts_sourced(&self) -> Sourced<u32> {
+        let source = match self.env.retries() {
+            Ok(Some(n)) if n == self.attempts => Source::Env(env_vars::RETRIES),
+            _ if self.attempts == DEFAULT_ATTEMPTS => Source::Default,
+            _ => Source::Given("set by the command".into()),
+        };
+        Sourced::new(self.attempts, source)
     }
 
     pub fn deadline(&self) -> Option<Deadline> {
@@ -103,6 +117,22 @@ pub struct TimeLimit {
     pub knob: &'static str,
 }
 
+impl TimeLimit {
+    /// Where the limit came from, read from the label [`resolve_timeout`] gives it; a limit
+    /// set in code (completion's) is [`Source::Given`] its label.
+    pub fn origin(&self) -> Source {
+        if self.source.starts_with("--timeout ") {
+            Source::Flag("--timeout")
+        } else if self.source.starts_with("HELM_CCR_TIMEOUT=") {
+            Source::Env(env_vars::TIMEOUT)
+        } else if self.source.starts_with("the getter's default") {
+            Source::Default
+        } else {
+            Source::Given(self.source.clone())
+        }
+    }
+}
+
 /// The getter's overall limit when neither `--timeout` nor `HELM_CCR_TIMEOUT` sets one: Helm
 /// runs it with no flag of ours, and a stuck getter would hang `helm install`.
 pub const GETTER_DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -111,7 +141,7 @@ pub const GETTER_DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// [`GETTER_DEFAULT_TIMEOUT`]. `0` (or `0s`, ...) means no limit. A value that does not parse,
 /// or that is longer than a year, is a usage error naming where it came from.
 pub fn resolve_timeout(flag: Option<&str>, env: &Env, getter: bool) -> Result<Option<TimeLimit>> {
-    let (text, source_name, knob) = match (flag, env.get("HELM_CCR_TIMEOUT")) {
+    let (text, source_name, knob) = match (flag, env.timeout()) {
         (Some(f), _) => (f.to_string(), "--timeout ", "--timeout"),
         (None, Some(e)) => (e.to_string(), "HELM_CCR_TIMEOUT=", "HELM_CCR_TIMEOUT"),
         (None, None) if getter => {
@@ -142,168 +172,136 @@ pub fn resolve_timeout(flag: Option<&str>, env: &Env, getter: bool) -> Result<Op
     }))
 }
 
-/// A numeric setting of the environment: None when unset or empty; a value that does not parse
-/// is a usage error naming the variable (`HELM_CCR_RETRIES="abc" is not a whole number`).
-pub fn env_number<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>> {
-    let Some(v) = env.get(name) else {
-        return Ok(None);
-    };
-    match v.trim().parse::<T>() {
-        Ok(n) => Ok(Some(n)),
-        Err(_) => Err(UsageError(format!(
-            "{name}={v:?} is not a whole number; set it to a number or unset it"
-        ))
-        .into()),
-    }
+/// What a command will use to reach the registry, each value with where it came from: one
+/// resolution for [`connect`], the getter and `helm ccr env` alike.
+#[derive(Debug)]
+pub struct Resolved {
+    pub endpoint: Sourced<Endpoint>,
+    /// The region, shown by `helm ccr env` also when the endpoint does not come from it. From
+    /// `--region`, `BCE_REGION`, the BCE CLI profile (when it was read: see [`resolve`]), or
+    /// the default `bj`.
+    pub region: Sourced<String>,
+    /// The credentials ([`Credentials::source`] says where from), or why none are usable:
+    /// `helm ccr env` shows the other settings before that error.
+    pub credentials: Result<Credentials>,
+    /// The other per-connection values, or the first environment variable that does not
+    /// parse (only a command that connects fails on it).
+    pub connection: Result<Connection>,
 }
 
-/// A size setting from the environment (`512MiB`, `1GiB`, `100MB`, `1048576`): `None` when
-/// unset or empty; anything else that does not parse is a usage error naming the variable.
-pub fn env_size(env: &Env, name: &str) -> Result<Option<u64>> {
-    let Some(v) = env.get(name) else {
-        return Ok(None);
-    };
-    parse_size(v).map(Some).ok_or_else(|| {
-        UsageError(format!(
-            "{name}={v:?} is not a size (use e.g. 512MiB, 2GiB or a number of bytes)"
-        ))
-        .into()
+/// The per-connection values besides endpoint and credentials.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Attempts per request for a transient fault (`HELM_CCR_RETRIES`, default 4).
+    pub attempts: Sourced<u32>,
+    /// The command's deadline (`--timeout`, `HELM_CCR_TIMEOUT`, the getter's default).
+    pub deadline: Option<Sourced<Deadline>>,
+    /// Largest download accepted (`HELM_CCR_MAX_DOWNLOAD`, default 512 MiB).
+    pub max_download: Sourced<u64>,
+    /// Most entries one listing takes (`HELM_CCR_LIST_LIMIT`).
+    pub list_limit: Sourced<usize>,
+    /// Requests in flight at most (`HELM_CCR_PARALLEL`).
+    pub parallel: Sourced<usize>,
+    /// PEM certificates to trust (`--ca-file`, or the CA file Helm passes the getter).
+    pub ca_file: Option<Sourced<PathBuf>>,
+    /// `--insecure-skip-tls-verify`.
+    pub insecure_skip_tls_verify: Sourced<bool>,
+}
+
+/// Resolves the settings for a command's repository (`url`; none for `helm ccr env` without
+/// REPO). `explicit` are the repository entry's (or the getter's) credentials.
+///
+/// The BCE CLI profile is read only when something needs it (see [`needed_profile`]): a broken
+/// `~/.bce/config.json` is an error only when the credentials would come from it. An endpoint
+/// that does not parse, or an unknown region, is an error; the credentials and the other
+/// values carry theirs (see [`Resolved`]). Warnings (a file readable by others, a profile
+/// ignored for the region) go to the command's output.
+pub fn resolve(
+    url: Option<&CcrUrl>,
+    explicit: Option<Credentials>,
+    global: &Global,
+) -> Result<Resolved> {
+    let out = global.output();
+    let mut warn = |w: String| out.warn(&w);
+    let profile = needed_profile(url, explicit.is_some(), global, &mut warn)?;
+    let profile_region = profile.as_ref().and_then(|p| p.region.as_deref());
+    let endpoint = explain_endpoint(url, global, profile_region)?;
+    let region = resolve_region(global, profile_region);
+    let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
+    Ok(Resolved {
+        endpoint,
+        region,
+        credentials,
+        connection: resolve_connection(global),
     })
 }
 
-/// `512MiB`, `1GiB`, `100MB`, `64KiB`, `1048576`: bytes, above 0.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(factor).filter(|b| *b > 0)
+fn resolve_connection(global: &Global) -> Result<Connection> {
+    let env = &global.env;
+    let max_download = Sourced::env_or(
+        env.max_download()?,
+        env_vars::MAX_DOWNLOAD,
+        DEFAULT_MAX_DOWNLOAD,
+    );
+    let list_limit = Sourced::env_or(env.list_limit()?, env_vars::LIST_LIMIT, DEFAULT_LIST_LIMIT);
+    let parallel = Sourced::new(
+        env.parallel()?,
+        if env.is_set(env_vars::PARALLEL) {
+            Source::Env(env_vars::PARALLEL)
+        } else {
+            Source::Default
+        },
+    );
+    let deadline = global.deadline().map(|d| {
+        let source = global
+            .timeout
+            .as_ref()
+            .map_or(Source::Default, TimeLimit::origin);
+        Sourced::new(d, source)
+    });
+    Ok(Connection {
+        attempts: global.attempts_sourced(),
+        deadline,
+        max_download,
+        list_limit,
+        parallel,
+        ca_file: global
+            .ca_file
+            .clone()
+            .map(|f| Sourced::new(f, global.ca_file_source.clone())),
+        insecure_skip_tls_verify: if global.insecure_skip_tls_verify {
+            Sourced::new(true, Source::Flag("--insecure-skip-tls-verify"))
+        } else {
+            Sourced::new(false, Source::Default)
+        },
+    })
 }
 
-/// A Helm repository entry, as `helm repo add` writes it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct HelmRepoEntry {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
-impl HelmRepoEntry {
-    /// The entry's `--username`/`--password`, taken as access key id and secret key.
-    pub fn credentials(&self, source: &str) -> Option<Credentials> {
-        Credentials::new(
-            self.username.as_deref().unwrap_or(""),
-            self.password.as_deref().unwrap_or(""),
-            None,
-            source,
-        )
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct HelmRepoFile {
-    #[serde(default)]
-    repositories: Option<Vec<HelmRepoEntry>>,
-}
-
-/// The entries of Helm's repository file (none when it does not exist), and its path.
-pub fn helm_repositories(env: &Env) -> Result<(PathBuf, Vec<HelmRepoEntry>)> {
-    let Some(path) = env.repository_config() else {
-        bail!("no Helm repository file (set HELM_REPOSITORY_CONFIG or HOME)");
-    };
-    let text = read_if_exists(&path)?.unwrap_or_default();
-    let file: HelmRepoFile = if text.trim().is_empty() {
-        HelmRepoFile::default()
-    } else {
-        // The file holds passwords: an error names the place, never the text around it (no
-        // snippet, no message quoting a value). Helm's own file uses no aliases: a few
-        // thousand replayed events are plenty, and bound what an alias bomb can cost.
-        let options = serde_saphyr::options! {
-            with_snippet: false,
-            alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 10_000 },
-        };
-        serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-                .unwrap_or_default();
-            anyhow::anyhow!("{} is not a valid Helm repository file{at}", path.display())
-        })?
-    };
-    Ok((path, file.repositories.unwrap_or_default()))
-}
-
-/// A repository resolved from what the user typed.
-#[derive(Debug, Clone)]
-pub struct Repo {
-    pub url: CcrUrl,
-    /// How to name it to the user (`myccr` or the URL).
-    pub display: String,
-    /// Credentials of the Helm repository entry, if it has some.
-    pub credentials: Option<Credentials>,
-}
-
-/// Resolves a repository argument, reading Helm's repository file for names.
-pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
-    match arg {
-        RepoArg::Url(url) => Ok(Repo {
-            url: url.clone(),
-            display: url.repo_url(),
-            credentials: None,
-        }),
-        RepoArg::Named(name) => {
-            let (path, entries) =
-                helm_repositories(env).with_context(|| format!("repository {name:?}"))?;
-            let Some(entry) = entries.into_iter().find(|r| r.name == *name) else {
-                bail!(
-                    "repository {name:?} not found in {} (add it with `helm repo add {name} ccr://INSTANCE_ID/NAMESPACE`, or pass a ccr:// URL)",
-                    path.display()
-                );
-            };
-            if !entry.url.starts_with("ccr://") {
-                bail!(
-                    "repository {name:?} is {:?}, not a ccr:// repository",
-                    crate::repo_ref::redact_userinfo(&entry.url)
-                );
-            }
-            let url = CcrUrl::parse(entry.url.trim_end_matches('/'))
-                .with_context(|| format!("repository {name:?}"))?;
-            let has = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
-            match (has(&entry.username), has(&entry.password)) {
-                (true, false) => bail!(
-                    "repository {name:?} has a username (access key id) but no password (secret key) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
-                    path.display(),
-                    url.repo_url()
-                ),
-                (false, true) => bail!(
-                    "repository {name:?} has a password (secret key) but no username (access key id) in {}; add it again with `helm repo add {name} {} --username AK --password-stdin`",
-                    path.display(),
-                    url.repo_url()
-                ),
-                _ => {}
-            }
-            let credentials = entry.credentials(&format!("Helm repository {name:?}"));
-            Ok(Repo {
-                url: CcrUrl { rest: None, ..url },
-                display: name.clone(),
-                credentials,
-            })
-        }
+impl Resolved {
+    /// A registry client for `url` on these settings: nothing sent yet. Fails before any
+    /// request when no credentials were found, or a per-connection value does not parse.
+    pub fn into_registry(self, url: &CcrUrl, out: Output) -> Result<Registry> {
+        let credentials = self.credentials?;
+        out.debug(&format!(
+            "endpoint {}, access key {} (from {})",
+            self.endpoint.value.base_url(),
+            credentials.access_key_id,
+            credentials.source
+        ));
+        let c = self.connection?;
+        let transport = Transport::new(TransportConfig {
+            endpoint: self.endpoint.value,
+            credentials,
+            attempts: c.attempts.value,
+            deadline: c.deadline.map(|d| d.value),
+            max_download: c.max_download.value,
+            ca_file: c.ca_file.map(|f| f.value),
+            insecure_skip_tls_verify: c.insecure_skip_tls_verify.value,
+            output: out,
+            parallel: c.parallel.value,
+        })?;
+        Ok(Registry::new(transport, &url.instance, &url.namespace)
+            .with_list_limit(c.list_limit.value))
     }
 }
 
@@ -314,108 +312,81 @@ pub fn resolve_endpoint(
     global: &Global,
     profile_region: Option<&str>,
 ) -> Result<Endpoint> {
-    Ok(explain_endpoint(Some(url), global, profile_region)?.0)
+    Ok(explain_endpoint(Some(url), global, profile_region)?.value)
 }
 
 /// The region and where it came from: `--region`, `BCE_REGION`, the BCE CLI profile, or the
 /// default `bj`.
-pub fn resolve_region<'a>(
-    global: &'a Global,
-    profile_region: Option<&'a str>,
-) -> (&'a str, &'static str) {
+pub fn resolve_region(global: &Global, profile_region: Option<&str>) -> Sourced<String> {
     if let Some(r) = global.region.as_deref() {
-        (r, "--region")
+        Sourced::new(r.to_string(), Source::Flag("--region"))
     } else if let Some(r) = global.env.get("BCE_REGION") {
-        (r, "BCE_REGION")
+        Sourced::new(r.to_string(), Source::Env("BCE_REGION"))
     } else if let Some(r) = profile_region {
-        (r, "the BCE CLI profile")
+        Sourced::new(r.to_string(), Source::BceProfile)
     } else {
-        ("bj", "default")
+        Sourced::new("bj".to_string(), Source::Default)
     }
 }
 
-/// [`resolve_endpoint`], also saying where the endpoint came from (`helm ccr env`). With no
-/// repository URL, only the flags, the environment and the region count.
+/// [`resolve_endpoint`], also saying where the endpoint came from. With no repository URL,
+/// only the flags, the environment and the region count.
 pub fn explain_endpoint(
     url: Option<&CcrUrl>,
     global: &Global,
     profile_region: Option<&str>,
-) -> Result<(Endpoint, String)> {
+) -> Result<Sourced<Endpoint>> {
     if let Some(e) = &global.endpoint {
-        return Ok((
+        return Ok(Sourced::new(
             Endpoint::parse(e).context("--endpoint")?,
-            "--endpoint".into(),
+            Source::Flag("--endpoint"),
         ));
     }
-    if let Some(e) = global.env.get("HELM_CCR_ENDPOINT") {
-        return Ok((
+    if let Some(e) = global.env.endpoint() {
+        return Ok(Sourced::new(
             Endpoint::parse(e).context("HELM_CCR_ENDPOINT")?,
-            "HELM_CCR_ENDPOINT".into(),
+            Source::Env(env_vars::ENDPOINT),
         ));
     }
     if let Some(h) = url.and_then(|u| u.api_host.as_ref()) {
         let e = Endpoint::parse(h)?;
-        return Ok((
+        return Ok(Sourced::new(
             Endpoint { https: true, ..e },
-            "the API host in the repository URL".into(),
+            Source::UrlApiHost,
         ));
     }
-    let (region, _) = resolve_region(global, profile_region);
-    if !REGIONS.contains(&region) {
+    let region = resolve_region(global, profile_region).value;
+    if !REGIONS.contains(&region.as_str()) {
         bail!(
             "unknown region {region:?} (CCR regions: {})",
             REGIONS.join(", ")
         );
     }
-    Ok((
+    Ok(Sourced::new(
         Endpoint {
             https: true,
             host: format!("ccr.{region}.baidubce.com"),
             port: None,
         },
-        format!("region {region}"),
+        Source::Region(region),
     ))
 }
 
-/// Builds a registry client for the repository: endpoint and credentials resolved, nothing
-/// sent yet. Fails before any request when no credentials can be found.
+/// Builds a registry client for the repository: [`resolve`], then the transport and the
+/// registry on top; nothing sent yet. Fails before any request when no credentials can be
+/// found.
 pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> Result<Registry> {
-    let out = global.output();
-    let mut warn = |w: String| out.warn(&w);
-    let profile = needed_profile(url, explicit.is_some(), global, &mut warn)?;
-    let endpoint = resolve_endpoint(
-        url,
-        global,
-        profile.as_ref().and_then(|p| p.region.as_deref()),
-    )?;
-    let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn)?;
-    out.debug(&format!(
-        "endpoint {}, access key {} (from {})",
-        endpoint.base_url(),
-        credentials.access_key_id,
-        credentials.source
-    ));
-    let max_download =
-        env_size(&global.env, "HELM_CCR_MAX_DOWNLOAD")?.unwrap_or(DEFAULT_MAX_DOWNLOAD);
-    let list_limit = match env_number::<usize>(&global.env, "HELM_CCR_LIST_LIMIT")? {
-        Some(0) => {
-            return Err(UsageError("HELM_CCR_LIST_LIMIT=\"0\" must be at least 1".into()).into())
-        }
-        Some(n) => n,
-        None => DEFAULT_LIST_LIMIT,
-    };
-    let transport = Transport::new(TransportConfig {
-        endpoint,
-        credentials,
-        attempts: global.attempts,
-        deadline: global.deadline(),
-        max_download,
-        ca_file: global.ca_file.clone(),
-        insecure_skip_tls_verify: global.insecure_skip_tls_verify,
-        output: out,
-        parallel: global.env.parallel()?,
-    })?;
-    Ok(Registry::new(transport, &url.instance, &url.namespace).with_list_limit(list_limit))
+    resolve(Some(url), explicit, global)?.into_registry(url, global.output())
+}
+
+/// The getter's repository: `url`, with the credentials Helm passes or those of the Helm
+/// repository entry of the same URL (see [`getter_credentials`]).
+pub fn getter_repo(url: &CcrUrl, global: &Global) -> Repo {
+    Repo {
+        url: url.clone(),
+        display: url.repo_url(),
+        credentials: getter_credentials(url, &global.env, &global.output()),
+    }
 }
 
 /// The BCE CLI profile, read only when something needs it: the credentials (when neither the
@@ -423,7 +394,7 @@ pub fn connect(url: &CcrUrl, explicit: Option<Credentials>, global: &Global) -> 
 /// the endpoint). A broken `~/.bce/config.json` therefore stops only a command that needs it
 /// for its credentials; one that needs only a region from it warns and uses the default.
 fn needed_profile(
-    url: &CcrUrl,
+    url: Option<&CcrUrl>,
     explicit_credentials: bool,
     global: &Global,
     warn: &mut dyn FnMut(String),
@@ -431,8 +402,8 @@ fn needed_profile(
     let needs_credentials =
         !explicit_credentials && !credentials::env_names_credentials(&global.env);
     let needs_region = global.endpoint.is_none()
-        && global.env.get("HELM_CCR_ENDPOINT").is_none()
-        && url.api_host.is_none()
+        && global.env.endpoint().is_none()
+        && url.is_none_or(|u| u.api_host.is_none())
         && global.region.is_none()
         && global.env.get("BCE_REGION").is_none();
     if !needs_credentials && !needs_region {
@@ -448,56 +419,6 @@ fn needed_profile(
         }
         Err(e) => Err(e),
     }
-}
-
-/// The longest duration accepted: a year. Longer is a typo (or an attempt to overflow).
-pub const MAX_DURATION: Duration = Duration::from_secs(8760 * 3600);
-
-/// Parses a Go-style duration: `90s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
-/// Zero in any form (`0`, `0s`, `0m0s`) is zero: the caller decides what it means (no limit).
-/// Longer than [`MAX_DURATION`] is an error.
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return match s.parse::<u64>() {
-            Ok(secs) if secs <= MAX_DURATION.as_secs() => Ok(Duration::from_secs(secs)),
-            _ => bail!("duration {s:?} is longer than a year (8760h); use 0 for no limit"),
-        };
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        bail!("invalid duration {s:?}");
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(num_len);
-        let value: f64 = num
-            .parse()
-            .map_err(|_| anyhow::anyhow!("invalid duration {s:?} (use e.g. 90s, 5m, 1h30m)"))?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let factor = match unit {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => bail!("invalid duration {s:?} (use e.g. 90s, 5m, 1h30m)"),
-        };
-        total += value * factor;
-        rest = next;
-    }
-    if !total.is_finite() || total < 0.0 {
-        bail!("invalid duration {s:?}");
-    }
-    if total > MAX_DURATION.as_secs_f64() {
-        bail!("duration {s:?} is longer than a year (8760h); use 0 for no limit");
-    }
-    Ok(Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]
@@ -546,32 +467,6 @@ mod tests {
         let mut g = global(&[]);
         g.region = Some("mars".into());
         assert!(resolve_endpoint(&url, &g, None).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
-        for zero in ["0", "0s", "0ms", "0m0s", "00"] {
-            assert_eq!(parse_duration(zero).unwrap(), Duration::ZERO, "{zero}");
-        }
-        for bad in ["", "5x", "m", "-1s", "s", "1.2.3s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        for huge in [
-            "18446744073709551615",
-            "99999999999999999999999",
-            "31536001",
-            "8761h",
-            "99999999999999999999h",
-            "1e400s",
-        ] {
-            assert!(parse_duration(huge).is_err(), "{huge}");
-        }
-        assert_eq!(parse_duration("8760h").unwrap(), MAX_DURATION);
     }
 
     #[test]
@@ -631,13 +526,14 @@ mod tests {
         // Credentials and region from elsewhere: not read at all.
         let global = g(&[creds[0], creds[1], ("BCE_REGION", "gz")]);
         assert!(
-            needed_profile(&url, false, &global, &mut |w| warnings.push(w))
+            needed_profile(Some(&url), false, &global, &mut |w| warnings.push(w))
                 .unwrap()
                 .is_none()
         );
         assert!(
-            needed_profile(&url, true, &g(&[("BCE_REGION", "gz")]), &mut |w| warnings
-                .push(w))
+            needed_profile(Some(&url), true, &g(&[("BCE_REGION", "gz")]), &mut |w| {
+                warnings.push(w)
+            })
             .unwrap()
             .is_none()
         );
@@ -645,7 +541,7 @@ mod tests {
         // Only the region would come from it: a warning, and the default region.
         let global = g(&creds);
         assert!(
-            needed_profile(&url, false, &global, &mut |w| warnings.push(w))
+            needed_profile(Some(&url), false, &global, &mut |w| warnings.push(w))
                 .unwrap()
                 .is_none()
         );
@@ -654,7 +550,7 @@ mod tests {
             "{warnings:?}"
         );
         // The credentials would come from it: an error naming the file.
-        let err = needed_profile(&url, false, &g(&[("BCE_REGION", "gz")]), &mut |_| {})
+        let err = needed_profile(Some(&url), false, &g(&[("BCE_REGION", "gz")]), &mut |_| {})
             .unwrap_err()
             .to_string();
         assert!(
@@ -664,50 +560,96 @@ mod tests {
     }
 
     #[test]
-    fn numeric_settings_are_checked() {
-        let env = |v: &str| Env::from_pairs([("X".to_string(), v.to_string())]);
-        assert_eq!(env_number::<u64>(&Env::default(), "X").unwrap(), None);
-        assert_eq!(env_number::<u64>(&env("12"), "X").unwrap(), Some(12));
-        for bad in ["-1", "1e3", "many", "99999999999999999999999"] {
-            let err = env_number::<u64>(&env(bad), "X").unwrap_err();
-            assert!(
-                err.downcast_ref::<UsageError>().is_some() && err.to_string().contains("X="),
-                "{err}"
-            );
-        }
-        assert_eq!(env_size(&env("512MiB"), "X").unwrap(), Some(512 << 20));
-        assert_eq!(env_size(&env("1 GiB"), "X").unwrap(), Some(1 << 30));
-        assert_eq!(env_size(&env("100MB"), "X").unwrap(), Some(100_000_000));
-        assert_eq!(env_size(&env("4096"), "X").unwrap(), Some(4096));
-        for bad in [
-            "0",
-            "MiB",
-            "1.5GiB",
-            "12 parsecs",
-            "99999999999999999999GiB",
-        ] {
-            assert!(env_size(&env(bad), "X").is_err(), "{bad}");
-        }
+    fn resolve_gives_every_value_its_source() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
+        std::fs::write(home.path().join(".bce/config.json"), "{ broken").unwrap();
+        let url = CcrUrl::parse("ccr://inst/ns").unwrap();
+        let g = |pairs: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            v.push(("HOME".into(), home.path().display().to_string()));
+            Global::new(Env::from_pairs(v))
+        };
+        // Environment credentials and endpoint: the broken profile is never read.
+        let global = g(&[
+            ("BCE_ACCESS_KEY_ID", "ak"),
+            ("BCE_SECRET_ACCESS_KEY", "sk"),
+            ("HELM_CCR_ENDPOINT", "http://127.0.0.1:9"),
+            ("HELM_CCR_PARALLEL", "4"),
+        ]);
+        let r = resolve(Some(&url), None, &global).unwrap();
+        assert_eq!(r.endpoint.source, Source::Env("HELM_CCR_ENDPOINT"));
+        assert_eq!(r.region, Sourced::new("bj".to_string(), Source::Default));
+        assert_eq!(r.credentials.unwrap().source, Source::EnvKeyPair);
+        let c = r.connection.unwrap();
+        assert_eq!(
+            c.parallel,
+            Sourced::new(4, Source::Env("HELM_CCR_PARALLEL"))
+        );
+        assert_eq!(
+            c.max_download,
+            Sourced::new(DEFAULT_MAX_DOWNLOAD, Source::Default)
+        );
+        assert_eq!(c.list_limit.source, Source::Default);
+        assert_eq!(c.attempts, Sourced::new(DEFAULT_ATTEMPTS, Source::Default));
+        assert!(c.deadline.is_none() && c.ca_file.is_none());
+        assert_eq!(c.insecure_skip_tls_verify.source, Source::Default);
+
+        // Flags and the caller's credentials; a bad per-connection value stays inside.
+        let mut global = g(&[("HELM_CCR_RETRIES", "2"), ("HELM_CCR_LIST_LIMIT", "0")]);
+        global.region = Some("gz".into());
+        global.ca_file = Some("ca.pem".into());
+        global.timeout = resolve_timeout(Some("5s"), &global.env, false).unwrap();
+        let r = resolve(
+            Some(&url),
+            Credentials::new("ak", "sk", None, "test"),
+            &global,
+        )
+        .unwrap();
+        assert_eq!(r.endpoint.source, Source::Region("gz".into()));
+        assert_eq!(r.endpoint.value.host, "ccr.gz.baidubce.com");
+        assert_eq!(r.region.source, Source::Flag("--region"));
+        assert_eq!(r.credentials.unwrap().source, Source::from("test"));
+        let err = r.connection.unwrap_err().to_string();
+        assert!(err.contains("HELM_CCR_LIST_LIMIT"), "{err}");
+        let global = Global {
+            env: Env::from_pairs([("HELM_CCR_RETRIES".to_string(), "2".to_string())]),
+            ..global
+        };
+        let c = resolve_connection(&global).unwrap();
+        assert_eq!(c.attempts, Sourced::new(2, Source::Env("HELM_CCR_RETRIES")));
+        assert_eq!(c.deadline.unwrap().source, Source::Flag("--timeout"));
+        assert_eq!(c.ca_file.unwrap().source, Source::Flag("--ca-file"));
+
+        // No credentials anywhere: the error is kept, the rest resolved.
+        let global = g(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
+        std::fs::remove_file(home.path().join(".bce/config.json")).unwrap();
+        let r = resolve(None, None, &global).unwrap();
+        assert!(r.credentials.is_err());
+        assert!(r.connection.is_ok());
+        assert_eq!(r.endpoint.value.base_url(), "http://127.0.0.1:9");
     }
 
     #[test]
-    fn named_repositories_come_from_helm_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("repositories.yaml");
-        std::fs::write(
-            &path,
-            "apiVersion: \"\"\ngenerated: \"0001-01-01T00:00:00Z\"\nrepositories:\n- name: myccr\n  url: ccr://ccr-1/ns\n  username: AK\n  password: SK\n- name: web\n  url: https://charts.example.com\n",
-        )
-        .unwrap();
-        let env = Env::from_pairs([(
-            "HELM_REPOSITORY_CONFIG".to_string(),
-            path.display().to_string(),
-        )]);
-        let r = resolve_repo(&RepoArg::Named("myccr".into()), &env).unwrap();
-        assert_eq!(r.url.instance, "ccr-1");
-        assert_eq!(r.credentials.unwrap().access_key_id, "AK");
-        assert!(resolve_repo(&RepoArg::Named("web".into()), &env).is_err());
-        let err = resolve_repo(&RepoArg::Named("nope".into()), &env).unwrap_err();
-        assert!(err.to_string().contains("not found"));
+    fn time_limits_and_attempts_say_where_they_came_from() {
+        let env = Env::from_pairs([("HELM_CCR_TIMEOUT".to_string(), "9s".to_string())]);
+        let origin = |flag: Option<&str>, getter: bool, env: &Env| {
+            resolve_timeout(flag, env, getter)
+                .unwrap()
+                .unwrap()
+                .origin()
+        };
+        assert_eq!(origin(Some("4"), false, &env), Source::Flag("--timeout"));
+        assert_eq!(origin(None, false, &env), Source::Env("HELM_CCR_TIMEOUT"));
+        assert_eq!(origin(None, true, &Env::default()), Source::Default);
+        let mut g = Global::new(Env::default());
+        g.attempts = 1;
+        assert_eq!(
+            g.attempts_sourced().source,
+            Source::Given("set by the command".into())
+        );
     }
 }

@@ -7,7 +7,8 @@
 //! - `ccr://…/NAMESPACE/FILE.tgz` and `FILE.tgz.prov`: streamed from the download endpoint.
 //!
 //! Credentials: `HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD` (what `helm repo add --username
-//! --password` stored) as access key id and secret key, else the usual chain.
+//! --password` stored) as access key id and secret key, else those of the Helm repository entry
+//! of the same URL, else the usual chain (see [`settings::getter_repo`]).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -19,12 +20,11 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::HelmChartVersion;
-use crate::credentials::Credentials;
 use crate::index::{self, IndexVersion};
 use crate::pool;
 use crate::registry::Registry;
 use crate::repo_ref::CcrUrl;
-use crate::settings::{self, Global};
+use crate::settings::{self, Global, Source};
 use crate::transport::BodyBroken;
 
 /// What a getter URL asks for.
@@ -59,42 +59,6 @@ pub fn parse_request(url: &str) -> Result<(CcrUrl, Request)> {
     ))
 }
 
-/// The getter's credentials from `helm repo add --username --password`: those Helm passes
-/// (`HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD`), else those of the Helm repository whose URL
-/// is this very repository. Helm does not always pass them (Helm 4 fetches a `.prov` without
-/// them), and the user gave them for exactly this URL. `None`: the usual chain decides.
-pub fn helm_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
-    Credentials::new(
-        global.env.get("HELM_PLUGIN_USERNAME").unwrap_or(""),
-        global.env.get("HELM_PLUGIN_PASSWORD").unwrap_or(""),
-        None,
-        "the Helm repository (HELM_PLUGIN_USERNAME/HELM_PLUGIN_PASSWORD)",
-    )
-    .or_else(|| repository_file_credentials(repo, global))
-}
-
-/// Credentials of the first entry of Helm's repository file whose URL is `repo`'s. A missing
-/// or unreadable file is no error here: the usual chain still applies.
-fn repository_file_credentials(repo: &CcrUrl, global: &Global) -> Option<Credentials> {
-    let entries = match crate::settings::helm_repositories(&global.env) {
-        Ok((_, entries)) => entries,
-        Err(e) => {
-            global
-                .output()
-                .debug(&format!("ignoring Helm's repository file: {e:#}"));
-            return None;
-        }
-    };
-    let want = repo.repo_url();
-    entries.into_iter().find_map(|r| {
-        let url = CcrUrl::parse(r.url.trim_end_matches('/')).ok()?;
-        if url.rest.is_some() || url.repo_url() != want {
-            return None;
-        }
-        r.credentials(&format!("Helm repository {:?} (same URL)", r.name))
-    })
-}
-
 /// The getter's full argument list, `CERT KEY CA URL` (empty strings when Helm has none). A CA
 /// file given to `helm repo add --ca-file` is trusted like `--ca-file`; a client certificate
 /// has no use with CCR's signed requests and is ignored.
@@ -102,6 +66,7 @@ pub fn run_args(_cert: &str, _key: &str, ca: &str, url: &str, global: &Global) -
     if !ca.is_empty() && global.ca_file.is_none() {
         let mut global = global.clone();
         global.ca_file = Some(ca.into());
+        global.ca_file_source = Source::Helm("the CA file of the Helm repository");
         return run(url, &global);
     }
     run(url, global)
@@ -113,7 +78,8 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
     // Helm shows the getter's stderr only on failure; keep it free of progress bars.
     let mut global = global.clone();
     global.quiet = true;
-    let client = settings::connect(&repo, helm_credentials(&repo, &global), &global)
+    let getter = settings::getter_repo(&repo, &global);
+    let client = settings::connect(&repo, getter.credentials, &global)
         .with_context(|| format!("cannot fetch {url}"))?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
@@ -312,64 +278,6 @@ mod tests {
         ] {
             assert!(parse_request(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn credentials_from_helm_then_from_the_repository_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let repos = dir.path().join("repositories.yaml");
-        std::fs::write(
-            &repos,
-            [
-                "apiVersion: \"\"",
-                "generated: \"0001-01-01T00:00:00Z\"",
-                "repositories:",
-                "- name: other",
-                "  url: ccr://ccr-1/other",
-                "  username: OAK",
-                "  password: OSK",
-                "- name: nocreds",
-                "  url: ccr://ccr-1/ns/",
-                "- name: mine",
-                "  url: ccr://ccr-1/ns/",
-                "  username: AK",
-                "  password: SK",
-                "  caFile: \"\"",
-                "  insecure_skip_tls_verify: false",
-            ]
-            .join("\n"),
-        )
-        .unwrap();
-        let global = |pairs: &[(&str, &str)]| {
-            let mut env: Vec<(String, String)> = pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            env.push(("HELM_REPOSITORY_CONFIG".into(), repos.display().to_string()));
-            Global::new(crate::settings::Env::from_pairs(env))
-        };
-        let repo = CcrUrl::parse("ccr://ccr-1/ns").unwrap();
-        let from_helm = helm_credentials(
-            &repo,
-            &global(&[
-                ("HELM_PLUGIN_USERNAME", "HAK"),
-                ("HELM_PLUGIN_PASSWORD", "HSK"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(from_helm.access_key_id, "HAK");
-        assert_eq!(from_helm.secret_access_key, "HSK");
-        let from_file = helm_credentials(
-            &repo,
-            &global(&[("HELM_PLUGIN_USERNAME", ""), ("HELM_PLUGIN_PASSWORD", "")]),
-        )
-        .unwrap();
-        assert_eq!(from_file.access_key_id, "AK");
-        assert!(from_file.source.contains("mine"));
-        let elsewhere = CcrUrl::parse("ccr://ccr-2/ns").unwrap();
-        assert!(helm_credentials(&elsewhere, &global(&[])).is_none());
-        std::fs::write(&repos, "not: [valid").unwrap();
-        assert!(helm_credentials(&repo, &global(&[])).is_none());
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `helm ccr env [REPO] [--check]`: the settings a command would use, each with where it came
 //! from: repository, instance, namespace, endpoint, region and the credentials' source (the
-//! access key id, never the secret). `--check` makes one signed list call to prove access.
+//! access key id, never the secret), as [`settings::resolve`] finds them for every command.
+//! `--check` makes one signed list call, with a client built from that very resolution.
 
 use anyhow::Result;
 
-use crate::credentials;
 use crate::error::UsageError;
+use crate::registry::Registry;
 use crate::repo_ref;
-use crate::settings::{self, Global};
+use crate::settings::{self, Global, Repo, Resolved, Source};
 
 /// What `env` was asked for.
 pub struct EnvSettings {
@@ -38,12 +39,29 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         )?),
         None => None,
     };
-    let mut warn = |w: String| out.warn(&w);
-    let profile = credentials::bce_profile(&global.env, &mut warn)?;
-    let profile_region = profile.as_ref().and_then(|p| p.region.as_deref());
+    // The very resolution every other command makes: the BCE CLI profile is read only when
+    // the credentials or the region need it.
+    let resolved = settings::resolve(
+        repo.as_ref().map(|r| &r.url),
+        repo.as_ref().and_then(|r| r.credentials.clone()),
+        global,
+    )?;
+    out.result(&lines(&rows(repo.as_ref(), &resolved)));
+    if resolved.credentials.is_err() {
+        return resolved.credentials.map(drop);
+    }
+    if let (true, Some(r)) = (s.check, &repo) {
+        let endpoint = resolved.endpoint.value.base_url();
+        let client = resolved.into_registry(&r.url, global.output())?;
+        out.result(&lines(&[("check", check(&client, r, &endpoint)?)]));
+    }
+    Ok(())
+}
 
+/// The settings shown, each with where it came from.
+fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&str, String)> = Vec::new();
-    if let Some(r) = &repo {
+    if let Some(r) = repo {
         let url = r.url.repo_url();
         rows.push((
             "repository",
@@ -56,26 +74,23 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         rows.push(("instance", r.url.instance.clone()));
         rows.push(("namespace", r.url.namespace.clone()));
     }
-    let (endpoint, endpoint_from) =
-        settings::explain_endpoint(repo.as_ref().map(|r| &r.url), global, profile_region)?;
+    let endpoint = &resolved.endpoint;
     rows.push((
         "endpoint",
-        format!("{} (from {endpoint_from})", endpoint.base_url()),
+        format!("{} (from {})", endpoint.value.base_url(), endpoint.source),
     ));
-    let (region, region_from) = settings::resolve_region(global, profile_region);
+    let region = &resolved.region;
     rows.push((
         "region",
-        if region_from == "default" {
-            format!("{region} (default)")
-        } else {
-            format!("{region} (from {region_from})")
+        match &region.source {
+            Source::Default => format!("{} (default)", region.value),
+            Source::BceProfile => format!("{} (from the BCE CLI profile)", region.value),
+            from => format!("{} (from {from})", region.value),
         },
     ));
-    let explicit = repo.as_ref().and_then(|r| r.credentials.clone());
-    let creds = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
     rows.push((
         "credentials",
-        match &creds {
+        match &resolved.credentials {
             Ok(c) => format!(
                 "access key {} from {}{}",
                 c.access_key_id,
@@ -89,32 +104,26 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
             Err(_) => "none usable (see the error below)".into(),
         },
     ));
-    out.result(&lines(&rows));
-    creds?;
+    rows
+}
 
-    if let (true, Some(r)) = (s.check, &repo) {
-        let client = settings::connect(&r.url, r.credentials.clone(), global)?;
-        let total = client.probe().map_err(|e| {
-            e.context(format!(
-                "access check failed: listing the charts of {} at {}",
-                r.display,
-                endpoint.base_url()
-            ))
-        })?;
-        let charts = match total {
-            Some(1) => "1 chart".to_string(),
-            Some(n) => format!("{n} charts"),
-            None => "charts listed".to_string(),
-        };
-        out.result(&lines(&[(
-            "check",
-            format!(
-                "ok: a signed list call succeeded ({charts} in {})",
-                r.url.namespace
-            ),
-        )]));
-    }
-    Ok(())
+/// `--check`: one signed list call; the `check:` value, or the error saying what failed.
+fn check(client: &Registry, repo: &Repo, endpoint: &str) -> Result<String> {
+    let total = client.probe().map_err(|e| {
+        e.context(format!(
+            "access check failed: listing the charts of {} at {endpoint}",
+            repo.display
+        ))
+    })?;
+    let charts = match total {
+        Some(1) => "1 chart".to_string(),
+        Some(n) => format!("{n} charts"),
+        None => "charts listed".to_string(),
+    };
+    Ok(format!(
+        "ok: a signed list call succeeded ({charts} in {})",
+        repo.url.namespace
+    ))
 }
 
 #[cfg(test)]

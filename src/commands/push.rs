@@ -624,10 +624,7 @@ fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<Si
             p.file_name
         ));
     }
-    let key = sign
-        .key
-        .as_deref()
-        .or_else(|| global.env.get("HELM_CCR_SIGN_KEY"));
+    let key = sign.key.as_deref().or_else(|| global.env.sign_key());
     let signed = Gpg::from_env(&global.env, out)
         .clearsign(&message, key, sign.keyring.as_deref())
         .with_context(|| format!("signing {}", p.file_name))?;

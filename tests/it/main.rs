@@ -18,6 +18,7 @@ mod recipes;
 mod registry_answers;
 mod release;
 mod secrets;
+mod settings_env;
 mod signals;
 mod snapshots;
 mod structure;
