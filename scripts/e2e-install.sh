@@ -81,7 +81,7 @@ scripts/install-helm.sh 3.17.3 4.1.4 || fatal "scripts/install-helm.sh"
 helm3="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/3.17.3/helm"
 helm4="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/4.1.4/helm"
 
-# The Python that runs, by its real path (a pyenv shim would look for its root under HOME).
+# The Python that runs, by its real path (a pyenv shim without PYENV_ROOT looks under HOME).
 python=$(python3 -c 'import sys; print(sys.executable)') || fatal "python3 does not run"
 mkdir -p "$work/pybin" || fatal "mkdir $work/pybin"
 ln -s "$python" "$work/pybin/python3" || fatal "python3 link"
