@@ -46,7 +46,10 @@ die() {
 advise() {
   [ -n "${target:-}" ] || return 0
   rm -f "$tmp_bin" 2>/dev/null || :
-  if [ -f "$target" ] && "$target" version >/dev/null 2>&1; then
+  if [ "${replaced:-false}" = true ] && "$target" version >/dev/null 2>&1; then
+    printf '%s: the new binary is installed (%s) and works; run this hook again for the rest:\n  HELM_PLUGIN_DIR="%s" sh "%s/install-binary.sh"\n' \
+      "$me" "$target" "$plugin_dir" "$plugin_dir" >&2
+  elif [ -f "$target" ] && "$target" version >/dev/null 2>&1; then
     printf '%s: the binary already installed (%s) is unchanged and still works.\n' "$me" "$target" >&2
   else
     cat >&2 <<EOF
@@ -91,6 +94,7 @@ detect_platform
 bin_dir="$plugin_dir/bin"
 target="$bin_dir/helm-ccr$exe"
 tmp_bin="$bin_dir/.helm-ccr.tmp.$$$exe"
+replaced=false
 work=""
 cleanup() {
   if [ -n "$work" ]; then rm -rf "$work"; fi
@@ -126,6 +130,7 @@ install_file() {
   "$tmp_bin" version >/dev/null ||
     die "the new binary does not run ('helm-ccr version' failed): nothing was replaced"
   mv -f "$tmp_bin" "$target" || die "cannot rename $tmp_bin to $target"
+  replaced=true
 }
 
 # fetch URL FILE: 0 when FILE holds the body of a successful answer, non-zero otherwise.
