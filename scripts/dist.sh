@@ -38,7 +38,7 @@
 #   HELM_CCR_SIGN_PASSPHRASE_FILE=F   the key's passphrase, if it has one
 #   HELM_CCR_DIST_PLATFORMS="linux-amd64 ..."  `package` insists on exactly these assets
 #   HELM_CCR_DIST_BINARY=FILE         `build`: package this already-built binary instead of
-#                                     running cargo (tests)
+#                                     running cargo (tests); on Linux named by its linkage too
 #   SOURCE_DATE_EPOCH                 the time stamp inside every archive (default: the last
 #                                     commit's time): the same inputs give the same bytes
 set -euo pipefail
