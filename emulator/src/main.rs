@@ -7,16 +7,13 @@
 //! does): a slow network for benchmarks.
 //!
 //! Prints the base URL on stdout (one line), then serves. `--help` says all of this (exit 0);
-//! a bad flag is exit 2.
+//! a bad flag is one `Error:` line on stderr, exit 2.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ccr_emulator::{Config, Key};
-
-const USAGE: &str = "usage: ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... \
-[--overwrite] [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]";
 
 /// `--help`: the flags, what the emulator prints, and how to point helm-ccr at it.
 const HELP: &str = "\
@@ -135,7 +132,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("Error: {e}\n{USAGE}\n(see ccr-emulator --help)");
+            eprintln!("Error: {e} (see --help)");
             return ExitCode::from(2);
         }
     };
