@@ -17,8 +17,14 @@
 #      `cargo build --release --locked` in the plugin directory (a source checkout), honouring
 #      CARGO_TARGET_DIR;
 #   4. otherwise: say what to do, exit 1.
-# Set HELM_CCR_SKIP_DOWNLOAD=1 to go straight from 1 to 3.
-# Ends with a smoke run of `bin/helm-ccr version`.
+# Set HELM_CCR_SKIP_DOWNLOAD=1 to go straight from 1 to 3. HELM_CCR_RELEASE_ASSET=FILE names
+# another asset than helm-ccr-VERSION-OS-ARCH.tar.gz (e.g. a test build's ...-glibc.tar.gz); it
+# is checked against the same checksum list.
+#
+# Every step is checked. The binary in place is replaced only by a complete copy: the new one
+# is copied beside it under a temporary name (same directory), compared with its source (size
+# and sha256), smoke-run (`helm-ccr version`), and only then renamed over bin/helm-ccr. On any
+# failure the previous binary, if there was one, is left as it was.
 
 set -eu
 
@@ -27,7 +33,33 @@ release_repo="https://github.com/baidubce-community/helm-ccr"
 
 me="helm-ccr install"
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 1; }
+die() {
+  printf '%s: error: %s\n' "$me" "$*" >&2
+  advise
+  exit 1
+}
+
+# advise: after a failure, what state the plugin is in and what to do next (a failed
+# `helm plugin install` leaves the plugin directory in place: a plain retry says "plugin
+# already exists"). The hook never removes the plugin directory itself: for a local or git
+# install it can be the user's own checkout.
+advise() {
+  [ -n "${target:-}" ] || return 0
+  rm -f "$tmp_bin" 2>/dev/null || :
+  if [ "${replaced:-false}" = true ] && "$target" version >/dev/null 2>&1; then
+    printf '%s: the new binary is installed (%s) and works; run this hook again for the rest:\n  HELM_PLUGIN_DIR="%s" sh "%s/install-binary.sh"\n' \
+      "$me" "$target" "$plugin_dir" "$plugin_dir" >&2
+  elif [ -f "$target" ] && "$target" version >/dev/null 2>&1; then
+    printf '%s: the binary already installed (%s) is unchanged and still works.\n' "$me" "$target" >&2
+  else
+    cat >&2 <<EOF
+$me: the 'ccr' plugin is left without a working binary. Remove it before installing again:
+  helm plugin uninstall ccr
+or fix the cause and run this hook again:
+  HELM_PLUGIN_DIR="$plugin_dir" sh "$plugin_dir/install-binary.sh"
+EOF
+  fi
+}
 
 [ -n "${HELM_PLUGIN_DIR:-}" ] || die "HELM_PLUGIN_DIR is not set (this script is run by 'helm plugin install')"
 [ -d "$HELM_PLUGIN_DIR" ] || die "HELM_PLUGIN_DIR=$HELM_PLUGIN_DIR is not a directory"
@@ -61,21 +93,44 @@ detect_platform
 
 bin_dir="$plugin_dir/bin"
 target="$bin_dir/helm-ccr$exe"
+tmp_bin="$bin_dir/.helm-ccr.tmp.$$$exe"
+replaced=false
 work=""
 cleanup() {
   if [ -n "$work" ]; then rm -rf "$work"; fi
-  rm -f "$bin_dir/.helm-ccr.tmp.$$"
+  rm -f "$tmp_bin" 2>/dev/null || :
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# install_file SRC: put SRC at bin/helm-ccr atomically (copy beside it, then rename).
+size_of() { wc -c <"$1" | tr -d ' '; }
+
+# install_file SRC: put SRC at bin/helm-ccr, or fail leaving what is there untouched: copy
+# beside it under a temporary name, compare the copy with SRC (size, sha256 when a tool for it
+# exists), smoke-run the copy, then rename it over bin/helm-ccr (atomic within a directory).
+# Every step is checked explicitly: this runs inside `if`, where `set -e` does not apply.
 install_file() {
-  mkdir -p "$bin_dir"
-  cp "$1" "$bin_dir/.helm-ccr.tmp.$$"
-  chmod 0755 "$bin_dir/.helm-ccr.tmp.$$"
-  mv -f "$bin_dir/.helm-ccr.tmp.$$" "$target"
+  src=$1
+  mkdir -p "$bin_dir" || die "cannot create $bin_dir"
+  rm -f "$tmp_bin" 2>/dev/null || :
+  cp "$src" "$tmp_bin" || die "cannot copy $src to $tmp_bin (is $bin_dir writable, is the disk full?)"
+  chmod 0755 "$tmp_bin" || die "cannot make $tmp_bin executable"
+  src_size=$(size_of "$src") || die "cannot read the size of $src"
+  tmp_size=$(size_of "$tmp_bin") || die "cannot read the size of $tmp_bin"
+  [ -n "$src_size" ] && [ "$src_size" = "$tmp_size" ] ||
+    die "the copy of $src is incomplete ($tmp_size of $src_size bytes; is the disk full?)"
+  if src_sha=$(sha256_of "$src"); then
+    tmp_sha=$(sha256_of "$tmp_bin") || die "cannot compute the sha256 of $tmp_bin"
+    [ -n "$src_sha" ] && [ "$src_sha" = "$tmp_sha" ] ||
+      die "the copy of $src differs from it (sha256 $tmp_sha, not $src_sha)"
+  elif command -v cmp >/dev/null 2>&1; then
+    cmp -s "$src" "$tmp_bin" || die "the copy of $src differs from it"
+  fi
+  "$tmp_bin" version >/dev/null ||
+    die "the new binary does not run ('helm-ccr version' failed): nothing was replaced"
+  mv -f "$tmp_bin" "$target" || die "cannot rename $tmp_bin to $target"
+  replaced=true
 }
 
 # fetch URL FILE: 0 when FILE holds the body of a successful answer, non-zero otherwise.
@@ -123,7 +178,10 @@ install_release() {
   fi
   base=${HELM_CCR_RELEASE_BASE_URL:-$release_repo/releases/download/v$version}
   base=${base%/}
-  asset="helm-ccr-$version-$os-$arch.tar.gz"
+  asset=${HELM_CCR_RELEASE_ASSET:-helm-ccr-$version-$os-$arch.tar.gz}
+  case "$asset" in
+    */* | "" | .*) die "HELM_CCR_RELEASE_ASSET=$asset is not a file name" ;;
+  esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-install.XXXXXX") || die "cannot create a temporary directory"
   if [ -f "$plugin_dir/checksums.txt" ]; then
     sums="$plugin_dir/checksums.txt"
@@ -194,16 +252,16 @@ install_getter() {
   if [ -e "$getter" ] && [ ! -f "$getter/.helm-ccr-getter" ]; then
     die "$getter exists and was not written by this plugin: remove it, then run HELM_PLUGIN_DIR=\"$plugin_dir\" sh \"$plugin_dir/install-binary.sh\""
   fi
-  rm -rf "$getter"
-  mkdir -p "$getter/bin"
-  cp "$plugin_dir/getter/ccr-getter.yaml" "$getter/plugin.yaml"
+  rm -rf "$getter" || die "cannot remove the previous $getter"
+  mkdir -p "$getter/bin" || die "cannot create $getter/bin"
+  cp "$plugin_dir/getter/ccr-getter.yaml" "$getter/plugin.yaml" || die "cannot write $getter/plugin.yaml"
   if [ "$os" = windows ]; then
-    cp "$target" "$getter/bin/helm-ccr$exe"
+    cp "$target" "$getter/bin/helm-ccr$exe" || die "cannot copy $target to $getter/bin"
   else
-    ln -s "$target" "$getter/bin/helm-ccr"
+    ln -s "$target" "$getter/bin/helm-ccr" || die "cannot link $getter/bin/helm-ccr to $target"
   fi
   printf 'written by the ccr plugin at %s; removed by its delete hook\n' "$plugin_dir" \
-    >"$getter/.helm-ccr-getter"
+    >"$getter/.helm-ccr-getter" || die "cannot write $getter/.helm-ccr-getter"
   say "installed the ccr-getter plugin (ccr:// repositories) at $getter"
 }
 
@@ -230,14 +288,13 @@ $me: error: no helm-ccr binary could be installed for v$version. Do one of these
   - install the Rust toolchain (https://rustup.rs), if the plugin is a source checkout;
 then run the hook again:  HELM_PLUGIN_DIR="$plugin_dir" sh "$plugin_dir/install-binary.sh"
 EOF
+      advise
       exit 1
     fi
   fi
 fi
 
-if ! "$target" version >/dev/null; then
-  rm -f "$target"
-  die "the installed binary does not run ('helm-ccr version' failed): removed it"
-fi
+# install_file smoke-ran the very file renamed into place; this checks the rename.
+"$target" version >/dev/null || die "$target does not run ('helm-ccr version' failed)"
 install_getter
 say "$("$target" version 2>/dev/null | head -n 1) ready: try 'helm ccr --help'"

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds what a release publishes, into dist/ (HELM_CCR_DIST_DIR to change):
 #   helm-ccr-<version>-<os>-<arch>.tar.gz   the binary (helm-ccr, helm-ccr.exe on Windows),
-#                                           LICENSE and README.md; one per platform
+#                                           LICENSE and README.md; one per platform. On Linux
+#                                           only a static binary gets this name (the release's
+#                                           musl build; what the install hook downloads); a
+#                                           glibc-linked one is named ...-linux-<arch>-glibc.tar.gz,
+#                                           with a warning on stderr (the hook takes it only when
+#                                           HELM_CCR_RELEASE_ASSET names it, as the tests do)
 #   ccr-<version>.tgz                       the plugin package for `helm plugin install` (Helm 4):
 #                                           ccr/plugin.yaml (first), install-binary.sh, getter/,
 #                                           completion.yaml, plugin.complete (shell completion),
@@ -14,7 +19,10 @@
 #   sha256sums.txt                          `sha256sum` format, over every file above
 #
 #   scripts/dist.sh [TARGET]          build for the host (or a Rust target triple), then package:
-#                                     what a maintainer runs locally
+#                                     what a maintainer runs locally. On a Linux host without
+#                                     TARGET it builds <arch>-unknown-linux-musl when that
+#                                     target is installed (`rustup target add ...`; ring needs a
+#                                     musl C compiler, e.g. musl-tools), else the glibc build
 #   scripts/dist.sh build [TARGET]    only the platform asset (one release runner per target)
 #   scripts/dist.sh package           checksums.txt, the plugin package, its .prov and
 #                                     sha256sums.txt, from the platform assets already in dist/
@@ -30,7 +38,7 @@
 #   HELM_CCR_SIGN_PASSPHRASE_FILE=F   the key's passphrase, if it has one
 #   HELM_CCR_DIST_PLATFORMS="linux-amd64 ..."  `package` insists on exactly these assets
 #   HELM_CCR_DIST_BINARY=FILE         `build`: package this already-built binary instead of
-#                                     running cargo (tests)
+#                                     running cargo (tests); on Linux named by its linkage too
 #   SOURCE_DATE_EPOCH                 the time stamp inside every archive (default: the last
 #                                     commit's time): the same inputs give the same bytes
 set -euo pipefail
@@ -122,12 +130,53 @@ platform_of() {
   echo "$os-$arch"
 }
 
+# elf_interp FILE: the program interpreter (dynamic loader) an ELF binary names, empty for a
+# static one; "not-elf" for anything else.
+elf_interp() {
+  [ -n "$python" ] || die "python3 is needed to inspect $1"
+  "$python" - "$(native "$1")" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    h = f.read(64)
+    if h[:4] != b"\x7fELF":
+        print("not-elf")
+        sys.exit(0)
+    wide, e = h[4] == 2, "<" if h[5] == 1 else ">"
+    if wide:
+        phoff = struct.unpack_from(e + "Q", h, 32)[0]
+        phentsize, phnum = struct.unpack_from(e + "HH", h, 54)
+    else:
+        phoff = struct.unpack_from(e + "I", h, 28)[0]
+        phentsize, phnum = struct.unpack_from(e + "HH", h, 42)
+    for i in range(phnum):
+        f.seek(phoff + i * phentsize)
+        ph = f.read(phentsize)
+        if struct.unpack_from(e + "I", ph, 0)[0] != 3:  # PT_INTERP
+            continue
+        off, size = (struct.unpack_from(e + "QQQQQ", ph, 8)[0::4] if wide
+                     else struct.unpack_from(e + "IIIII", ph, 4)[0::4])
+        f.seek(off)
+        print(f.read(size).rstrip(b"\0").decode("latin-1"))
+        break
+PY
+}
+
 build() {
-  local target=${1:-} host platform exe="" binary target_dir
+  local target=${1:-} host platform exe="" binary target_dir musl
   host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p') || true
   if [ -z "$target" ]; then
     [ -n "$host" ] || die "cannot tell the host's Rust target (is rustc on PATH?); name one"
     platform=$(platform_of "$host")
+    # A Linux release asset is a static musl binary: build that when the target is there.
+    case "$host" in
+      *-linux-gnu*)
+        musl="${host%%-*}-unknown-linux-musl"
+        if [ -z "${HELM_CCR_DIST_BINARY:-}" ] &&
+          rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+          target=$musl
+        fi
+        ;;
+    esac
   else
     platform=$(platform_of "$target")
   fi
@@ -149,8 +198,34 @@ build() {
     fi
   fi
   [ -f "$binary" ] || die "$binary does not exist"
+  # Only a static Linux binary may carry the release name the install hook downloads.
+  local interp="" flavour=""
+  case "$platform" in
+    linux-*)
+      interp=$(elf_interp "$binary") || die "cannot inspect $binary"
+      case "$interp" in
+        "") ;;
+        not-elf) say "WARNING: $binary is no ELF binary (a test stand-in?): packaged as it is" ;;
+        *ld-linux*) flavour=-glibc ;;
+        *) flavour=-dynamic ;;
+      esac
+      ;;
+  esac
   mkdir -p "$dist"
-  local asset="$dist/helm-ccr-$version-$platform.tar.gz"
+  rm -f "$dist/helm-ccr-$version-$platform.tar.gz" "$dist/helm-ccr-$version-$platform-glibc.tar.gz" \
+    "$dist/helm-ccr-$version-$platform-dynamic.tar.gz"
+  local asset="$dist/helm-ccr-$version-$platform$flavour.tar.gz"
+  if [ -n "$flavour" ]; then
+    musl=${target:-$host}
+    musl="${musl%%-*}-unknown-linux-musl"
+    {
+      echo "dist.sh: WARNING: $binary is dynamically linked (loader $interp), not the static musl"
+      echo "dist.sh: WARNING: binary a release ships: it is packaged as $(basename "$asset"),"
+      echo "dist.sh: WARNING: which is no release asset and which the install hook does not pick"
+      echo "dist.sh: WARNING: unless HELM_CCR_RELEASE_ASSET names it. For the release asset:"
+      echo "dist.sh: WARNING:   rustup target add $musl  (and a musl C compiler: musl-tools)"
+    } >&2
+  fi
   mktar "$asset" --exec "helm-ccr$exe" \
     "helm-ccr$exe=$binary" "LICENSE=$root/LICENSE" "README.md=$root/README.md"
   say "wrote $asset"
@@ -214,6 +289,13 @@ package() {
   for a in "$dist/helm-ccr-$version-"*.tar.gz; do assets+=("$(basename "$a")"); done
   shopt -u nullglob
   [ ${#assets[@]} -gt 0 ] || die "no helm-ccr-$version-*.tar.gz in $dist: run 'scripts/dist.sh build [TARGET]' first"
+  for a in "${assets[@]}"; do
+    case "$a" in
+      *-glibc.tar.gz | *-dynamic.tar.gz)
+        echo "dist.sh: WARNING: $a (dynamically linked) goes into checksums.txt: this package is no release" >&2
+        ;;
+    esac
+  done
   if [ -n "${HELM_CCR_DIST_PLATFORMS:-}" ]; then
     local want=() have=() p
     for p in $HELM_CCR_DIST_PLATFORMS; do want+=("helm-ccr-$version-$p.tar.gz"); done

@@ -9,9 +9,19 @@
 #      a package changed after signing is refused; an asset that differs from the package's
 #      checksums.txt is refused (even though the mirror's sha256sums.txt vouches for it) and
 #      nothing usable is left; the offline install from downloaded files;
-#   4. Helm 3.17.3: `helm plugin install file://<git repository>` (what `helm plugin install
+#      a failed install names `helm plugin uninstall ccr`, after which a retry works;
+#   4. the hook run again over a working install (an update) with bin/ immutable (chattr +i as
+#      root, read-only otherwise), with bin/ on a full filesystem (a small tmpfs, as root), and
+#      with a new binary that does not run: it fails, and the old binary is unchanged and works;
+#   5. Helm 3.17.3: `helm plugin install file://<git repository>` (what `helm plugin install
 #      https://github.com/...` does), the hook fetching the binary from the mirror and checking
 #      it against the mirror's sha256sums.txt; a tampered asset is refused, nothing usable left.
+# Everything after installing Helm runs with HOME set to a sealed directory (immutable as root,
+# read-only otherwise) seeded with ~/.gnupg, ~/.config/helm, ~/.cache and ~/.npm: any write into
+# a home directory fails the step that tried it, and the last check compares the home's listing
+# and hashes before and after. GnuPG runs only with its own GNUPGHOME under the work directory.
+# On Linux without an installed musl target, dist.sh writes a glibc-linked asset named
+# ...-linux-<arch>-glibc.tar.gz; the hook is then pointed at it with HELM_CCR_RELEASE_ASSET.
 # Prints `ok - NAME` / `not ok - NAME` per check and `e2e-install: N passed, M failed`.
 #   scripts/e2e-install.sh                     # builds the release binary (cargo build --release)
 #   E2E_DIST_BINARY=target/debug/helm-ccr scripts/e2e-install.sh   # package this binary instead
@@ -24,15 +34,38 @@ cd "$root" || exit 1
 checks_name=e2e-install
 work=$(mktemp -d "${TMPDIR:-/tmp}/helm-ccr-e2e-install.XXXXXX")
 server_pid=""
+mounted=""
+locked=()
+is_root=false
+if [ "$(id -u)" = 0 ]; then is_root=true; fi
+
+# lock PATH...: make PATH (recursively) unwritable, even for root: chattr +i as root (where the
+# filesystem supports it), chmod a-w otherwise. Returns 1 when that is impossible here.
+lock() {
+  if $is_root; then
+    command -v chattr >/dev/null 2>&1 && chattr -R +i "$@" 2>/dev/null || return 1
+  else
+    chmod -R a-w "$@" || return 1
+  fi
+  locked+=("$@")
+}
+unlock() {
+  if $is_root; then chattr -R -i "$@" 2>/dev/null; else chmod -R u+w "$@"; fi
+}
 
 cleanup() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null
   fi
-  if [ -d "$work/gnupg" ] && command -v gpgconf >/dev/null 2>&1; then
-    GNUPGHOME="$work/gnupg" gpgconf --kill all >/dev/null 2>&1
-  fi
+  local g
+  for g in "$work/gnupg" "$work/gnupg-show"; do
+    if [ -d "$g" ] && command -v gpgconf >/dev/null 2>&1; then
+      GNUPGHOME="$g" gpgconf --kill all >/dev/null 2>&1
+    fi
+  done
+  if [ -n "$mounted" ]; then umount "$mounted" 2>/dev/null; fi
+  if [ ${#locked[@]} -gt 0 ]; then unlock "${locked[@]}"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,16 +75,46 @@ trap 'exit 143' TERM
 # shellcheck source=scripts/lib/checks.sh
 . "$root/scripts/lib/checks.sh"
 
+# Installing the tools may use the network and npm's user configuration (its cache goes under
+# the tools cache, see install-helm.sh); everything after this runs in the sealed HOME.
 scripts/install-helm.sh 3.17.3 4.1.4 || fatal "scripts/install-helm.sh"
 helm3="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/3.17.3/helm"
 helm4="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm/4.1.4/helm"
+
+# The Python that runs, by its real path (a pyenv shim without PYENV_ROOT looks under HOME).
+python=$(python3 -c 'import sys; print(sys.executable)') || fatal "python3 does not run"
+mkdir -p "$work/pybin" || fatal "mkdir $work/pybin"
+ln -s "$python" "$work/pybin/python3" || fatal "python3 link"
+export PATH="$work/pybin:$PATH"
+# The toolchain's own homes stay where they are (dist.sh builds with cargo without E2E_DIST_BINARY).
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+
+sealed="$work/sealed-home"
+mkdir -p "$sealed/.gnupg" "$sealed/.config/helm" "$sealed/.cache" "$sealed/.npm" \
+  "$sealed/.local/share/helm" || fatal "sealed home"
+chmod 700 "$sealed/.gnupg"
+printf 'the sealed HOME of scripts/e2e-install.sh: nothing may change here\n' >"$sealed/README"
+home_state() {
+  (cd "$1" && find . -printf '%p %y %m %s\n' | LC_ALL=C sort &&
+    find . -type f -exec sha256sum {} + | LC_ALL=C sort -k 2)
+}
+home_state "$sealed" >"$work/home-before.txt" || fatal "listing the sealed home"
+if lock "$sealed"; then
+  if $is_root; then home_lock="immutable (chattr +i)"; else home_lock="read-only (chmod a-w)"; fi
+else
+  home_lock="NOT locked (chattr unsupported here): checked by the listing only"
+fi
+export HOME="$sealed"
+unset GNUPGHOME XDG_CONFIG_HOME XDG_CACHE_HOME XDG_DATA_HOME
+echo "==> HOME=$HOME, $home_lock"
+
 version=$(scripts/dist.sh version) || fatal "scripts/dist.sh version"
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) platform=linux-amd64 ;;
   Linux-aarch64) platform=linux-arm64 ;;
   *) fatal "the pinned Helm binaries are linux-amd64 only" ;;
 esac
-asset="helm-ccr-$version-$platform.tar.gz"
+release_asset="helm-ccr-$version-$platform.tar.gz"
 pkg="ccr-$version.tgz"
 
 echo "==> throwaway GnuPG key"
@@ -66,7 +129,8 @@ gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
   --quick-generate-key "someone else <other@helm-ccr.invalid>" ed25519 sign never >/dev/null 2>&1 ||
   fatal "gpg key generation"
 gpg --batch --quiet --export other@helm-ccr.invalid >"$work/other.gpg" || fatal "gpg --export"
-# dist.sh signs from the exported secret keyring, not from this GNUPGHOME (as in the release job).
+# dist.sh signs from the exported secret keyring, not from this GNUPGHOME (as in the release job);
+# with GNUPGHOME unset, a gpg that reached for ~/.gnupg would fail in the sealed HOME.
 gpgconf --kill all >/dev/null 2>&1
 unset GNUPGHOME
 
@@ -87,6 +151,31 @@ env "${dist_env[@]}" scripts/dist.sh >"$work/dist.log" 2>&1 || {
   cat "$work/dist.log"
   fatal "scripts/dist.sh"
 }
+# The asset dist.sh wrote: the release name for a static binary, ...-glibc.tar.gz otherwise.
+shopt -s nullglob
+assets=("$dist/helm-ccr-$version-$platform"*.tar.gz)
+shopt -u nullglob
+[ ${#assets[@]} = 1 ] || { cat "$work/dist.log"; fatal "dist.sh wrote ${#assets[@]} assets for $platform"; }
+asset=$(basename "${assets[0]}")
+asset_env=()
+if [ "$asset" != "$release_asset" ]; then asset_env=(HELM_CCR_RELEASE_ASSET="$asset"); fi
+
+# A glibc-linked binary is never named as the release asset; dist.sh says so on stderr.
+asset_named_by_linkage() {
+  cat "$work/dist.log"
+  mkdir -p "$work/asset-x" && tar -xzf "$dist/$asset" -C "$work/asset-x" helm-ccr || return 1
+  local dynamic=false
+  if head -c 4096 "$work/asset-x/helm-ccr" | grep -qa 'ld-linux'; then dynamic=true; fi
+  case "$asset" in
+    "$release_asset")
+      if $dynamic; then echo "(a glibc-linked binary named $asset)"; return 1; fi ;;
+    "helm-ccr-$version-$platform-glibc.tar.gz")
+      $dynamic || { echo "(a static binary named $asset)"; return 1; }
+      grep -q "WARNING: .*dynamically linked" "$work/dist.log" || { echo "(no warning)"; return 1; } ;;
+    *) echo "(unexpected name $asset)"; return 1 ;;
+  esac
+}
+check "scripts/dist.sh names the asset by its linkage: $asset" asset_named_by_linkage
 
 dist_made_everything() {
   ls -l "$dist"
@@ -97,7 +186,9 @@ dist_made_everything() {
   (cd "$dist" && sha256sum -c sha256sums.txt) || return 1
   # The exported public key is the test key (and only it).
   local keys
-  keys=$(gpg --batch --with-colons --show-keys "$dist/helm-ccr-release-key.gpg") || return 1
+  mkdir -p "$work/gnupg-show" && chmod 700 "$work/gnupg-show"
+  keys=$(GNUPGHOME="$work/gnupg-show" gpg --batch --with-colons --show-keys \
+    "$dist/helm-ccr-release-key.gpg") || return 1
   if [ "$(grep -c '^pub:' <<<"$keys")" != 1 ] || ! grep -q 'release-test@helm-ccr.invalid' <<<"$keys"; then
     echo "(helm-ccr-release-key.gpg is not the signer's public key alone)"
     return 1
@@ -177,7 +268,7 @@ echo "==> release mirror at $mirror"
 # Only what a user without Rust has: a PATH of links to the few tools Helm and the hook use.
 tools="$work/tools"
 mkdir -p "$tools"
-for t in sh bash env cat cp mv rm mkdir chmod ln ls sed awk head cut tr uname mktemp dirname \
+for t in sh bash env cat cp mv rm mkdir chmod ln ls sed awk head cut tr wc uname mktemp dirname \
   tar gzip curl sha256sum git grep; do
   p=$(command -v "$t") || fatal "$t is not installed"
   ln -s "$p" "$tools/$t"
@@ -198,7 +289,7 @@ run() {
   env -i PATH="$no_rust_path" HOME="$homes/home" TMPDIR="$work" \
     HELM_CONFIG_HOME="$homes/config" HELM_DATA_HOME="$homes/data" \
     HELM_CACHE_HOME="$homes/cache" HELM_PLUGINS="$homes/data/plugins" \
-    HELM_CCR_RELEASE_BASE_URL="$base_url" "$@"
+    HELM_CCR_RELEASE_BASE_URL="$base_url" ${asset_env[@]+"${asset_env[@]}"} "$@"
 }
 
 # installed_and_working HELM SOURCE WANT [FLAGS...]: the install prints WANT and the hook
@@ -229,6 +320,7 @@ refused_and_unusable() {
   out=$(run "$helm" plugin install "$source" "$@" 2>&1)
   rc=$?
   printf '%s\n' "$out"
+  printf '%s\n' "$out" >"$homes/install.out"
   [ $rc -ne 0 ] || { echo "(the install succeeded)"; return 1; }
   grep -qF -- "$want" <<<"$out" || { echo "(output lacks: $want)"; return 1; }
   local d
@@ -314,6 +406,24 @@ check "[helm 4.1.4] an asset differing from the package's checksums.txt is refus
   refused_and_unusable "$helm4" "$mirror/bad-asset/$pkg" "checksum mismatch" \
   --keyring "$dist/helm-ccr-release-key.gpg"
 
+# retried HELM SOURCE [FLAGS...]: after a failed install, the hook's message names `helm plugin
+# uninstall ccr`; the plain retry still meets the plugin left behind; after the uninstall the
+# same install, from the good mirror, works.
+retried() {
+  local helm=$1 source=$2 out
+  shift 2
+  cat "$homes/install.out"
+  grep -qF "helm plugin uninstall ccr" "$homes/install.out" ||
+    { echo "(the failed install does not name 'helm plugin uninstall ccr')"; return 1; }
+  base_url="$mirror/good"
+  out=$(run "$helm" plugin install "$source" "$@" 2>&1) && { echo "(the retry over the left plugin succeeded)"; return 1; }
+  printf '%s\n' "$out"
+  run "$helm" plugin uninstall ccr || return 1
+  installed_and_working "$helm" "$source" "Installed plugin: ccr" "$@"
+}
+check "[helm 4.1.4] the failure says 'helm plugin uninstall ccr'; after it the install works" \
+  retried "$helm4" "$mirror/good/$pkg" --keyring "$dist/helm-ccr-release-key.gpg"
+
 # Offline: the downloaded package, .prov and asset in one directory, no server.
 mkdir -p "$work/downloads"
 cp "$dist/$pkg" "$dist/$pkg.prov" "$dist/$asset" "$dist/helm-ccr-release-key.gpg" "$work/downloads/"
@@ -322,6 +432,90 @@ base_url="$work/downloads"
 check "[helm 4.1.4] offline: helm plugin install ./$pkg --keyring, HELM_CCR_RELEASE_BASE_URL=<download dir>" \
   installed_and_working "$helm4" "$work/downloads/$pkg" "Plugin Hash Verified: sha256:$pkg_sha" \
   --keyring "$work/downloads/helm-ccr-release-key.gpg"
+
+echo "==> the hook over a working install: nothing but a complete, working binary replaces it"
+in_homes helm4-update
+base_url="$mirror/good"
+check "[helm 4.1.4] install from $mirror/good/$pkg (the binary to keep)" \
+  installed_and_working "$helm4" "$mirror/good/$pkg" "Installed plugin: ccr" \
+  --keyring "$dist/helm-ccr-release-key.gpg"
+pdir=""
+for f in "$homes"/data/plugins/*/install-binary.sh; do
+  if [ -f "$f" ]; then pdir=$(dirname "$f") && break; fi
+done
+old_sha=$(sha256sum "$pdir/bin/helm-ccr" 2>/dev/null | cut -d ' ' -f 1)
+[ -n "$old_sha" ] || fatal "no installed binary under $homes/data/plugins"
+
+# kept_after_failed_hook WANT [ENV...]: the hook, run again as Helm runs it (sh, with
+# HELM_PLUGIN_DIR), fails saying WANT and that the old binary still works; the binary is the
+# same file, bytes unchanged; `helm ccr version` works; no temporary copy is left in bin/.
+kept_after_failed_hook() {
+  local want=$1 out rc
+  shift
+  out=$(run env HELM_PLUGIN_DIR="$pdir" "$@" sh "$pdir/install-binary.sh" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  [ $rc -ne 0 ] || { echo "(the hook succeeded)"; return 1; }
+  grep -qF -- "$want" <<<"$out" || { echo "(output lacks: $want)"; return 1; }
+  grep -qF "is unchanged and still works" <<<"$out" || { echo "(no word on the old binary)"; return 1; }
+  ls -la "$pdir/bin"
+  [ "$(sha256sum "$pdir/bin/helm-ccr" | cut -d ' ' -f 1)" = "$old_sha" ] ||
+    { echo "(bin/helm-ccr changed)"; return 1; }
+  local t
+  for t in "$pdir"/bin/.helm-ccr.tmp*; do
+    if [ -e "$t" ]; then echo "(a temporary copy is left: $t)"; return 1; fi
+  done
+  expect_output "$version" run "$helm4" ccr version
+}
+
+bin_locked() {
+  lock "$pdir/bin" || { echo "(cannot lock $pdir/bin)"; return 1; }
+  kept_after_failed_hook "cannot copy"
+  local rc=$?
+  unlock "$pdir/bin"
+  return $rc
+}
+if $is_root && ! { command -v chattr >/dev/null 2>&1 && chattr +i "$pdir/bin" 2>/dev/null && chattr -i "$pdir/bin"; }; then
+  skip "[hook] bin/ immutable: the hook fails, the old binary is kept and works" "chattr +i is not supported here"
+else
+  check "[hook] bin/ $(if $is_root; then echo "immutable (chattr +i)"; else echo "read-only"; fi): the hook fails, the old binary is kept and works" \
+    bin_locked
+fi
+
+# bin/ on a tmpfs with room for the old binary and half another: the copy runs out of space.
+bin_full() {
+  local size
+  size=$(wc -c <"$pdir/bin/helm-ccr") || return 1
+  mv "$pdir/bin" "$pdir/bin.real" || return 1
+  mkdir "$pdir/bin" || return 1
+  if ! mount -t tmpfs -o "size=$((size * 3 / 2))" tmpfs "$pdir/bin"; then
+    rmdir "$pdir/bin"
+    mv "$pdir/bin.real" "$pdir/bin"
+    return 1
+  fi
+  mounted="$pdir/bin"
+  cp -p "$pdir/bin.real/helm-ccr" "$pdir/bin/helm-ccr" || return 1
+  df -h "$pdir/bin"
+  kept_after_failed_hook "No space left on device"
+  local rc=$?
+  umount "$pdir/bin" && mounted="" && rmdir "$pdir/bin" && mv "$pdir/bin.real" "$pdir/bin" || rc=1
+  return $rc
+}
+probe="$work/mount-probe"
+mkdir -p "$probe"
+if $is_root && mount -t tmpfs -o size=64k tmpfs "$probe" 2>/dev/null && umount "$probe"; then
+  check "[hook] bin/ on a full filesystem (tmpfs): the truncated copy replaces nothing" bin_full
+else
+  skip "[hook] bin/ on a full filesystem (tmpfs): the truncated copy replaces nothing" \
+    "mounting a tmpfs needs root (and a mount namespace that allows it)"
+fi
+
+printf '#!/bin/sh\necho "helm-ccr: broken" >&2\nexit 3\n' >"$work/broken-helm-ccr"
+chmod 755 "$work/broken-helm-ccr"
+check "[hook] a new binary that does not run (HELM_CCR_BINARY): the old one is kept and works" \
+  kept_after_failed_hook "the new binary does not run" HELM_CCR_BINARY="$work/broken-helm-ccr"
+check "[hook] run again with bin/ writable: it succeeds" \
+  expect_output "ready: try 'helm ccr --help'" run env HELM_PLUGIN_DIR="$pdir" sh "$pdir/install-binary.sh"
 
 echo "==> Helm 3.17.3: a git repository"
 # A repository holding the working tree's files (committed or not), named as GitHub's would be.
@@ -352,6 +546,15 @@ cp "$dist/sha256sums.txt" "$www/bad-asset-genuine-sums/"
 base_url="$mirror/bad-asset-genuine-sums"
 check "[helm 3.17.3] an asset differing from the release's sha256sums.txt is refused" \
   refused_and_unusable "$helm3" "file://$repo" "checksum mismatch"
+check "[helm 3.17.3] the failure says 'helm plugin uninstall ccr'; after it the install works" \
+  retried "$helm3" "file://$repo" --version "v$version"
 
-echo "e2e-install: $passed passed, $failed failed"
+home_unchanged() {
+  echo "HOME=$sealed, $home_lock"
+  home_state "$sealed" >"$work/home-after.txt" || return 1
+  diff "$work/home-before.txt" "$work/home-after.txt"
+}
+check "the sealed HOME is unchanged (listing and sha256 before and after)" home_unchanged
+
+echo "e2e-install: $passed passed, $failed failed${skipped:+, $skipped skipped}"
 [ "$failed" -eq 0 ]

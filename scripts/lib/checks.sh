@@ -22,6 +22,13 @@ check() {
   fi
 }
 
+# skip NAME REASON: a check this machine cannot run (TAP's SKIP directive).
+skipped=""
+skip() {
+  echo "ok - $1 # SKIP $2"
+  skipped=$((${skipped:-0} + 1))
+}
+
 # fatal MESSAGE: a setup step failed; nothing after it can run.
 fatal() {
   echo "${checks_name:?}: setup failed: $*" >&2
