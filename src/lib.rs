@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod env;
 pub mod error;
 pub mod gpg;
+pub mod hashing;
 pub mod index;
 pub mod multipart;
 pub mod output;
