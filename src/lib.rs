@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod chart;
+pub mod chart_prepare;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod multipart;
 pub mod output;
 pub mod pool;
 pub mod provenance;
+pub mod provenance_sign;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;
