@@ -143,19 +143,10 @@ fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
             .download_verified(name, Expected::Unlisted, &Spool)?
             .file);
     }
-    let listed = listed_version(client, name);
-    let expected = match &listed {
-        Ok(Some(v)) => Expected::from(v),
-        // A package the registry does not list has no digest to check against, as when it
-        // lists no digest.
-        Ok(None) => Expected::NoDigest { malformed: None },
-        // Said below, unless the download fails too: its own error comes first.
-        Err(_) => Expected::Unlisted,
-    };
-    let file = client.download_verified(name, expected, &Spool)?.file;
-    // Bytes whose digest could not be looked up are not served.
-    listed.with_context(|| format!("looking up the digest of {name}"))?;
-    Ok(file)
+    // Looked up once the download is whole: a failing registry gets no request more.
+    let look_up =
+        || listed_version(client, name).with_context(|| format!("looking up the digest of {name}"));
+    Ok(client.download_verified_after(name, look_up)?.file)
 }
 
 /// The version the package `file` (`NAME-VERSION.tgz`, as the index names it) belongs to:

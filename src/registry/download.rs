@@ -147,21 +147,12 @@ impl Registry {
                 (result, sha256, size)
             };
             match result {
-                // The registry's digest is normalised (any-case `sha256:` prefix, any-case
-                // hex); an empty or malformed one counts as none: only the length was checked.
-                Ok(_) => match expected {
-                    Expected::Sha256(want) if want != sha256 => {
-                        last = Some(anyhow!(
-                            "digest mismatch for {file}: the registry lists sha256:{want}, the download has sha256:{sha256}"
-                        ));
-                    }
-                    _ => {
-                        if let Expected::NoDigest { malformed } = expected {
-                            out.warn(&missing_digest_warning(malformed, file));
-                        }
+                Ok(_) => match self.accept(file, expected, &sha256) {
+                    Ok(()) => {
                         let file = dest.land(temp)?;
                         return Ok(Verified { file, sha256, size });
                     }
+                    Err(mismatch) => last = Some(mismatch),
                 },
                 // Only a body cut short is worth another download here: failures before the
                 // body were already retried by the transport.
@@ -182,6 +173,54 @@ impl Registry {
         } else {
             e
         })
+    }
+    /// [`Registry::download_verified`] for a caller that learns what to expect from the
+    /// registry only once the file is whole (the getter, which must not make a request more
+    /// than the download when the registry fails): `look_up` runs after the first whole
+    /// download and names the version the file belongs to (`None`: not listed, as if without
+    /// a digest). Bytes that do not match are downloaded again, as `download_verified` does;
+    /// a failed look-up fails the whole. Lands in a [`Spool`], so that unchecked bytes are
+    /// never at a path.
+    pub fn download_verified_after(
+        &self,
+        file: &str,
+        look_up: impl FnOnce() -> Result<Option<HelmChartVersion>>,
+    ) -> Result<Verified<File>> {
+        let first = self.download_verified(file, Expected::Unlisted, &Spool)?;
+        let listed = look_up()?;
+        let expected = match &listed {
+            Some(v) => Expected::from(v),
+            None => Expected::NoDigest { malformed: None },
+        };
+        match self.accept(file, expected, &first.sha256) {
+            Ok(()) => Ok(first),
+            Err(mismatch) => {
+                drop(first);
+                self.transport
+                    .out()
+                    .debug(&format!("{mismatch:#}; downloading it again"));
+                self.download_verified(file, expected, &Spool)
+            }
+        }
+    }
+
+    /// Whether a whole download of `file` whose bytes have `sha256` is what the registry
+    /// lists: a mismatch is an error; no digest to check against is a warning. The registry's
+    /// digest is normalised (any-case `sha256:` prefix, any-case hex); an empty or malformed
+    /// one counts as none: only the length was checked.
+    fn accept(&self, file: &str, expected: Expected<'_>, sha256: &str) -> Result<()> {
+        match expected {
+            Expected::Sha256(want) if want != sha256 => Err(anyhow!(
+                "digest mismatch for {file}: the registry lists sha256:{want}, the download has sha256:{sha256}"
+            )),
+            Expected::NoDigest { malformed } => {
+                self.transport
+                    .out()
+                    .warn(&missing_digest_warning(malformed, file));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -341,6 +380,35 @@ mod tests {
             "{:?}",
             files_in(dir.path())
         );
+    }
+
+    #[test]
+    fn a_digest_learnt_after_the_download_is_checked_all_the_same() {
+        let reg = registry(2);
+        let listing = |digest: &str| {
+            HelmChartVersion::from_json(&format!(
+                r#"{{"name":"a","version":"1.0.0","digest":"sha256:{digest}"}}"#
+            ))
+        };
+        let ok = reg
+            .download_verified_after("a-1.0.0.tgz", || Ok(listing(&body_sha())))
+            .unwrap();
+        assert_eq!(ok.sha256, body_sha());
+        assert!(reg
+            .download_verified_after("a-1.0.0.tgz", || Ok(None))
+            .is_ok());
+        let want = "0".repeat(64);
+        let err = reg
+            .download_verified_after("a-1.0.0.tgz", || Ok(listing(&want)))
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("gave up after 2 downloads: digest mismatch for a-1.0.0.tgz: the registry lists sha256:0000"),
+            "{err:#}"
+        );
+        let err = reg
+            .download_verified_after("a-1.0.0.tgz", || Err(anyhow!("listing failed")))
+            .unwrap_err();
+        assert_eq!(format!("{err:#}"), "listing failed");
     }
 
     #[test]
