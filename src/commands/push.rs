@@ -254,7 +254,6 @@ fn publish(
     repo: &str,
     global: &Global,
 ) -> Result<Record> {
-    let id = format!("{} {}", p.name, p.version);
     let record = |action: Action, line: String| Record {
         name: Some(p.name.clone()),
         version: Some(p.version.clone()),
@@ -312,20 +311,30 @@ fn publish(
         },
         Err(e) => return Err(e),
     };
+    Ok(record(
+        action,
+        pushed_line(p, repo, outcome, signed.as_ref()),
+    ))
+}
+
+/// `Pushed NAME VERSION to REPO (sha256:HEX)`, with how it was confirmed and signed.
+fn pushed_line(
+    p: &Prepared,
+    repo: &str,
+    outcome: UploadOutcome,
+    signed: Option<&SignedProv>,
+) -> String {
     let note = match outcome {
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    let signed_note = signed.as_ref().map_or(String::new(), |x| {
+    let signed_note = signed.map_or(String::new(), |x| {
         format!(", signed with key {}", x.fingerprint)
     });
-    Ok(record(
-        action,
-        format!(
-            "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
-            p.sha256
-        ),
-    ))
+    format!(
+        "Pushed {} {} to {repo} (sha256:{}){note}{signed_note}",
+        p.name, p.version, p.sha256
+    )
 }
 
 /// `--dry-run`: what would be uploaded, and over what.

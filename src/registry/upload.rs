@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -35,6 +35,40 @@ pub struct Upload<'a> {
     pub sha256: &'a str,
 }
 
+/// An upload's request body, the same for every attempt.
+struct Body {
+    path: String,
+    content_type: String,
+    layout: multipart::Layout,
+    transfer: std::sync::Arc<Transfer>,
+}
+
+/// The old version kept on disk while `--force` replaces it (see [`Registry::replace`]).
+struct KeptCopy {
+    dir: tempfile::TempDir,
+    file_name: String,
+    tgz: PathBuf,
+    prov: Option<PathBuf>,
+    /// sha256 hex of the kept package.
+    sha256: String,
+}
+
+impl KeptCopy {
+    /// Keeps the directory past the run; returns the package's path in it.
+    fn keep(self) -> PathBuf {
+        self.dir.keep().join(&self.file_name)
+    }
+}
+
+/// How putting the old package back ended.
+enum Restored {
+    /// The registry holds the new package after all (a lost answer).
+    NewIsThere,
+    /// The registry holds the old package again.
+    OldIsBack,
+    Failed(anyhow::Error),
+}
+
 impl Registry {
     /// Uploads a package (and its provenance file) as one multipart request with an exact
     /// `Content-Length`, streamed from disk. An attempt whose answer is lost is settled by
@@ -52,26 +86,8 @@ impl Registry {
         up: &Upload<'_>,
         replacing: Option<&str>,
     ) -> Result<UploadOutcome> {
-        let path = self.path(&[])?;
         let out = self.transport.out();
-        let boundary = multipart::boundary(multipart::seed());
-        let mut parts = vec![multipart::Part {
-            field: "chart",
-            file_name: up.file_name.to_string(),
-            content_type: "application/gzip",
-            len: file_len(up.chart)?,
-        }];
-        if let Some(prov) = up.prov {
-            parts.push(multipart::Part {
-                field: "prov",
-                file_name: format!("{}.prov", up.file_name),
-                content_type: "application/octet-stream",
-                len: file_len(prov)?,
-            });
-        }
-        let layout = multipart::Layout::new(&boundary, &parts);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        let transfer = Transfer::new(up.file_name, true, Some(layout.total_len()));
+        let body = self.body(up)?;
         let mut tries = Attempts::new(&self.transport);
         let mut outcome_unknown = false;
         loop {
@@ -87,32 +103,7 @@ impl Registry {
                     }
                 }
             }
-            let mut files =
-                vec![File::open(up.chart)
-                    .with_context(|| format!("opening {}", up.chart.display()))?];
-            if let Some(prov) = up.prov {
-                files
-                    .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
-            }
-            let reader = layout.reader(files);
-            let bar = out.transfer_bar(layout.total_len(), Activity::Uploading, up.file_name);
-            let reader: Box<dyn Read> = match &bar {
-                Some(b) => Box::new(b.wrap_read(reader)),
-                None => Box::new(reader),
-            };
-            let reader = Metered::new(reader, transfer.clone(), self.transport.limits());
-            let result = self.transport.send_once(
-                "POST",
-                &path,
-                &[],
-                Some(&content_type),
-                ureq::SendBody::from_owned_reader(reader),
-                Some(layout.total_len()),
-                Some(&transfer),
-            );
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
+            let result = self.send_body(up, &body)?;
             let failure = match result {
                 Ok(_) => return Ok(UploadOutcome::Uploaded),
                 Err(f) => f,
@@ -139,6 +130,63 @@ impl Registry {
             }
             outcome_unknown |= unknown;
         }
+    }
+
+    /// The multipart request of `up`, laid out once for every attempt.
+    fn body(&self, up: &Upload<'_>) -> Result<Body> {
+        let boundary = multipart::boundary(multipart::seed());
+        let mut parts = vec![multipart::Part {
+            field: "chart",
+            file_name: up.file_name.to_string(),
+            content_type: "application/gzip",
+            len: file_len(up.chart)?,
+        }];
+        if let Some(prov) = up.prov {
+            parts.push(multipart::Part {
+                field: "prov",
+                file_name: format!("{}.prov", up.file_name),
+                content_type: "application/octet-stream",
+                len: file_len(prov)?,
+            });
+        }
+        let layout = multipart::Layout::new(&boundary, &parts);
+        Ok(Body {
+            path: self.path(&[])?,
+            content_type: format!("multipart/form-data; boundary={boundary}"),
+            transfer: Transfer::new(up.file_name, true, Some(layout.total_len())),
+            layout,
+        })
+    }
+
+    /// One attempt: the files streamed from disk (metered, with a progress bar).
+    fn send_body(&self, up: &Upload<'_>, body: &Body) -> Result<Result<(), Failure>> {
+        let out = self.transport.out();
+        let mut files =
+            vec![File::open(up.chart).with_context(|| format!("opening {}", up.chart.display()))?];
+        if let Some(prov) = up.prov {
+            files.push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
+        }
+        let total = body.layout.total_len();
+        let reader = body.layout.reader(files);
+        let bar = out.transfer_bar(total, Activity::Uploading, up.file_name);
+        let reader: Box<dyn Read> = match &bar {
+            Some(b) => Box::new(b.wrap_read(reader)),
+            None => Box::new(reader),
+        };
+        let reader = Metered::new(reader, body.transfer.clone(), self.transport.limits());
+        let result = self.transport.send_once(
+            "POST",
+            &body.path,
+            &[],
+            Some(&body.content_type),
+            ureq::SendBody::from_owned_reader(reader),
+            Some(total),
+            Some(&body.transfer),
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        Ok(result.map(|_| ()))
     }
 
     fn settle_upload(&self, up: &Upload<'_>, replacing: Option<&str>) -> Result<UploadOutcome> {
@@ -202,80 +250,31 @@ impl Registry {
             // Gone since the registry refused it: nothing to keep, nothing to delete.
             return self.upload(up);
         };
-        // When the old version cannot be put back, this copy must outlive the run (and an
-        // interrupted run): `keep_in` is not the run's private temporary directory.
-        let keep = tempfile::Builder::new()
-            .prefix("helm-ccr-force-")
-            .tempdir_in(keep_in)
-            .context("creating a temporary directory for the package being replaced")?;
-        let old_name = old.file_name();
-        let old_tgz_path = keep.path().join(&old_name);
-        let old_sha = self
-            .download_verified(&old_name, Expected::from(&old), &KeepAt(&old_tgz_path))
-            .with_context(|| format!("{id}: keeping a copy of the version being replaced"))?
-            .sha256;
-        let old_prov_path = keep.path().join(format!("{old_name}.prov"));
-        let old_prov = match self.download_verified(
-            &format!("{old_name}.prov"),
-            Expected::Unlisted,
-            &KeepAt(&old_prov_path),
-        ) {
-            Ok(_) => Some(old_prov_path.as_path()),
-            Err(e) if is_not_found(&e) => None,
-            Err(e) => {
-                return Err(e.context(format!(
-                    "{id}: keeping a copy of the provenance file of the version being replaced"
-                )))
-            }
-        };
+        let kept = self.keep_copy(&old, &id, keep_in)?;
         self.transport.out().debug(&format!(
-            "{id}: the registry refuses to overwrite; kept the old package (sha256:{old_sha}) at {}, deleting it",
-            old_tgz_path.display()
+            "{id}: the registry refuses to overwrite; kept the old package (sha256:{}) at {}, deleting it",
+            kept.sha256,
+            kept.tgz.display()
         ));
         if let Err(e) = self.delete_version(up.name, up.version) {
             // It may be gone all the same (a lost answer): keep the copy.
-            let kept = keep.keep();
             bail!(
                 "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
-                kept.join(&old_name).display()
+                kept.keep().display()
             );
         }
         let new_error = match self.upload(up) {
             Ok(outcome) => return Ok(outcome),
             Err(e) => e,
         };
-        let restore = Upload {
-            chart: &old_tgz_path,
-            file_name: &old_name,
-            prov: old_prov,
-            name: up.name,
-            version: up.version,
-            sha256: &old_sha,
-        };
-        let restored = match self.upload(&restore) {
-            // A conflict now means some package is there after all (an answer to the new
-            // upload was lost, or someone else pushed): say which.
-            Err(e) if is_conflict(&e) => match self.find_version(up.name, up.version) {
-                Ok(Some(v)) if v.digest.as_deref() == Some(up.sha256) => {
-                    return Ok(UploadOutcome::AlreadyStored)
-                }
-                Ok(Some(v)) if v.digest.as_deref() == Some(old_sha.as_str()) => {
-                    Ok(UploadOutcome::Uploaded)
-                }
-                Ok(Some(_)) => Err(anyhow!("another package was pushed meanwhile")),
-                Ok(None) => Err(e),
-                Err(look) => Err(anyhow!(
-                    "{e:#}; looking at the registry then failed: {look:#}"
-                )),
-            },
-            other => other,
-        };
-        match restored {
-            Ok(_) => bail!(
+        let old_sha = kept.sha256.clone();
+        match self.restore(up, &kept) {
+            Restored::NewIsThere => Ok(UploadOutcome::AlreadyStored),
+            Restored::OldIsBack => bail!(
                 "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
             ),
-            Err(restore_error) => {
-                let kept = keep.keep();
+            Restored::Failed(restore_error) => {
+                let saved = kept.keep();
                 let now = match self.find_version(up.name, up.version) {
                     Ok(None) => format!("{repo} does not hold {id} now"),
                     Ok(Some(v)) => format!(
@@ -286,9 +285,76 @@ impl Registry {
                 };
                 bail!(
                     "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {now}; the old package is saved at {}",
-                    kept.join(&old_name).display()
+                    saved.display()
                 )
             }
+        }
+    }
+
+    /// A verified copy of the version `old` (`id` in messages) and of its provenance file when
+    /// it has one, in a new directory in `keep_in`. Each file appears only once whole.
+    fn keep_copy(&self, old: &HelmChartVersion, id: &str, keep_in: &Path) -> Result<KeptCopy> {
+        // When the old version cannot be put back, this copy must outlive the run (and an
+        // interrupted run): `keep_in` is not the run's private temporary directory.
+        let dir = tempfile::Builder::new()
+            .prefix("helm-ccr-force-")
+            .tempdir_in(keep_in)
+            .context("creating a temporary directory for the package being replaced")?;
+        let file_name = old.file_name();
+        let tgz = dir.path().join(&file_name);
+        let sha256 = self
+            .download_verified(&file_name, Expected::from(old), &KeepAt(&tgz))
+            .with_context(|| format!("{id}: keeping a copy of the version being replaced"))?
+            .sha256;
+        let prov_path = dir.path().join(format!("{file_name}.prov"));
+        let prov = match self.download_verified(
+            &format!("{file_name}.prov"),
+            Expected::Unlisted,
+            &KeepAt(&prov_path),
+        ) {
+            Ok(_) => Some(prov_path),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => {
+                return Err(e.context(format!(
+                    "{id}: keeping a copy of the provenance file of the version being replaced"
+                )))
+            }
+        };
+        Ok(KeptCopy {
+            dir,
+            file_name,
+            tgz,
+            prov,
+            sha256,
+        })
+    }
+
+    /// Uploads the kept copy again after the new package was refused.
+    fn restore(&self, up: &Upload<'_>, kept: &KeptCopy) -> Restored {
+        let restore = Upload {
+            chart: &kept.tgz,
+            file_name: &kept.file_name,
+            prov: kept.prov.as_deref(),
+            name: up.name,
+            version: up.version,
+            sha256: &kept.sha256,
+        };
+        match self.upload(&restore) {
+            Ok(_) => Restored::OldIsBack,
+            // A conflict now means some package is there after all (an answer to the new
+            // upload was lost, or someone else pushed): say which.
+            Err(e) if is_conflict(&e) => match self.find_version(up.name, up.version) {
+                Ok(Some(v)) if v.digest.as_deref() == Some(up.sha256) => Restored::NewIsThere,
+                Ok(Some(v)) if v.digest.as_deref() == Some(kept.sha256.as_str()) => {
+                    Restored::OldIsBack
+                }
+                Ok(Some(_)) => Restored::Failed(anyhow!("another package was pushed meanwhile")),
+                Ok(None) => Restored::Failed(e),
+                Err(look) => Restored::Failed(anyhow!(
+                    "{e:#}; looking at the registry then failed: {look:#}"
+                )),
+            },
+            Err(e) => Restored::Failed(e),
         }
     }
 }
