@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod chart;
+pub mod chart_prepare;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;
@@ -11,11 +12,13 @@ pub mod duration;
 pub mod env;
 pub mod error;
 pub mod gpg;
+pub mod hashing;
 pub mod index;
 pub mod multipart;
 pub mod output;
 pub mod pool;
 pub mod provenance;
+pub mod provenance_sign;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;

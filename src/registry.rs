@@ -1,19 +1,23 @@
 //! The CCR Helm chart API on top of [`crate::transport`]: the eight endpoints of one
-//! namespace, paging, and uploads settled exactly once when an answer is lost.
+//! namespace and paging here; uploads settled exactly once when an answer is lost, and the
+//! replace transaction, in [`upload`]; the one verified download in [`download`].
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::value::RawValue;
 
 use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
-use crate::multipart;
-use crate::output::Activity;
-use crate::transport::{auth, Attempts, Failure, Metered, Transfer, Transport};
+use crate::transport::auth;
+use crate::transport::Transport;
+
+pub mod download;
+pub mod upload;
+
+pub use download::{Expected, KeepAt, PartIn, Spool, Verified};
+pub use upload::{Upload, UploadOutcome};
 
 /// Page size for list calls (the API's maximum).
 const PAGE_SIZE: usize = 100;
@@ -22,26 +26,6 @@ const MAX_PAGES: usize = 10_000;
 /// Default for the most entries one listing (or the getter's whole index) takes in: far above
 /// any real repository, far below what would strain memory. `HELM_CCR_LIST_LIMIT` changes it.
 pub const DEFAULT_LIST_LIMIT: usize = 100_000;
-
-/// How an upload ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadOutcome {
-    /// The registry accepted it.
-    Uploaded,
-    /// An attempt's answer was lost, and the registry holds exactly our bytes.
-    AlreadyStored,
-}
-
-/// A package to upload.
-pub struct Upload<'a> {
-    pub chart: &'a Path,
-    pub file_name: &'a str,
-    pub prov: Option<&'a Path>,
-    pub name: &'a str,
-    pub version: &'a str,
-    /// sha256 hex of the package.
-    pub sha256: &'a str,
-}
 
 /// The chart API of one CCR namespace.
 pub struct Registry {
@@ -185,161 +169,6 @@ impl Registry {
             .into_iter()
             .filter_map(HelmChartVersion::from_raw)
             .find(|v| v.name == chart && v.version == version))
-    }
-
-    /// Uploads a package (and its provenance file) as one multipart request with an exact
-    /// `Content-Length`, streamed from disk. An attempt whose answer is lost is settled by
-    /// looking at the registry: our digest there means success, another digest an error.
-    /// A 409 on a first attempt is returned as an [`ApiError`] for the caller to decide.
-    pub fn upload(&self, up: &Upload<'_>) -> Result<UploadOutcome> {
-        self.upload_replacing(up, None)
-    }
-
-    /// Like [`Registry::upload`], replacing a version whose digest was `replacing` (`--force`
-    /// on a registry that overwrites): finding that digest after a lost answer means our
-    /// upload did not land yet, not a conflict.
-    pub fn upload_replacing(
-        &self,
-        up: &Upload<'_>,
-        replacing: Option<&str>,
-    ) -> Result<UploadOutcome> {
-        let path = self.path(&[])?;
-        let out = self.transport.out();
-        let boundary = multipart::boundary(multipart::seed());
-        let mut parts = vec![multipart::Part {
-            field: "chart",
-            file_name: up.file_name.to_string(),
-            content_type: "application/gzip",
-            len: file_len(up.chart)?,
-        }];
-        if let Some(prov) = up.prov {
-            parts.push(multipart::Part {
-                field: "prov",
-                file_name: format!("{}.prov", up.file_name),
-                content_type: "application/octet-stream",
-                len: file_len(prov)?,
-            });
-        }
-        let layout = multipart::Layout::new(&boundary, &parts);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        let transfer = Transfer::new(up.file_name, true, Some(layout.total_len()));
-        let mut tries = Attempts::new(&self.transport);
-        let mut outcome_unknown = false;
-        loop {
-            if outcome_unknown {
-                // The last attempt may have been stored: look before sending it again.
-                if let Some(v) = self.find_version(up.name, up.version)? {
-                    match self.compare_stored(up, &v, replacing)? {
-                        Some(outcome) => return Ok(outcome),
-                        None => out.debug(&format!(
-                            "{} {} still has the digest being replaced: uploading again",
-                            up.name, up.version
-                        )),
-                    }
-                }
-            }
-            let mut files =
-                vec![File::open(up.chart)
-                    .with_context(|| format!("opening {}", up.chart.display()))?];
-            if let Some(prov) = up.prov {
-                files
-                    .push(File::open(prov).with_context(|| format!("opening {}", prov.display()))?);
-            }
-            let reader = layout.reader(files);
-            let bar = out.transfer_bar(layout.total_len(), Activity::Uploading, up.file_name);
-            let reader: Box<dyn Read> = match &bar {
-                Some(b) => Box::new(b.wrap_read(reader)),
-                None => Box::new(reader),
-            };
-            let reader = Metered::new(reader, transfer.clone(), self.transport.limits());
-            let result = self.transport.send_once(
-                "POST",
-                &path,
-                &[],
-                Some(&content_type),
-                ureq::SendBody::from_owned_reader(reader),
-                Some(layout.total_len()),
-                Some(&transfer),
-            );
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            let failure = match result {
-                Ok(_) => return Ok(UploadOutcome::Uploaded),
-                Err(f) => f,
-            };
-            if let Failure::Api(err, _) = &failure {
-                if err.is_conflict() && outcome_unknown {
-                    // Our earlier attempt (or someone else) stored it: whose is it?
-                    return self.settle_upload(up, replacing);
-                }
-            }
-            let unknown = failure.outcome_unknown();
-            if let Err(e) = tries.on_failure(failure) {
-                if unknown || outcome_unknown {
-                    // The last answer is lost too: look before giving up.
-                    out.debug(&format!(
-                        "upload of {} {} gave up ({e:#}); looking whether an attempt was stored",
-                        up.name, up.version
-                    ));
-                    if let Ok(UploadOutcome::AlreadyStored) = self.settle_upload(up, replacing) {
-                        return Ok(UploadOutcome::AlreadyStored);
-                    }
-                }
-                return Err(e);
-            }
-            outcome_unknown |= unknown;
-        }
-    }
-
-    fn settle_upload(&self, up: &Upload<'_>, replacing: Option<&str>) -> Result<UploadOutcome> {
-        let found = self.find_version(up.name, up.version)?;
-        match found {
-            Some(v) => match self.compare_stored(up, &v, replacing)? {
-                Some(outcome) => Ok(outcome),
-                None => bail!(
-                    "upload of {} {} failed: the registry still holds the version it was to replace",
-                    up.name,
-                    up.version
-                ),
-            },
-            None => bail!(
-                "upload of {} {} failed and the registry does not hold it",
-                up.name,
-                up.version
-            ),
-        }
-    }
-
-    /// What a version found after a lost answer means: ours (`Some`), the one being replaced
-    /// (`None`: upload again), or someone else's (an error).
-    fn compare_stored(
-        &self,
-        up: &Upload<'_>,
-        stored: &HelmChartVersion,
-        replacing: Option<&str>,
-    ) -> Result<Option<UploadOutcome>> {
-        match stored.digest.as_deref() {
-            Some(d) if d.eq_ignore_ascii_case(up.sha256) => {
-                self.transport.out().debug(&format!(
-                    "{} {} is in the registry with our digest: the lost upload was stored",
-                    up.name, up.version
-                ));
-                Ok(Some(UploadOutcome::AlreadyStored))
-            }
-            Some(d) if replacing.is_some_and(|r| r.eq_ignore_ascii_case(d)) => Ok(None),
-            Some(d) => bail!(
-                "{} {} appeared in the registry with digest sha256:{d} while our upload's answer was lost; ours is sha256:{} (someone else pushed it; nothing was overwritten)",
-                up.name,
-                up.version,
-                up.sha256
-            ),
-            None => bail!(
-                "{} {} appeared in the registry without a digest while our upload's answer was lost; cannot tell whether it is ours",
-                up.name,
-                up.version
-            ),
-        }
     }
 
     /// Streams `/download/{file_name}` into `out`. Failures before the body starts are
@@ -487,10 +316,4 @@ pub fn is_not_found(e: &anyhow::Error) -> bool {
 pub fn is_conflict(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ApiError>()
         .is_some_and(ApiError::is_conflict)
-}
-
-fn file_len(path: &Path) -> Result<u64> {
-    Ok(std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len())
 }

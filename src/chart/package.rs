@@ -13,15 +13,15 @@
 //! subcharts are written in name order.
 
 use std::fs;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use sha2::{Digest, Sha256};
 
 use super::load::{self, Chart, Source};
 use super::metadata::{self, Metadata};
 use super::pgzip;
+use crate::hashing::Hashing;
 
 /// `--version` / `--app-version`.
 #[derive(Debug, Clone, Default)]
@@ -126,11 +126,10 @@ fn finish(
         .suffix(".tgz")
         .tempfile()
         .context("creating a temporary file for the package")?;
-    let out = HashingWriter {
-        inner: BufWriter::with_capacity(256 * 1024, tmp.as_file().try_clone()?),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let out = Hashing::new(BufWriter::with_capacity(
+        256 * 1024,
+        tmp.as_file().try_clone()?,
+    ));
     let header = pgzip::Header {
         extra: Some(HELM_GZIP_EXTRA),
         comment: Some("Helm"),
@@ -149,33 +148,16 @@ fn finish(
         w.gz.write_all(&[0u8; 1024])?;
         Ok(())
     })?;
-    out.inner.flush()?;
+    out.flush()?;
+    let (_, sha256, size) = out.finish();
     Ok(Packaged {
         file: tmp,
         file_name,
         metadata: chart.metadata,
-        sha256: hex::encode(out.hasher.finalize()),
-        size: out.count,
+        sha256,
+        size,
         expanded,
     })
-}
-
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 struct TarWriter<'a> {

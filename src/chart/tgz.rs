@@ -7,10 +7,10 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use flate2::read::GzDecoder;
-use sha2::{Digest, Sha256};
 
 use crate::chart::metadata::{self, Metadata};
 use crate::chart::tar_reader::{shown_name, TarReader};
+use crate::hashing::Hashing;
 
 /// Helm refuses packages that expand to more than this.
 pub const MAX_TOTAL_BYTES: u64 = 100 << 20;
@@ -71,22 +71,6 @@ pub struct Inspected {
     pub warnings: Vec<String>,
 }
 
-/// Passes reads through, hashing and counting what goes by.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// Checks a ready package: a gzip tar whose top-level `Chart.yaml` holds a name and a version.
 /// Returns its metadata, with the SHA-256 and size of the file, all in one read of the file,
 /// and measures what it expands to against Helm's load limits. Reads the whole archive, so a
@@ -101,11 +85,7 @@ pub fn inspect(path: &Path) -> Result<Inspected> {
 pub fn inspect_as(path: &Path, label: &str) -> Result<Inspected> {
     let what = label;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let hashing = HashingReader {
-        inner: file,
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let hashing = Hashing::new(file);
     // GzDecoder reads through a buffer of its own.
     let mut archive = TarReader::new(GzDecoder::new(hashing));
     let mut found: Option<Metadata> = None;
@@ -170,10 +150,11 @@ pub fn inspect_as(path: &Path, label: &str) -> Result<Inspected> {
     let warnings = load_limit_warning(what, expanded, &over_file_limit)
         .into_iter()
         .collect();
+    let (_, sha256, size) = hashing.finish();
     Ok(Inspected {
         metadata: md,
-        sha256: hex::encode(hashing.hasher.finalize()),
-        size: hashing.count,
+        sha256,
+        size,
         expanded,
         warnings,
     })
@@ -366,9 +347,9 @@ fn file_options() -> std::fs::OpenOptions {
 /// sha256 hex of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
-    Ok(hex::encode(hasher.finalize()))
+    let mut hashing = Hashing::sink();
+    io::copy(&mut file, &mut hashing).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hashing.finish().1)
 }
 
 #[cfg(test)]
@@ -407,7 +388,10 @@ mod tests {
             assert_eq!(got.metadata.name, "app");
             assert_eq!(got.metadata.version, "1.2.3");
             assert_eq!(got.size, bytes.len() as u64);
-            assert_eq!(got.sha256, hex::encode(Sha256::digest(&bytes)));
+            assert_eq!(
+                got.sha256,
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            );
         }
     }
 }

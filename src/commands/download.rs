@@ -17,15 +17,14 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest as _, Sha256};
 
 use crate::api::HelmChartVersion;
+use crate::hashing::Hashing;
 use crate::index::{self, IndexVersion};
 use crate::pool;
-use crate::registry::Registry;
+use crate::registry::{Expected, Registry, Spool};
 use crate::repo_ref::CcrUrl;
 use crate::settings::{self, Global, Source};
-use crate::transport::BodyBroken;
 
 /// What a getter URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,32 +99,41 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// Downloads `name` into an anonymous temporary file, starting again when the body breaks
-/// off, so that Helm never receives part of a package. Returns the file, rewound.
+/// Downloads `name` into an anonymous temporary file, checked against the digest the
+/// registry lists for its version (as `pull` checks it), so that Helm never receives part of
+/// a package or bytes that do not match the index. Returns the file, rewound.
 fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
-    use std::io::Seek;
-    let attempts = client.attempts();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut file = tempfile::tempfile().context("creating a temporary file")?;
-        let result = {
-            let mut w = io::BufWriter::new(&mut file);
-            client
-                .download(name, &mut w)
-                .and_then(|_| w.flush().map_err(anyhow::Error::from))
-        };
-        match result {
-            Ok(()) => {
-                file.rewind()?;
-                return Ok(file);
+    if name.ends_with(".prov") {
+        // A provenance file has no digest of its own.
+        return Ok(client
+            .download_verified(name, Expected::Unlisted, &Spool)?
+            .file);
+    }
+    // Looked up once the download is whole: a failing registry gets no request more.
+    let look_up =
+        || listed_version(client, name).with_context(|| format!("looking up the digest of {name}"));
+    Ok(client.download_verified_after(name, look_up)?.file)
+}
+
+/// The version the package `file` (`NAME-VERSION.tgz`, as the index names it) belongs to:
+/// every split of the name at a `-` followed by a digit is a candidate (chart names and
+/// versions may both hold dashes), looked up until one is listed under this very file name.
+fn listed_version(client: &Registry, file: &str) -> Result<Option<HelmChartVersion>> {
+    let Some(stem) = file.strip_suffix(".tgz") else {
+        return Ok(None);
+    };
+    for (at, _) in stem.match_indices('-') {
+        let (name, version) = (&stem[..at], &stem[at + 1..]);
+        if name.is_empty() || !version.starts_with(|c: char| c.is_ascii_digit() || c == 'v') {
+            continue;
+        }
+        if let Some(v) = client.find_version(name, version)? {
+            if index_version(&v).url == file {
+                return Ok(Some(v));
             }
-            Err(e) if e.downcast_ref::<BodyBroken>().is_some() && attempt < attempts => {
-                client.backoff(attempt, None, &e)?;
-            }
-            Err(e) => return Err(e),
         }
     }
+    Ok(None)
 }
 
 /// Lists every chart and version of the client's namespace and builds the index text, with
@@ -234,22 +242,10 @@ pub fn index_version(v: &HelmChartVersion) -> IndexVersion {
     }
 }
 
-struct HashWriter(Sha256);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn sha256_of_download(client: &Registry, file: &str) -> Result<String> {
-    let mut h = HashWriter(Sha256::new());
+    let mut h = Hashing::sink();
     client.download(file, &mut h)?;
-    Ok(hex::encode(h.0.finalize()))
+    Ok(h.finish().1)
 }
 
 #[cfg(test)]

@@ -1,24 +1,23 @@
 //! `helm ccr pull REPO/CHART`: pick a version, download it to a temporary file, check its
 //! digest, then rename it into place (or unpack it with `--untar`).
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::api::HelmChartVersion;
 use crate::chart::tgz;
-use crate::cleanup;
 use crate::error::UsageError;
 use crate::gpg::Gpg;
-use crate::output::{Format, Output};
+use crate::output::Format;
 use crate::provenance;
-use crate::registry::{self, Registry};
+use crate::provenance_sign;
+use crate::registry::download::part_file_in;
+use crate::registry::{Expected, PartIn, Registry};
 use crate::repo_ref;
 use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
-use crate::transport::BodyBroken;
 use crate::version;
 
 /// What `pull` was asked for.
@@ -37,23 +36,6 @@ pub struct PullSettings {
     pub keyring: Option<PathBuf>,
     /// `--prov`: keep the provenance file next to the package.
     pub prov: bool,
-}
-
-/// A writer that hashes what passes through.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Chooses the version of `chart` to fetch.
@@ -92,97 +74,6 @@ pub fn check_constraint(w: &str) -> Result<()> {
     })
 }
 
-/// Downloads `v` into a temporary file in `dir` and checks it against the registry's digest.
-/// A body cut short or a wrong digest is retried on a fresh file; the temporary file is gone
-/// whenever this fails.
-pub fn fetch_verified(
-    client: &Registry,
-    v: &HelmChartVersion,
-    file_name: &str,
-    dir: &Path,
-    out: &Output,
-) -> Result<tempfile::NamedTempFile> {
-    let attempts = client.attempts();
-    let mut last: Option<anyhow::Error> = None;
-    for attempt in 1..=attempts {
-        let tmp = part_file(dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        let (result, digest) = {
-            let mut writer = Hashing {
-                inner: io::BufWriter::new(tmp.as_file()),
-                hasher: Sha256::new(),
-            };
-            let result = client
-                .download(file_name, &mut writer)
-                .and_then(|n| writer.flush().map(|_| n).map_err(anyhow::Error::from));
-            (result, hex::encode(writer.hasher.finalize()))
-        };
-        match result {
-            // The registry's digest is normalised (any-case `sha256:` prefix, any-case hex);
-            // an empty or malformed one counts as none: only the length was checked.
-            Ok(_) => match v.digest.as_deref() {
-                Some(want) if want != digest => {
-                    last = Some(anyhow!(
-                        "digest mismatch for {file_name}: the registry lists sha256:{want}, the download has sha256:{digest}"
-                    ));
-                }
-                None => {
-                    out.warn(&missing_digest_warning(v, file_name));
-                    return Ok(tmp);
-                }
-                Some(_) => return Ok(tmp),
-            },
-            // Only a body cut short is worth another download here: failures before the
-            // body were already retried by the client.
-            Err(e) if e.downcast_ref::<BodyBroken>().is_some() => last = Some(e),
-            Err(e) => return Err(e),
-        }
-        drop(tmp);
-        if let Some(e) = &last {
-            out.debug(&format!("download attempt {attempt} failed: {e:#}"));
-            if attempt < attempts {
-                client.backoff(attempt, None, e)?;
-            }
-        }
-    }
-    let e = last.unwrap_or_else(|| anyhow!("download of {file_name} failed"));
-    Err(if attempts > 1 {
-        e.context(format!("gave up after {attempts} downloads"))
-    } else {
-        e
-    })
-}
-
-/// The warning for a download that has no usable digest to check against.
-pub fn missing_digest_warning(v: &HelmChartVersion, file_name: &str) -> String {
-    match &v.malformed_digest {
-        Some(given) => {
-            let shown: String = given.chars().take(80).collect();
-            format!(
-                "the registry's digest for {file_name} is not a sha256 ({shown:?}); only its length could be verified"
-            )
-        }
-        None => format!(
-            "the registry gives no digest for {file_name}; only its length could be verified"
-        ),
-    }
-}
-
-/// Creates the download's temporary file in `dir`: `.helm-ccr-XXXXXX.part` (short and
-/// unrelated to the file's name, so that a registry file name of up to 255 bytes still
-/// leaves room for it), with the mode Helm gives a pulled chart (0644, less what the umask
-/// takes away), so that the renamed file has it. Registered for removal on a signal.
-fn part_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(".helm-ccr-").suffix(".part");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        b.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    cleanup::create(|| b.tempfile_in(dir))
-}
-
 pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     if let Some(w) = &s.version {
         check_constraint(w)?;
@@ -205,7 +96,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     )?;
     let file_name = v.file_name();
     let prov = if s.verify || s.prov {
-        Some(fetch_provenance(&client, &file_name, &repo.display)?)
+        Some(provenance_sign::fetch(&client, &file_name, &repo.display)?)
     } else {
         None
     };
@@ -234,14 +125,18 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         };
         std::fs::create_dir_all(&untar_dir)
             .with_context(|| format!("creating {}", untar_dir.display()))?;
-        let tmp = fetch_verified(&client, &v, &file_name, &untar_dir, &out)?;
+        let tmp = client
+            .download_verified(&file_name, Expected::from(&v), &PartIn(&untar_dir))?
+            .file;
         record.size = tmp.as_file().metadata().ok().map(|m| m.len());
         let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dir = tgz::untar_as(tmp.path(), &file_name, &untar_dir)?;
         keep_provenance(kept, &s.destination, &file_name)?;
         record.path = Some(dir.display().to_string());
     } else {
-        let tmp = fetch_verified(&client, &v, &file_name, &s.destination, &out)?;
+        let tmp = client
+            .download_verified(&file_name, Expected::from(&v), &PartIn(&s.destination))?
+            .file;
         record.size = tmp.as_file().metadata().ok().map(|m| m.len());
         let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
         let dest = s.destination.join(&file_name);
@@ -253,36 +148,6 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     record.line = record.path.clone().unwrap_or_default();
     report.add(0, record);
     report.finish()
-}
-
-/// Provenance files are a few kilobytes; anything beyond this is refused.
-const MAX_PROV_BYTES: usize = 1 << 20;
-
-/// `--verify`/`--prov`: the package's provenance file, fetched before the package so that a
-/// chart without one fails before anything is downloaded.
-fn fetch_provenance(client: &Registry, file_name: &str, repo: &str) -> Result<Vec<u8>> {
-    struct Capped(Vec<u8>);
-    impl Write for Capped {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.0.len() + buf.len() > MAX_PROV_BYTES {
-                return Err(io::Error::other("larger than 1 MiB"));
-            }
-            self.0.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let name = provenance::prov_name(file_name);
-    let mut body = Capped(Vec::new());
-    match client.download(&name, &mut body) {
-        Ok(_) => Ok(body.0),
-        Err(e) if registry::is_not_found(&e) => {
-            bail!("{file_name} has no provenance file ({name}) in {repo}: it was not signed, so it cannot be verified ({e})")
-        }
-        Err(e) => Err(e.context(format!("downloading {name}"))),
-    }
 }
 
 /// `--verify`: checks the downloaded package (`package`, named `file_name` in the registry)
@@ -298,20 +163,9 @@ fn check_provenance(
     let Some(prov) = prov else { return Ok(None) };
     if s.verify {
         let out = global.output();
-        let name = provenance::prov_name(file_name);
-        let block = provenance::clearsigned_block(prov)
-            .ok_or_else(|| anyhow!("{name} is not a clear-signed provenance file"))?;
-        let verified = Gpg::from_env(&global.env, out)
-            .verify(block, s.keyring.as_deref())
-            .with_context(|| format!("verifying {file_name}"))?;
-        let sha256 = tgz::sha256_file(package)?;
-        let hash = provenance::check_hash(&verified.text, file_name, &sha256)
-            .with_context(|| format!("verifying {file_name}"))?;
-        for line in provenance::verified_lines(
-            &verified.identities,
-            &verified.signature.primary_fingerprint,
-            &hash,
-        ) {
+        let gpg = Gpg::from_env(&global.env, out);
+        let keyring = s.keyring.as_deref();
+        for line in provenance_sign::verify_package(prov, package, file_name, &gpg, keyring)? {
             // With -o json|yaml stdout is the list alone: who signed goes to stderr.
             if s.format == Format::Text {
                 out.info(&line);
@@ -327,8 +181,7 @@ fn check_provenance(
 fn keep_provenance(prov: Option<Vec<u8>>, dir: &Path, file_name: &str) -> Result<()> {
     let Some(prov) = prov else { return Ok(()) };
     let name = provenance::prov_name(file_name);
-    let mut tmp = part_file(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut tmp = part_file_in(dir)?;
     tmp.write_all(&prov)
         .with_context(|| format!("writing {name}"))?;
     let dest = dir.join(&name);

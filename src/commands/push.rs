@@ -10,13 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 
-use crate::chart::{package, pgzip, tgz};
+use crate::api::HelmChartVersion;
+use crate::chart::{package, pgzip};
+use crate::chart_prepare::{self, Prepared};
 use crate::error::UsageError;
 use crate::gpg::Gpg;
-use crate::output::{Activity, Format};
-use crate::provenance;
+use crate::output::Format;
+use crate::provenance_sign::{self, SignedProv, ToSign};
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::repo_ref;
 use crate::report::{Action, Record, Reporter};
@@ -55,18 +57,6 @@ pub struct SignSettings {
     pub key: Option<String>,
     /// A legacy secret keyring to sign from instead of the GnuPG home.
     pub keyring: Option<PathBuf>,
-}
-
-/// A package ready to upload, kept alive (temporary files) until the upload is done.
-struct Prepared {
-    path: PathBuf,
-    file_name: String,
-    prov: Option<PathBuf>,
-    name: String,
-    version: String,
-    sha256: String,
-    size: u64,
-    _temp: Option<package::Packaged>,
 }
 
 pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
@@ -167,295 +157,95 @@ fn source_date_epoch(global: &Global) -> Result<Option<i64>> {
     settings::env_number::<i64>(&global.env, "SOURCE_DATE_EPOCH")
 }
 
-fn dependency_update(dir: &Path, global: &Global) -> Result<()> {
-    let helm = global.env.get("HELM_BIN").unwrap_or("helm").to_string();
-    let output = match std::process::Command::new(&helm)
-        .arg("dependency")
-        .arg("update")
-        .arg(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "--dependency-update runs `{helm} dependency update`, but {helm:?} was not found; set HELM_BIN to the helm binary (Helm sets it when it runs the plugin)"
-        ),
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!("running {helm} dependency update (set HELM_BIN to the helm binary)")
-            })
-        }
-    };
-    if !output.status.success() {
-        let err = String::from_utf8_lossy(&output.stderr);
-        let line = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
-        bail!("{helm} dependency update {} failed: {line}", dir.display());
-    }
-    Ok(())
-}
-
 fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
     let overrides = package::Overrides {
         version: s.version.clone(),
         app_version: s.app_version.clone(),
     };
-    let sde = source_date_epoch(global)?;
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let what = if path.extension().is_some_and(|e| e == "tgz") {
-                "package"
-            } else {
-                "directory"
-            };
-            bail!("{}: no such chart {what}", path.display())
-        }
-        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    let options = chart_prepare::Options {
+        overrides: &overrides,
+        source_date_epoch: source_date_epoch(global)?,
+        helm_for_dependency_update: s
+            .dependency_update
+            .then(|| global.env.get("HELM_BIN").unwrap_or("helm")),
     };
-    if meta.is_dir() {
-        if s.dependency_update {
-            dependency_update(path, global)?;
-        }
-        let spinner = packaging_spinner(path, global);
-        let p = package::package_dir(path, &overrides, sde);
-        if let Some(b) = spinner {
-            b.finish_and_clear();
-        }
-        let p = p?;
-        // Files over 5 MiB are refused while packaging, as by `helm package`; the total is
-        // flagged here.
-        let label = path.display().to_string();
-        warn_load_limits(tgz::load_limit_warning(&label, p.expanded, &[]), global);
-        return Ok(from_packaged(p));
-    }
-    if overrides.version.is_some() || overrides.app_version.is_some() {
-        // One pass: Helm's archive loader reads and checks it, the package is written anew.
-        let p = package::repack_tgz(path, &overrides, sde)?;
-        repo_ref::check_chart_name(&p.metadata.name).map_err(|e| {
-            anyhow!(
-                "{}: Chart.yaml: the chart name is invalid: {e}",
-                path.display()
-            )
-        })?;
-        let prov = sibling_prov(path);
-        if prov.is_some() {
-            global.output().warn(&format!(
-                "{}.prov is not uploaded: it signs the package before --version/--app-version changed it",
-                path.display()
-            ));
-        }
-        return Ok(from_packaged(p));
-    }
-    // One read: checked, hashed and measured together.
-    let found = tgz::inspect(path)?;
-    warn_load_limits(found.warnings.first().cloned(), global);
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    Ok(Prepared {
-        path: path.to_path_buf(),
-        file_name,
-        prov: sibling_prov(path),
-        name: found.metadata.name,
-        version: found.metadata.version,
-        sha256: found.sha256,
-        size: found.size,
-        _temp: None,
-    })
+    chart_prepare::prepare(path, &options, global.output())
 }
 
-/// One warning line when Helm will refuse to load the package (its files over Helm's limits).
-fn warn_load_limits(warning: Option<String>, global: &Global) {
-    if let Some(w) = warning {
-        global.output().warn(&w);
-    }
+/// What to do with a prepared package, decided from what the registry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Upload it: the version is not there.
+    Push,
+    /// `--force`: upload over the version there, whose digest is `replacing` (when listed).
+    Replace { replacing: Option<String> },
+    /// `--dry-run`: say what would be uploaded (`replacing`: over an existing version).
+    DryRun { replacing: bool },
+    /// `--skip-existing`: upload nothing; the record's line.
+    Skip(String),
+    /// The command's error.
+    Fail(String),
 }
 
-/// Directories larger than this get a spinner while they are packaged.
-const PACKAGING_SPINNER_BYTES: u64 = 4 << 20;
-
-/// `Packaging ./big (1200 files, 48 MiB)` on a terminal, for a directory of more than a few MB.
-fn packaging_spinner(dir: &Path, global: &Global) -> Option<indicatif::ProgressBar> {
-    let out = global.output();
-    if !out.shows_progress() {
-        return None;
-    }
-    let (files, bytes) = dir_size(dir);
-    if bytes <= PACKAGING_SPINNER_BYTES {
-        return None;
-    }
-    out.spinner(
-        Activity::Packaging,
-        &format!(
-            "{} ({files} files, {})",
-            dir.display(),
-            crate::text::size_label(bytes)
-        ),
-    )
-}
-
-/// Files and bytes below `dir` (symbolic links not followed; unreadable parts skipped).
-fn dir_size(dir: &Path) -> (u64, u64) {
-    let (mut files, mut bytes) = (0, 0);
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            match e.file_type() {
-                Ok(t) if t.is_dir() => todo.push(e.path()),
-                Ok(t) if t.is_file() => {
-                    files += 1;
-                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
-                }
-                _ => {}
-            }
-        }
-    }
-    (files, bytes)
-}
-
-fn from_packaged(p: package::Packaged) -> Prepared {
-    Prepared {
-        path: p.path().to_path_buf(),
-        file_name: p.file_name.clone(),
-        prov: None,
-        name: p.metadata.name.clone(),
-        version: p.metadata.version.clone(),
-        sha256: p.sha256.clone(),
-        size: p.size,
-        _temp: Some(p),
-    }
-}
-
-fn sibling_prov(tgz: &Path) -> Option<PathBuf> {
-    let mut name = tgz.file_name()?.to_os_string();
-    name.push(".prov");
-    let prov = tgz.with_file_name(name);
-    prov.is_file().then_some(prov)
-}
-
-/// `--force` on a registry that refuses to overwrite (409): keep a verified local copy of the
-/// old package (and its provenance file), delete the old version, upload the new one; if the
-/// new upload fails, put the old package back. The error says which package the registry
-/// holds now; if even that fails, where the old package was saved.
-fn replace_on_refusing_registry(
-    client: &Registry,
-    up: &Upload<'_>,
+/// Decides what to do with `p`, given the version the registry holds (`existing`), the
+/// existing-version `policy` and `--dry-run`. `repo` names the repository in messages.
+fn plan(
+    existing: Option<&HelmChartVersion>,
+    p: &Prepared,
+    policy: Existing,
+    dry_run: bool,
     repo: &str,
-    global: &Global,
-) -> Result<UploadOutcome> {
-    let id = format!("{} {}", up.name, up.version);
-    let out = global.output();
-    let Some(old) = client.find_version(up.name, up.version)? else {
-        // Gone since the registry refused it: nothing to keep, nothing to delete.
-        return client.upload(up);
-    };
-    // In the system's temporary directory itself, not the run's private one: when the old
-    // version cannot be put back, this copy must outlive the run (and an interrupted run).
-    let keep = tempfile::Builder::new()
-        .prefix("helm-ccr-force-")
-        .tempdir_in(std::env::temp_dir())
-        .context("creating a temporary directory for the package being replaced")?;
-    let old_name = old.file_name();
-    let old_tgz = super::pull::fetch_verified(client, &old, &old_name, keep.path(), &out)
-        .with_context(|| format!("{id}: keeping a copy of the version being replaced"))?;
-    let old_tgz_path = keep.path().join(&old_name);
-    old_tgz.persist(&old_tgz_path).map_err(|e| {
-        anyhow!(
-            "{id}: keeping a copy of the version being replaced: {}",
-            e.error
-        )
-    })?;
-    let old_prov_path = keep.path().join(format!("{old_name}.prov"));
-    let old_prov = {
-        let mut file = std::fs::File::create(&old_prov_path)
-            .context("keeping a copy of the provenance file")?;
-        match client.download(&format!("{old_name}.prov"), &mut file) {
-            Ok(_) => Some(old_prov_path.as_path()),
-            Err(e) if crate::registry::is_not_found(&e) => None,
-            Err(e) => {
-                return Err(e.context(format!(
-                    "{id}: keeping a copy of the provenance file of the version being replaced"
-                )))
+) -> Plan {
+    let id = format!("{} {}", p.name, p.version);
+    if let Some(e) = existing {
+        let same = e.digest.as_deref() == Some(p.sha256.as_str());
+        match policy {
+            Existing::Skip => {
+                let how = if same {
+                    " (identical)"
+                } else {
+                    " (different content)"
+                };
+                return Plan::Skip(format!("Skipped {id}: already in {repo}{how}"));
             }
+            Existing::Fail => {
+                let how = if same {
+                    " (identical content)"
+                } else {
+                    " with different content"
+                };
+                return Plan::Fail(format!(
+                    "{id} already exists in {repo}{how}; use --force to replace it or --skip-existing to keep it"
+                ));
+            }
+            Existing::Replace => {}
         }
-    };
-    let old_sha = tgz::sha256_file(&old_tgz_path)?;
-    out.debug(&format!(
-        "{id}: the registry refuses to overwrite; kept the old package (sha256:{old_sha}) at {}, deleting it",
-        old_tgz_path.display()
-    ));
-    if let Err(e) = client.delete_version(up.name, up.version) {
-        // It may be gone all the same (a lost answer): keep the copy.
-        let kept = keep.keep();
-        bail!(
-            "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
-            kept.join(&old_name).display()
-        );
     }
-    let new_error = match client.upload(up) {
-        Ok(outcome) => return Ok(outcome),
-        Err(e) => e,
-    };
-    let restore = Upload {
-        chart: &old_tgz_path,
-        file_name: &old_name,
-        prov: old_prov,
-        name: up.name,
-        version: up.version,
-        sha256: &old_sha,
-    };
-    let restored = match client.upload(&restore) {
-        // A conflict now means some package is there after all (an answer to the new upload
-        // was lost, or someone else pushed): say which.
-        Err(e) if is_conflict(&e) => match client.find_version(up.name, up.version) {
-            Ok(Some(v)) if v.digest.as_deref() == Some(up.sha256) => {
-                return Ok(UploadOutcome::AlreadyStored)
-            }
-            Ok(Some(v)) if v.digest.as_deref() == Some(old_sha.as_str()) => {
-                Ok(UploadOutcome::Uploaded)
-            }
-            Ok(Some(_)) => Err(anyhow!("another package was pushed meanwhile")),
-            Ok(None) => Err(e),
-            Err(look) => Err(anyhow!(
-                "{e:#}; looking at the registry then failed: {look:#}"
-            )),
+    match existing {
+        _ if dry_run => Plan::DryRun {
+            replacing: existing.is_some(),
         },
-        other => other,
-    };
-    match restored {
-        Ok(_) => bail!(
-            "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
-        ),
-        Err(restore_error) => {
-            let kept = keep.keep();
-            let now = match client.find_version(up.name, up.version) {
-                Ok(None) => format!("{repo} does not hold {id} now"),
-                Ok(Some(v)) => format!(
-                    "{repo} holds {id} with sha256:{} now",
-                    v.digest.as_deref().unwrap_or("(no digest)")
-                ),
-                Err(e) => format!("could not look at what {repo} holds now ({e:#})"),
-            };
-            bail!(
-                "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {now}; the old package is saved at {}",
-                kept.join(&old_name).display()
-            )
-        }
+        Some(e) => Plan::Replace {
+            replacing: e.digest.clone(),
+        },
+        None => Plan::Push,
     }
 }
 
-/// Looks for the prepared package of `path` in the registry, then uploads it (or not: see
-/// [`Existing`]).
+/// Decides again when the registry refused the upload as a duplicate (409): someone pushed
+/// the version between our look and our upload, or the registry refuses to overwrite.
+fn plan_on_conflict(p: &Prepared, policy: Existing, repo: &str) -> Plan {
+    let id = format!("{} {}", p.name, p.version);
+    match policy {
+        Existing::Skip => Plan::Skip(format!("Skipped {id}: already in {repo}")),
+        Existing::Fail => Plan::Fail(format!(
+            "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
+        )),
+        Existing::Replace => Plan::Replace { replacing: None },
+    }
+}
+
+/// Looks for the prepared package of `path` in the registry, then does what [`plan`] decides.
 fn publish(
     p: &Prepared,
     path: &Path,
@@ -464,7 +254,6 @@ fn publish(
     repo: &str,
     global: &Global,
 ) -> Result<Record> {
-    let id = format!("{} {}", p.name, p.version);
     let record = |action: Action, line: String| Record {
         name: Some(p.name.clone()),
         version: Some(p.version.clone()),
@@ -475,56 +264,19 @@ fn publish(
         ..Record::new(repo, action)
     };
     let existing = client.find_version(&p.name, &p.version)?;
-    if let Some(e) = &existing {
-        let same = e.digest.as_deref() == Some(p.sha256.as_str());
-        match s.existing {
-            Existing::Skip => {
-                return Ok(record(
-                    Action::Skipped,
-                    format!(
-                        "Skipped {id}: already in {repo}{}",
-                        if same {
-                            " (identical)"
-                        } else {
-                            " (different content)"
-                        }
-                    ),
-                ))
-            }
-            Existing::Fail => bail!(
-                "{id} already exists in {repo}{}; use --force to replace it or --skip-existing to keep it",
-                if same { " (identical content)" } else { " with different content" }
-            ),
-            Existing::Replace => {}
-        }
-    }
+    let planned = plan(existing.as_ref(), p, s.existing, s.dry_run, repo);
+    let replacing = match &planned {
+        Plan::Skip(line) => return Ok(record(Action::Skipped, line.clone())),
+        Plan::Fail(message) => return Err(anyhow!(message.clone())),
+        Plan::DryRun { .. } | Plan::Push => None,
+        Plan::Replace { replacing } => Some(replacing.clone()),
+    };
     let signed = match &s.sign {
         Some(sign) => Some(sign_package(p, sign, global)?),
         None => None,
     };
-    if s.dry_run {
-        let action = if existing.is_some() {
-            Action::WouldReplace
-        } else {
-            Action::WouldPush
-        };
-        return Ok(record(
-            action,
-            format!(
-                "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
-                p.file_name,
-                p.size,
-                p.sha256,
-                signed
-                    .as_ref()
-                    .map_or(String::new(), |x| x.describe(&p.file_name)),
-                if existing.is_some() {
-                    ", replacing the existing version"
-                } else {
-                    ""
-                }
-            ),
-        ));
+    if let Plan::DryRun { replacing } = planned {
+        return Ok(dry_run_record(p, replacing, signed.as_ref(), repo, record));
     }
     let up = Upload {
         chart: &p.path,
@@ -537,112 +289,192 @@ fn publish(
         version: &p.version,
         sha256: &p.sha256,
     };
-    // With --force on a registry that overwrites, the old digest may still be there after a
-    // lost answer: that is not someone else's push.
-    let replacing = existing.as_ref().and_then(|e| e.digest.as_deref());
-    let mut action = if existing.is_some() {
+    let mut action = if replacing.is_some() {
         Action::Replaced
     } else {
         Action::Pushed
     };
-    let outcome = match client.upload_replacing(&up, replacing) {
+    // With --force on a registry that overwrites, the old digest may still be there after a
+    // lost answer: that is not someone else's push.
+    let outcome = match client.upload_replacing(&up, replacing.flatten().as_deref()) {
         Ok(o) => o,
-        Err(e) if is_conflict(&e) => match s.existing {
-            // Someone pushed it between our look and our upload.
-            Existing::Skip => {
-                return Ok(record(
-                    Action::Skipped,
-                    format!("Skipped {id}: already in {repo}"),
-                ))
-            }
-            Existing::Fail => bail!(
-                "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
-            ),
-            Existing::Replace => {
+        Err(e) if is_conflict(&e) => match plan_on_conflict(p, s.existing, repo) {
+            Plan::Skip(line) => return Ok(record(Action::Skipped, line)),
+            Plan::Fail(message) => return Err(anyhow!(message)),
+            _ => {
                 // A registry that refuses duplicates: keep the old one, delete, upload, and
-                // put it back if the new one is refused.
+                // put it back if the new one is refused. The copy is kept outside the run's
+                // private temporary directory, so that it outlives a failed run.
                 action = Action::Replaced;
-                replace_on_refusing_registry(client, &up, repo, global)?
+                client.replace(&up, repo, &std::env::temp_dir())?
             }
         },
         Err(e) => return Err(e),
     };
+    Ok(record(
+        action,
+        pushed_line(p, repo, outcome, signed.as_ref()),
+    ))
+}
+
+/// `Pushed NAME VERSION to REPO (sha256:HEX)`, with how it was confirmed and signed.
+fn pushed_line(
+    p: &Prepared,
+    repo: &str,
+    outcome: UploadOutcome,
+    signed: Option<&SignedProv>,
+) -> String {
     let note = match outcome {
         UploadOutcome::Uploaded => "",
         UploadOutcome::AlreadyStored => " (confirmed after a lost answer)",
     };
-    let signed_note = signed.as_ref().map_or(String::new(), |x| {
+    let signed_note = signed.map_or(String::new(), |x| {
         format!(", signed with key {}", x.fingerprint)
     });
-    Ok(record(
+    format!(
+        "Pushed {} {} to {repo} (sha256:{}){note}{signed_note}",
+        p.name, p.version, p.sha256
+    )
+}
+
+/// `--dry-run`: what would be uploaded, and over what.
+fn dry_run_record(
+    p: &Prepared,
+    replacing: bool,
+    signed: Option<&SignedProv>,
+    repo: &str,
+    record: impl Fn(Action, String) -> Record,
+) -> Record {
+    let action = if replacing {
+        Action::WouldReplace
+    } else {
+        Action::WouldPush
+    };
+    record(
         action,
         format!(
-            "Pushed {id} to {repo} (sha256:{}){note}{signed_note}",
-            p.sha256
+            "Would push {} ({} bytes, sha256:{}){} to {repo}{}",
+            p.file_name,
+            p.size,
+            p.sha256,
+            signed.map_or(String::new(), |x| x.describe(&p.file_name)),
+            if replacing {
+                ", replacing the existing version"
+            } else {
+                ""
+            }
         ),
-    ))
+    )
 }
 
-/// A provenance file made by `--sign`, in a temporary file until the upload is done.
-struct SignedProv {
-    file: tempfile::NamedTempFile,
-    sha256: String,
-    fingerprint: String,
-}
-
-impl SignedProv {
-    /// ` with NAME.prov (sha256:HEX)`, for `--dry-run`.
-    fn describe(&self, file_name: &str) -> String {
-        format!(
-            " with {} (sha256:{})",
-            provenance::prov_name(file_name),
-            self.sha256
-        )
-    }
-}
-
-/// `--sign`: the provenance file `helm package --sign` would write for this package (its
-/// Chart.yaml data as Helm marshals it, then its sha256), clear-signed by gpg.
+/// `--sign`: signs the package with the key of `--key`, else `HELM_CCR_SIGN_KEY`, else gpg's
+/// default key.
 fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<SignedProv> {
     let out = global.output();
-    let mut md = tgz::inspect(&p.path)?.metadata;
-    md.validate()
-        .map_err(|e| anyhow!("{}: cannot sign: Chart.yaml: {e}", p.file_name))?;
-    // Helm checks the hash by the name the registry serves the package under, which is
-    // NAME-VERSION.tgz whatever the local file is called.
-    let served = format!("{}-{}.tgz", p.name, p.version);
-    if served != p.file_name {
-        out.debug(&format!(
-            "{}: the provenance file names it {served}, as the registry serves it",
-            p.file_name
-        ));
-    }
-    let message = provenance::message(&md.to_yaml(), &served, &p.sha256);
-    if p.prov.is_some() {
-        out.debug(&format!(
-            "{}: the .prov beside it is replaced by a new signature (--sign)",
-            p.file_name
-        ));
-    }
     let key = sign.key.as_deref().or_else(|| global.env.sign_key());
-    let signed = Gpg::from_env(&global.env, out)
-        .clearsign(&message, key, sign.keyring.as_deref())
-        .with_context(|| format!("signing {}", p.file_name))?;
-    if signed.algorithm == 22 {
-        out.warn(&format!(
-            "{} is signed with an EdDSA key: Helm 3 cannot check it (helm verify fails to read the keyring); Helm 4 and helm ccr pull --verify can",
-            p.file_name
-        ));
+    let request = ToSign {
+        package: &p.path,
+        file_name: &p.file_name,
+        name: &p.name,
+        version: &p.version,
+        sha256: &p.sha256,
+        has_prov: p.prov.is_some(),
+        key,
+        keyring: sign.keyring.as_deref(),
+    };
+    provenance_sign::sign_package(&request, &Gpg::from_env(&global.env, out), &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPO: &str = "myccr";
+
+    fn prepared() -> Prepared {
+        Prepared {
+            path: PathBuf::from("app-1.0.0.tgz"),
+            file_name: "app-1.0.0.tgz".into(),
+            prov: None,
+            name: "app".into(),
+            version: "1.0.0".into(),
+            sha256: "ab".repeat(32),
+            size: 10,
+            temp: None,
+        }
     }
-    let mut file = tempfile::Builder::new()
-        .prefix(".helm-ccr-")
-        .suffix(".prov")
-        .tempfile()
-        .context("creating a temporary file for the provenance file")?;
-    std::io::Write::write_all(&mut file, &signed.text).context("writing the provenance file")?;
-    Ok(SignedProv {
-        file,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&signed.text)),
-        fingerprint: signed.fingerprint,
-    })
+
+    fn stored(digest: Option<&str>) -> HelmChartVersion {
+        let digest = digest.map_or(String::new(), |d| format!(r#","digest":"sha256:{d}""#));
+        HelmChartVersion::from_json(&format!(r#"{{"name":"app","version":"1.0.0"{digest}}}"#))
+            .unwrap()
+    }
+
+    #[test]
+    fn nothing_there_is_pushed_or_described() {
+        let p = prepared();
+        for policy in [Existing::Fail, Existing::Skip, Existing::Replace] {
+            assert_eq!(plan(None, &p, policy, false, REPO), Plan::Push);
+            assert_eq!(
+                plan(None, &p, policy, true, REPO),
+                Plan::DryRun { replacing: false }
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_version_is_skipped_refused_or_replaced() {
+        let p = prepared();
+        let same = stored(Some(&"ab".repeat(32)));
+        let other = stored(Some(&"cd".repeat(32)));
+        for dry_run in [false, true] {
+            assert_eq!(
+                plan(Some(&same), &p, Existing::Skip, dry_run, REPO),
+                Plan::Skip("Skipped app 1.0.0: already in myccr (identical)".into())
+            );
+            assert_eq!(
+                plan(Some(&other), &p, Existing::Skip, dry_run, REPO),
+                Plan::Skip("Skipped app 1.0.0: already in myccr (different content)".into())
+            );
+            assert_eq!(
+                plan(Some(&same), &p, Existing::Fail, dry_run, REPO),
+                Plan::Fail("app 1.0.0 already exists in myccr (identical content); use --force to replace it or --skip-existing to keep it".into())
+            );
+            assert_eq!(
+                plan(Some(&other), &p, Existing::Fail, dry_run, REPO),
+                Plan::Fail("app 1.0.0 already exists in myccr with different content; use --force to replace it or --skip-existing to keep it".into())
+            );
+        }
+        assert_eq!(
+            plan(Some(&other), &p, Existing::Replace, false, REPO),
+            Plan::Replace {
+                replacing: Some("cd".repeat(32))
+            }
+        );
+        assert_eq!(
+            plan(Some(&stored(None)), &p, Existing::Replace, false, REPO),
+            Plan::Replace { replacing: None }
+        );
+        assert_eq!(
+            plan(Some(&other), &p, Existing::Replace, true, REPO),
+            Plan::DryRun { replacing: true }
+        );
+    }
+
+    #[test]
+    fn a_refused_upload_is_decided_again() {
+        let p = prepared();
+        assert_eq!(
+            plan_on_conflict(&p, Existing::Skip, REPO),
+            Plan::Skip("Skipped app 1.0.0: already in myccr".into())
+        );
+        assert_eq!(
+            plan_on_conflict(&p, Existing::Fail, REPO),
+            Plan::Fail("app 1.0.0 already exists in myccr; use --force to replace it or --skip-existing to keep it".into())
+        );
+        assert_eq!(
+            plan_on_conflict(&p, Existing::Replace, REPO),
+            Plan::Replace { replacing: None }
+        );
+    }
 }

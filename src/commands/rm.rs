@@ -1,11 +1,13 @@
 //! `helm ccr rm REPO/CHART... (--version V... | --all)`: delete versions, or whole charts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
+use crate::api::HelmChartVersion;
 use crate::error::UsageError;
 use crate::output::Format;
+use crate::registry::Registry;
 use crate::repo_ref;
 use crate::report::{Action, Record, Reporter};
 use crate::settings::{self, Global};
@@ -22,27 +24,49 @@ pub struct RmSettings {
 }
 
 pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
-    let versions: Vec<String> = {
-        let mut v: Vec<String> = s
-            .versions
-            .iter()
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        v.dedup();
-        let mut seen = std::collections::BTreeSet::new();
-        v.retain(|x| seen.insert(x.clone()));
-        v
+    let versions = requested_versions(s)?;
+    let groups = resolve(&s.charts, global)?;
+    let report = Reporter::new(s.format, global.output(), false);
+    let mut done = Done {
+        report: &report,
+        dry_run: s.dry_run,
+        index: 0,
     };
+    for (repo, charts) in groups.values() {
+        let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
+        // Everything named is checked first: nothing is deleted unless it all exists.
+        let plan = look_up(&client, charts, &versions, s.all, &repo.display)?;
+        delete(&client, &plan, &versions, &repo.display, &mut done)?;
+    }
+    report.finish()
+}
+
+/// The versions named (trimmed, blanks and repeats dropped, in order); naming none without
+/// `--all` is a usage error.
+fn requested_versions(s: &RmSettings) -> Result<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let versions: Vec<String> = s
+        .versions
+        .iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && seen.insert(v.clone()))
+        .collect();
     if !s.all && versions.is_empty() {
         return Err(UsageError(
             "refusing to delete whole charts without --all; name versions with --version".into(),
         )
         .into());
     }
-    // Group the charts by repository, keeping the order given.
+    Ok(versions)
+}
+
+/// The charts named, grouped by repository (each chart once, in the order given).
+fn resolve(
+    chart_refs: &[String],
+    global: &Global,
+) -> Result<BTreeMap<String, (settings::Repo, Vec<String>)>> {
     let mut groups: BTreeMap<String, (settings::Repo, Vec<String>)> = BTreeMap::new();
-    for c in &s.charts {
+    for c in chart_refs {
         let (repo_arg, chart) = repo_ref::parse_chart_ref(c)?;
         let repo = settings::resolve_repo(&repo_arg, &global.env)?;
         let key = repo.url.repo_url();
@@ -51,98 +75,152 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
             entry.1.push(chart);
         }
     }
-    let report = Reporter::new(s.format, global.output(), false);
-    let verb = if s.dry_run { "Would delete" } else { "Deleted" };
-    let action = if s.dry_run {
-        Action::WouldDelete
-    } else {
-        Action::Deleted
-    };
-    let mut index = 0;
-    for (repo, charts) in groups.values() {
-        let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-        if s.all {
-            let existing = client.list_charts()?;
-            let missing: Vec<&String> = charts
-                .iter()
-                .filter(|c| !existing.iter().any(|e| &e.name == *c))
-                .collect();
-            if !missing.is_empty() {
-                bail!("{} not found in {}", names("chart", &missing), repo.display);
-            }
-            if !s.dry_run {
-                match charts.as_slice() {
+    Ok(groups)
+}
+
+/// What one repository loses, checked against what it holds.
+enum Plan<'a> {
+    /// `--all`: these charts, with every version.
+    Charts(&'a [String]),
+    /// The versions named, of each chart (with every version the chart holds, for digests).
+    Versions(Vec<(&'a String, Vec<HelmChartVersion>)>),
+}
+
+/// Looks up what exists: every chart named (with `--all`), else every version named of every
+/// chart; anything missing is an error naming it.
+fn look_up<'a>(
+    client: &Registry,
+    charts: &'a [String],
+    versions: &[String],
+    all: bool,
+    repo: &str,
+) -> Result<Plan<'a>> {
+    if all {
+        let existing = client.list_charts()?;
+        let missing: Vec<&String> = charts
+            .iter()
+            .filter(|c| !existing.iter().any(|e| &e.name == *c))
+            .collect();
+        if !missing.is_empty() {
+            bail!("{} not found in {repo}", names("chart", &missing));
+        }
+        return Ok(Plan::Charts(charts));
+    }
+    let mut plan = Vec::new();
+    for chart in charts {
+        let present = client.existing_versions(chart, repo)?;
+        let missing: Vec<&String> = versions
+            .iter()
+            .filter(|v| !present.iter().any(|p| &&p.version == v))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "chart {chart:?} has no {} in {repo}",
+                names("version", &missing)
+            );
+        }
+        plan.push((chart, present));
+    }
+    Ok(Plan::Versions(plan))
+}
+
+/// Where the deletions are reported, and whether they are only described (`--dry-run`).
+struct Done<'r> {
+    report: &'r Reporter,
+    dry_run: bool,
+    /// The next record's place.
+    index: usize,
+}
+
+impl Done<'_> {
+    fn add(&mut self, repo: &str, record: impl FnOnce(Record) -> Record) {
+        let action = if self.dry_run {
+            Action::WouldDelete
+        } else {
+            Action::Deleted
+        };
+        self.report
+            .add(self.index, record(Record::new(repo, action)));
+        self.index += 1;
+    }
+
+    fn verb(&self) -> &'static str {
+        if self.dry_run {
+            "Would delete"
+        } else {
+            "Deleted"
+        }
+    }
+}
+
+/// Deletes what `plan` names (unless `--dry-run`), reporting it chart by chart.
+fn delete(
+    client: &Registry,
+    plan: &Plan<'_>,
+    versions: &[String],
+    repo: &str,
+    done: &mut Done<'_>,
+) -> Result<()> {
+    let verb = done.verb();
+    match plan {
+        Plan::Charts(charts) => {
+            if !done.dry_run {
+                match charts {
                     [one] => client.delete_chart(one)?,
                     many => client.delete_charts(many)?,
                 }
             }
-            for c in charts {
-                report.add(
-                    index,
-                    Record {
-                        name: Some(c.clone()),
-                        line: format!("{verb} chart {c} (every version) from {}", repo.display),
-                        ..Record::new(&repo.display, action)
-                    },
-                );
-                index += 1;
+            for c in charts.iter() {
+                done.add(repo, |base| Record {
+                    name: Some(c.clone()),
+                    line: format!("{verb} chart {c} (every version) from {repo}"),
+                    ..base
+                });
             }
-        } else {
-            // Check every chart first: nothing is deleted unless everything named exists.
-            let mut plan = Vec::new();
-            for chart in charts {
-                let present = client.existing_versions(chart, &repo.display)?;
-                let missing: Vec<&String> = versions
-                    .iter()
-                    .filter(|v| !present.iter().any(|p| &&p.version == v))
-                    .collect();
-                if !missing.is_empty() {
-                    bail!(
-                        "chart {chart:?} has no {} in {}",
-                        names("version", &missing),
-                        repo.display
-                    );
-                }
-                plan.push((chart, present));
-            }
-            for (chart, present) in plan {
-                if !s.dry_run {
-                    match versions.as_slice() {
+        }
+        Plan::Versions(charts) => {
+            for (chart, present) in charts {
+                if !done.dry_run {
+                    match versions {
                         [one] => client.delete_version(chart, one)?,
                         many => client.delete_versions(chart, many)?,
                     }
                 }
-                for (i, v) in versions.iter().enumerate() {
-                    // One line per chart for people, one record per version for programs.
-                    let line = if i == 0 {
-                        format!(
-                            "{verb} {chart} {} from {}",
-                            versions.join(", "),
-                            repo.display
-                        )
-                    } else {
-                        String::new()
-                    };
-                    report.add(
-                        index,
-                        Record {
-                            name: Some(chart.clone()),
-                            version: Some(v.clone()),
-                            digest: present
-                                .iter()
-                                .find(|p| &p.version == v)
-                                .and_then(|p| p.digest.as_ref())
-                                .map(|d| format!("sha256:{d}")),
-                            line,
-                            ..Record::new(&repo.display, action)
-                        },
-                    );
-                    index += 1;
-                }
+                report_versions(chart, present, versions, repo, done);
             }
         }
     }
-    report.finish()
+    Ok(())
+}
+
+/// One line per chart for people, one record per version for programs.
+fn report_versions(
+    chart: &str,
+    present: &[HelmChartVersion],
+    versions: &[String],
+    repo: &str,
+    done: &mut Done<'_>,
+) {
+    let verb = done.verb();
+    for (i, v) in versions.iter().enumerate() {
+        let line = if i == 0 {
+            format!("{verb} {chart} {} from {repo}", versions.join(", "))
+        } else {
+            String::new()
+        };
+        let digest = present
+            .iter()
+            .find(|p| &p.version == v)
+            .and_then(|p| p.digest.as_ref())
+            .map(|d| format!("sha256:{d}"));
+        done.add(repo, |base| Record {
+            name: Some(chart.to_string()),
+            version: Some(v.clone()),
+            digest,
+            line,
+            ..base
+        });
+    }
 }
 
 fn names(kind: &str, items: &[&String]) -> String {
