@@ -15,6 +15,7 @@ pub mod multipart;
 pub mod output;
 pub mod pool;
 pub mod provenance;
+pub mod proxy;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;
