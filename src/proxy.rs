@@ -821,6 +821,13 @@ mod tests {
         }
     }
 
+    /// An environment, a request, the route's or the error's text.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+
     const HP: &str = "HTTP_PROXY";
     const HSP: &str = "HTTPS_PROXY";
     const NP: &str = "NO_PROXY";
@@ -835,7 +842,7 @@ mod tests {
     #[test]
     fn go_proxy_for_url_table() {
         #[rustfmt::skip]
-        let table: &[(&[(&str, &str)], &str, &str)] = &[
+        let table: &[Case] = &[
             // Values without a scheme mean http://.
             (&[(HP, "127.0.0.1:8080")], "http://example.com", "proxy http://127.0.0.1:8080 (from HTTP_PROXY)"),
             (&[(HP, "cache.corp.example.com:1234")], "http://example.com", "proxy http://cache.corp.example.com:1234 (from HTTP_PROXY)"),
