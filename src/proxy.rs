@@ -10,6 +10,7 @@
 //!   http requests; `ALL_PROXY` is not read. An empty upper-case value does not hide the lower-case
 //!   one (Go's `getEnvAny` takes the first non-empty value); the same holds for `NO_PROXY`.
 //! - `localhost` and loopback addresses (127.0.0.0/8, `::1`, `::ffff:127.x.x.x`) are never proxied.
+//!   As in Go, the `localhost` test is case-sensitive (`LOCALHOST` is a name like any other).
 //! - `NO_PROXY` is a comma list, each entry trimmed and lower-cased: `*` (everything), an IP, a
 //!   CIDR range (v4 or v6), `[v6]:port` or `v4:port` (the port must match), `example.com` (the
 //!   host and its subdomains), `.example.com` and `*.example.com` (subdomains only), each domain
@@ -906,6 +907,8 @@ mod tests {
             (&[(HSP, "p:1")], "https://[::ffff:127.0.0.1]", "direct (loopback is never proxied)"),
             (&[(HSP, "p:1")], "https://[::2]", "proxy http://p:1 (from HTTPS_PROXY)"),
             (&[(HSP, "p:1")], "https://localhost.example", "proxy http://p:1 (from HTTPS_PROXY)"),
+            (&[(HSP, "p:1")], "https://LOCALHOST", "proxy http://p:1 (from HTTPS_PROXY)"),
+            (&[(HSP, "p:1"), (NP, "localhost")], "https://LOCALHOST", "direct (NO_PROXY entry \"localhost\" matches)"),
             // Ports: the request's default port is what a `host:port` entry compares.
             (&[(HSP, "p:1"), (NP, "example.com:443")], "https://example.com", "direct (NO_PROXY entry \"example.com:443\" matches)"),
             (&[(HSP, "p:1"), (NP, "example.com:443")], "https://example.com:8443", "proxy http://p:1 (from HTTPS_PROXY)"),
