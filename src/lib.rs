@@ -19,6 +19,7 @@ pub mod output;
 pub mod pool;
 pub mod provenance;
 pub mod provenance_sign;
+pub mod proxy;
 pub mod registry;
 pub mod repo_ref;
 pub mod report;
