@@ -218,11 +218,14 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
     };
     if meta.is_dir() {
+        let max_entries =
+            settings::env_number(&global.env, crate::chart::load::MAX_ENTRIES_SETTING)?
+                .unwrap_or(crate::chart::load::DEFAULT_MAX_ENTRIES);
         if s.dependency_update {
             dependency_update(path, global)?;
         }
         let spinner = packaging_spinner(path, global);
-        let p = package::package_dir(path, &overrides, sde);
+        let p = package::package_dir_limited(path, &overrides, sde, max_entries);
         if let Some(b) = spinner {
             b.finish_and_clear();
         }
