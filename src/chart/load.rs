@@ -144,14 +144,20 @@ impl Walker<'_> {
             let abs = dir.abs.join(&name);
             self.entries += 1;
             if self.entries > self.max_entries {
-                bail!(
-                    "chart {label:?}: more than {} files, directories and links (stopped at {rel}; a linked directory counts again each time it is reached); set {MAX_ENTRIES_SETTING} to a higher number if the chart really holds that many",
-                    self.max_entries
-                );
+                return Err(self.too_many(&rel));
             }
             self.visit(abs, rel)?;
         }
         Ok(self.out)
+    }
+
+    /// The error of a walk that would visit more than `max_entries` entries.
+    fn too_many(&self, at: &str) -> anyhow::Error {
+        anyhow!(
+            "chart {:?}: more than {} files, directories and links (stopped at {at}; a linked directory counts again each time it is reached); set {MAX_ENTRIES_SETTING} to a higher number if the chart really holds that many",
+            self.label,
+            self.max_entries
+        )
     }
 
     /// One entry of a directory: a file is taken (or refused), a directory entered.
@@ -198,9 +204,16 @@ impl Walker<'_> {
         if self.stack.iter().any(|d| d.id == id) {
             bail!("chart {label:?}: {rel}: symbolic link loop");
         }
-        let mut names: Vec<OsString> = fs::read_dir(&abs)
-            .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
-            .with_context(|| format!("chart {label:?}: reading directory {}", abs.display()))?;
+        let reading = || format!("chart {label:?}: reading directory {}", abs.display());
+        // Every name read is visited (and counted) later: a directory with more names than the
+        // bound leaves is refused before they are all in memory.
+        let mut names: Vec<OsString> = Vec::new();
+        for e in fs::read_dir(&abs).with_context(reading)? {
+            names.push(e.with_context(reading)?.file_name());
+            if self.entries + names.len() > self.max_entries {
+                return Err(self.too_many(if rel.is_empty() { "." } else { &rel }));
+            }
+        }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         self.stack.push(Dir {
             abs,
@@ -670,6 +683,23 @@ mod tests {
         assert!(load_dir(t.path(), entries).is_ok());
         let e = load_dir(t.path(), entries - 1).unwrap_err().to_string();
         assert!(e.contains(&format!("more than {}", entries - 1)), "{e}");
+    }
+
+    #[test]
+    fn a_directory_with_more_names_than_the_bound_is_refused_while_it_is_read() {
+        let t = chart_dir("wide");
+        fs::create_dir(t.path().join("many")).unwrap();
+        for i in 0..50 {
+            fs::write(t.path().join(format!("many/{i}")), "").unwrap();
+        }
+        let e = load_dir(t.path(), 40).unwrap_err().to_string();
+        assert!(
+            e.contains("more than 40 files, directories and links (stopped at many;"),
+            "{e}"
+        );
+        // Chart.yaml, many, and its 50 files.
+        assert!(load_dir(t.path(), 52).is_ok());
+        assert!(load_dir(t.path(), 51).is_err());
     }
 
     #[test]
