@@ -33,6 +33,9 @@ pub struct Options<'a> {
     /// `--dependency-update`: the helm binary that runs `helm dependency update` on a
     /// directory first.
     pub helm_for_dependency_update: Option<&'a str>,
+    /// The most files, directories and links the walk of a directory takes
+    /// (`HELM_CCR_MAX_ENTRIES`).
+    pub max_entries: usize,
 }
 
 /// Packages the chart directory, or checks (or repacks, with overrides) the package, at `path`.
@@ -63,7 +66,7 @@ fn prepare_dir(path: &Path, o: &Options<'_>, out: Output) -> Result<Prepared> {
         dependency_update(path, helm)?;
     }
     let spinner = packaging_spinner(path, out);
-    let p = package::package_dir(path, o.overrides, o.source_date_epoch);
+    let p = package::package_dir_limited(path, o.overrides, o.source_date_epoch, o.max_entries);
     if let Some(b) = spinner {
         b.finish_and_clear();
     }

@@ -42,6 +42,9 @@ pub mod vars {
     pub const GPG_PASSPHRASE_FILE: &str = "HELM_CCR_GPG_PASSPHRASE_FILE";
     /// The key `push --sign` signs with when `--key` names none; else gpg's default key.
     pub const SIGN_KEY: &str = "HELM_CCR_SIGN_KEY";
+    /// The most files, directories and links push walks in a chart directory; default
+    /// 100000.
+    pub const MAX_ENTRIES: &str = "HELM_CCR_MAX_ENTRIES";
     /// All of them, in the order above.
     pub const ALL: &[&str] = &[
         ENDPOINT,
@@ -53,6 +56,7 @@ pub mod vars {
         GPG,
         GPG_PASSPHRASE_FILE,
         SIGN_KEY,
+        MAX_ENTRIES,
     ];
 }
 
@@ -126,6 +130,15 @@ impl Env {
     /// `HELM_CCR_MAX_DOWNLOAD`, in bytes; a value that is not a size is a usage error.
     pub fn max_download(&self) -> Result<Option<u64>> {
         size(vars::MAX_DOWNLOAD, self.var(vars::MAX_DOWNLOAD))
+    }
+
+    /// `HELM_CCR_MAX_ENTRIES` (default [`crate::chart::load::DEFAULT_MAX_ENTRIES`]); a value
+    /// that is not a whole number is a usage error.
+    pub fn max_entries(&self) -> Result<usize> {
+        Ok(
+            number::<usize>(vars::MAX_ENTRIES, self.var(vars::MAX_ENTRIES))?
+                .unwrap_or(crate::chart::load::DEFAULT_MAX_ENTRIES),
+        )
     }
 
     /// `HELM_CCR_LIST_LIMIT`; a value that is not a whole number above 0 is a usage error.

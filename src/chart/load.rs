@@ -8,9 +8,11 @@
 //! streamed later by the packager. Subchart archives are unpacked into a temporary directory.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -86,62 +88,94 @@ fn read_small(path: &Path) -> io::Result<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // Directory walk
 
+/// The most entries (files, directories and symbolic links, ignored ones included) a chart
+/// directory walk visits unless its caller says otherwise. Symbolic links are followed as
+/// Helm follows them, so a linked directory counts its content again each time it is reached;
+/// without a bound a few links to links make the walk exponential. A chart installs as one
+/// Kubernetes Secret of at most 1 MiB, so no installable chart comes near this.
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+/// The setting that raises [`DEFAULT_MAX_ENTRIES`] (named in the error; read by the caller).
+pub const MAX_ENTRIES_SETTING: &str = "HELM_CCR_MAX_ENTRIES";
+
+/// A directory on the current descent.
+struct Dir {
+    abs: PathBuf,
+    rel: String,
+    /// Device and inode: the directory itself, however it was reached.
+    id: (u64, u64),
+    /// Its entries not walked yet, in Helm's (bytewise) order.
+    names: std::vec::IntoIter<OsString>,
+}
+
+/// Helm's walk (`sympath.Walk`): depth first, entries sorted bytewise, symbolic links followed
+/// (the link's name, the target's content). Iterative, so depth costs no stack; a directory met
+/// again on its own descent is a loop (Helm goes round until the system refuses the path).
 struct Walker<'a> {
     rules: &'a Rules,
-    out: Vec<Source>,
     label: &'a str,
-    /// Canonical directories on the current descent (symlink loop detection).
-    stack: Vec<PathBuf>,
+    max_entries: usize,
+    entries: usize,
+    out: Vec<Source>,
+    /// The directories from the chart's root to the one being walked.
+    stack: Vec<Dir>,
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, abs: &Path, rel: &str, meta: fs::Metadata) -> Result<()> {
+    fn run(mut self, root: &Path, meta: &fs::Metadata) -> Result<Vec<Source>> {
         let label = self.label;
-        let meta = if meta.file_type().is_symlink() {
-            let resolved = fs::canonicalize(abs)
+        self.enter(root.to_path_buf(), String::new(), meta)?;
+        while let Some(dir) = self.stack.last_mut() {
+            let Some(name) = dir.names.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let name_str = name.to_str().ok_or_else(|| {
+                anyhow!(
+                    "chart {label:?}: {}: file name is not valid UTF-8",
+                    Path::new(&dir.rel).join(&name).display()
+                )
+            })?;
+            let rel = if dir.rel.is_empty() {
+                name_str.to_string()
+            } else {
+                format!("{}/{name_str}", dir.rel)
+            };
+            let abs = dir.abs.join(&name);
+            self.entries += 1;
+            if self.entries > self.max_entries {
+                return Err(self.too_many(&rel));
+            }
+            self.visit(abs, rel)?;
+        }
+        Ok(self.out)
+    }
+
+    /// The error of a walk that would visit more than `max_entries` entries.
+    fn too_many(&self, at: &str) -> anyhow::Error {
+        anyhow!(
+            "chart {:?}: more than {} files, directories and links (stopped at {at}; a linked directory counts again each time it is reached); set {MAX_ENTRIES_SETTING} to a higher number if the chart really holds that many",
+            self.label,
+            self.max_entries
+        )
+    }
+
+    /// One entry of a directory: a file is taken (or refused), a directory entered.
+    fn visit(&mut self, abs: PathBuf, rel: String) -> Result<()> {
+        let label = self.label;
+        let mut meta =
+            fs::symlink_metadata(&abs).with_context(|| format!("chart {label:?}: {rel}"))?;
+        if meta.file_type().is_symlink() {
+            meta = fs::metadata(&abs)
                 .map_err(|e| anyhow!("chart {label:?}: {rel}: broken symbolic link ({e})"))?;
-            fs::symlink_metadata(&resolved)
-                .with_context(|| format!("chart {label:?}: {rel}: reading link target"))?
-        } else {
-            meta
-        };
+        }
         if meta.is_dir() {
-            if !rel.is_empty() && self.rules.ignore(rel, true) {
+            if self.rules.ignore(&rel, true) {
                 return Ok(());
             }
-            let canon = fs::canonicalize(abs)
-                .with_context(|| format!("chart {label:?}: {rel}: resolving directory"))?;
-            if self.stack.contains(&canon) {
-                bail!("chart {label:?}: {rel}: symbolic link loop");
-            }
-            self.stack.push(canon);
-            let mut names: Vec<std::ffi::OsString> = fs::read_dir(abs)
-                .with_context(|| format!("chart {label:?}: reading directory {}", abs.display()))?
-                .map(|e| e.map(|e| e.file_name()))
-                .collect::<io::Result<_>>()
-                .with_context(|| format!("chart {label:?}: reading directory {}", abs.display()))?;
-            names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            for name in names {
-                let name_str = name.to_str().ok_or_else(|| {
-                    anyhow!(
-                        "chart {label:?}: {}: file name is not valid UTF-8",
-                        Path::new(rel).join(&name).display()
-                    )
-                })?;
-                let child_rel = if rel.is_empty() {
-                    name_str.to_string()
-                } else {
-                    format!("{rel}/{name_str}")
-                };
-                let child = abs.join(&name);
-                let m = fs::symlink_metadata(&child)
-                    .with_context(|| format!("chart {label:?}: {child_rel}"))?;
-                self.walk(&child, &child_rel, m)?;
-            }
-            self.stack.pop();
-            return Ok(());
+            return self.enter(abs, rel, &meta);
         }
-        if self.rules.ignore(rel, false) {
+        if self.rules.ignore(&rel, false) {
             return Ok(());
         }
         if !meta.is_file() {
@@ -156,9 +190,36 @@ impl Walker<'_> {
             );
         }
         self.out.push(Source {
-            name: rel.to_string(),
-            path: abs.to_path_buf(),
+            name: rel,
+            path: abs,
             mtime: mtime_secs(meta.modified()),
+        });
+        Ok(())
+    }
+
+    /// Reads a directory's names and puts it on the descent, unless it is already there.
+    fn enter(&mut self, abs: PathBuf, rel: String, meta: &fs::Metadata) -> Result<()> {
+        let label = self.label;
+        let id = (meta.dev(), meta.ino());
+        if self.stack.iter().any(|d| d.id == id) {
+            bail!("chart {label:?}: {rel}: symbolic link loop");
+        }
+        let reading = || format!("chart {label:?}: reading directory {}", abs.display());
+        // Every name read is visited (and counted) later: a directory with more names than the
+        // bound leaves is refused before they are all in memory.
+        let mut names: Vec<OsString> = Vec::new();
+        for e in fs::read_dir(&abs).with_context(reading)? {
+            names.push(e.with_context(reading)?.file_name());
+            if self.entries + names.len() > self.max_entries {
+                return Err(self.too_many(if rel.is_empty() { "." } else { &rel }));
+            }
+        }
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        self.stack.push(Dir {
+            abs,
+            rel,
+            id,
+            names: names.into_iter(),
         });
         Ok(())
     }
@@ -172,8 +233,10 @@ pub fn label_for(path: &Path) -> String {
         .unwrap_or_else(|| abs.display().to_string())
 }
 
-/// Loads and validates a chart directory as `helm package` does.
-pub fn load_dir(dir: &Path) -> Result<Chart> {
+/// Loads and validates a chart directory as `helm package` does, walking at most
+/// `max_entries` entries ([`DEFAULT_MAX_ENTRIES`] unless the user raised it with
+/// [`MAX_ENTRIES_SETTING`]).
+pub fn load_dir(dir: &Path, max_entries: usize) -> Result<Chart> {
     let label = label_for(dir);
     let meta = fs::metadata(dir).with_context(|| format!("chart {label:?}: {}", dir.display()))?;
     if !meta.is_dir() {
@@ -189,15 +252,15 @@ pub fn load_dir(dir: &Path) -> Result<Chart> {
         Err(_) => Rules::empty(),
     };
     rules.add_defaults();
-    let mut w = Walker {
+    let files = Walker {
         rules: &rules,
-        out: Vec::new(),
         label: &label,
+        max_entries,
+        entries: 0,
+        out: Vec::new(),
         stack: Vec::new(),
-    };
-    let root_meta = fs::symlink_metadata(dir)?;
-    w.walk(dir, "", root_meta)?;
-    let files = w.out;
+    }
+    .run(dir, &meta)?;
     load_files(files, &label)
 }
 
@@ -556,6 +619,122 @@ pub fn check_dependencies(c: &Chart, label: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A chart directory holding only a Chart.yaml named `name`.
+    fn chart_dir(name: &str) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(
+            t.path().join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+        )
+        .unwrap();
+        t
+    }
+
+    /// The review's symbolic link DAG: directories `d/0` to `d/DEPTH`, each but the last
+    /// holding two links `a` and `b` to the next; the last holds `f.txt`. Helm packages the
+    /// leaf once per path: 2^(DEPTH-k) times below `d/k`.
+    fn link_dag(root: &Path, depth: usize) {
+        for k in 0..=depth {
+            fs::create_dir_all(root.join(format!("d/{k}"))).unwrap();
+        }
+        for k in 0..depth {
+            for link in ["a", "b"] {
+                symlink(format!("../{}", k + 1), root.join(format!("d/{k}/{link}"))).unwrap();
+            }
+        }
+        fs::write(root.join(format!("d/{depth}/f.txt")), "leaf\n").unwrap();
+    }
+
+    fn names(c: &Chart) -> Vec<&str> {
+        c.files.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_symlink_dag_of_depth_18_stops_at_the_entry_bound_naming_the_setting() {
+        let t = chart_dir("dag");
+        link_dag(t.path(), 18);
+        let e = load_dir(t.path(), DEFAULT_MAX_ENTRIES)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("more than 100000 files, directories and links")
+                && e.contains("set HELM_CCR_MAX_ENTRIES to a higher number"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+
+    #[test]
+    fn a_symlink_dag_within_the_bound_is_packaged_along_every_path_as_helm_does() {
+        let t = chart_dir("dag");
+        link_dag(t.path(), 3);
+        let c = load_dir(t.path(), DEFAULT_MAX_ENTRIES).unwrap();
+        let n = names(&c);
+        // 2^3 + 2^2 + 2^1 + 1 copies of the leaf, one per path, in Helm's order.
+        assert_eq!(n.len(), 15, "{n:?}");
+        assert_eq!(n[0], "d/0/a/a/a/f.txt");
+        assert_eq!(n[7], "d/0/b/b/b/f.txt");
+        assert_eq!(n[14], "d/3/f.txt");
+        // Entries: Chart.yaml, d, d/0..d/3 (4), the links below d/0 (2+4+8), below d/1
+        // (2+4), below d/2 (2), and the 15 files.
+        let entries = 1 + 1 + 4 + 14 + 6 + 2 + 15;
+        assert!(load_dir(t.path(), entries).is_ok());
+        let e = load_dir(t.path(), entries - 1).unwrap_err().to_string();
+        assert!(e.contains(&format!("more than {}", entries - 1)), "{e}");
+    }
+
+    #[test]
+    fn a_directory_with_more_names_than_the_bound_is_refused_while_it_is_read() {
+        let t = chart_dir("wide");
+        fs::create_dir(t.path().join("many")).unwrap();
+        for i in 0..50 {
+            fs::write(t.path().join(format!("many/{i}")), "").unwrap();
+        }
+        let e = load_dir(t.path(), 40).unwrap_err().to_string();
+        assert!(
+            e.contains("more than 40 files, directories and links (stopped at many;"),
+            "{e}"
+        );
+        // Chart.yaml, many, and its 50 files.
+        assert!(load_dir(t.path(), 52).is_ok());
+        assert!(load_dir(t.path(), 51).is_err());
+    }
+
+    #[test]
+    fn a_chain_of_1500_nested_directories_is_walked() {
+        let t = chart_dir("deep");
+        let mut rel = String::new();
+        for _ in 0..1500 {
+            rel.push_str("d/");
+        }
+        fs::create_dir_all(t.path().join(&rel)).unwrap();
+        rel.push_str("f.txt");
+        fs::write(t.path().join(&rel), "deep\n").unwrap();
+        let c = load_dir(t.path(), DEFAULT_MAX_ENTRIES).unwrap();
+        assert_eq!(names(&c), [rel.as_str()]);
+        assert_eq!(c.metadata.name, "deep");
+    }
+
+    #[test]
+    fn a_symlink_cycle_is_an_error_naming_the_link() {
+        // Helm follows it until the system answers "too many levels of symbolic links".
+        let t = chart_dir("cycle");
+        fs::create_dir(t.path().join("sub")).unwrap();
+        symlink("..", t.path().join("sub/up")).unwrap();
+        let e = load_dir(t.path(), DEFAULT_MAX_ENTRIES)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("\": sub/up: symbolic link loop"), "{e}");
+        // A link to a sibling directory is no loop: its content is packaged under both names.
+        let t = chart_dir("twice");
+        fs::create_dir(t.path().join("real")).unwrap();
+        fs::write(t.path().join("real/x.txt"), "x").unwrap();
+        symlink("real", t.path().join("alias")).unwrap();
+        let c = load_dir(t.path(), DEFAULT_MAX_ENTRIES).unwrap();
+        assert_eq!(names(&c), ["alias/x.txt", "real/x.txt"]);
+    }
 
     #[test]
     fn go_path_clean() {

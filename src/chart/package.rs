@@ -66,22 +66,35 @@ pub fn validate_version_override(v: &str) -> Result<()> {
 
 /// Packages a chart directory exactly as `helm package DIR` would (see the module docs).
 pub fn package_dir(dir: &Path, ov: &Overrides, source_date_epoch: Option<i64>) -> Result<Packaged> {
-    package_dir_threads(dir, ov, source_date_epoch, pgzip::default_threads())
+    package_dir_limited(dir, ov, source_date_epoch, load::DEFAULT_MAX_ENTRIES)
 }
 
-/// [`package_dir`] compressing on at most `threads` threads (the bytes are the same for any
-/// number).
+/// [`package_dir`] walking at most `max_entries` entries of the directory (see
+/// [`load::DEFAULT_MAX_ENTRIES`]).
+pub fn package_dir_limited(
+    dir: &Path,
+    ov: &Overrides,
+    source_date_epoch: Option<i64>,
+    max_entries: usize,
+) -> Result<Packaged> {
+    let threads = pgzip::default_threads();
+    package_dir_threads(dir, ov, source_date_epoch, threads, max_entries)
+}
+
+/// [`package_dir_limited`] compressing on at most `threads` threads (the bytes are the same
+/// for any number).
 pub fn package_dir_threads(
     dir: &Path,
     ov: &Overrides,
     source_date_epoch: Option<i64>,
     threads: usize,
+    max_entries: usize,
 ) -> Result<Packaged> {
     if let Some(v) = &ov.version {
         validate_version_override(v)?;
     }
     let label = load::label_for(dir);
-    let chart = load::load_dir(dir)?;
+    let chart = load::load_dir(dir, max_entries)?;
     finish(chart, &label, ov, source_date_epoch, threads)
 }
 
@@ -423,8 +436,22 @@ mod tests {
         }
         assert!(total > 2 * pgzip::PARALLEL_MIN, "{total} bytes");
         let ov = Overrides::default();
-        let one = package_dir_threads(&chart, &ov, Some(1_700_000_000), 1).unwrap();
-        let four = package_dir_threads(&chart, &ov, Some(1_700_000_000), 4).unwrap();
+        let one = package_dir_threads(
+            &chart,
+            &ov,
+            Some(1_700_000_000),
+            1,
+            load::DEFAULT_MAX_ENTRIES,
+        )
+        .unwrap();
+        let four = package_dir_threads(
+            &chart,
+            &ov,
+            Some(1_700_000_000),
+            4,
+            load::DEFAULT_MAX_ENTRIES,
+        )
+        .unwrap();
         assert_eq!(one.sha256, four.sha256);
         assert_eq!(
             fs::read(one.path()).unwrap(),

@@ -3,10 +3,15 @@
 //! last one being the word under the cursor). Prints one candidate a line, then `:N`, cobra's
 //! directive. Candidates: the names of `helm repo add`ed ccr:// repositories, the charts of a
 //! repository and the versions of a chart (asked of the registry, bounded by a short timeout),
-//! and the values of `-o` and `--region`. Subcommand and flag names are completion.yaml's, which
-//! Helm lists itself. Nothing but the directive is printed when anything fails.
+//! and the values of `-o` and `--region`; flag names with their descriptions (cobra's
+//! `NAME\tDESCRIPTION` form: Helm gives the flags of completion.yaml none, so that file lists
+//! only the subcommands). A name the registry or the repository file holds with a control
+//! character in it (an escape sequence, a tab that would become a description) is no candidate.
+//! Nothing but the directive is printed when anything fails.
 
 use std::time::Duration;
+
+use clap::CommandFactory;
 
 use crate::cli;
 use crate::registry::Registry;
@@ -41,22 +46,145 @@ pub trait Source {
     fn versions(&self, repo: &str, chart: &str) -> Vec<String>;
 }
 
+/// Whether a name can be shown as a candidate: no control character (C0, DEL, C1), which
+/// could move the cursor, recolour or retitle the terminal, or (a tab) turn the rest of the
+/// name into a description.
+fn printable(name: &str) -> bool {
+    !name.chars().any(char::is_control)
+}
+
+/// [`Source`] with every name that is not [`printable`] left out.
+struct Printable<'a>(&'a dyn Source);
+
+impl Source for Printable<'_> {
+    fn repositories(&self) -> Vec<String> {
+        let mut names = self.0.repositories();
+        names.retain(|n| printable(n));
+        names
+    }
+    fn charts(&self, repo: &str) -> Vec<String> {
+        let mut names = self.0.charts(repo);
+        names.retain(|n| printable(n));
+        names
+    }
+    fn versions(&self, repo: &str, chart: &str) -> Vec<String> {
+        let mut names = self.0.versions(repo, chart);
+        names.retain(|n| printable(n));
+        names
+    }
+}
+
+/// A flag for completion: its names and the first line of its help.
+struct FlagHelp {
+    long: String,
+    short: Option<String>,
+    takes_value: bool,
+    help: String,
+}
+
+/// The first line of an argument's help, as cobra shows a flag's usage.
+fn help_of(a: &clap::Arg) -> String {
+    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+    help.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// The flags of `sub` (as [`cli::flags_of`] lists them), or of the plugin itself when `sub` is
+/// `None` (its own and the global ones), with their help.
+fn flags(sub: Option<&str>) -> Vec<FlagHelp> {
+    let mut root = cli::Cli::command();
+    root.build();
+    let Some(sub) = sub else {
+        return root
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_positional())
+            .filter_map(|a| {
+                Some(FlagHelp {
+                    long: format!("--{}", a.get_long()?),
+                    short: a.get_short().map(|c| format!("-{c}")),
+                    takes_value: a.get_action().takes_values(),
+                    help: help_of(a),
+                })
+            })
+            .collect();
+    };
+    let Some(cmd) = root.find_subcommand(sub) else {
+        return Vec::new();
+    };
+    cli::flags_of(sub)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            let help = cmd
+                .get_arguments()
+                .find(|a| a.get_long().is_some_and(|l| f.long[2..] == *l))
+                .map(help_of)
+                .unwrap_or_default();
+            FlagHelp {
+                long: f.long,
+                short: f.short,
+                takes_value: f.takes_value,
+                help,
+            }
+        })
+        .collect()
+}
+
+/// Cobra's flag name candidates for `cur`: `--long\thelp`, and `-s\thelp` where `cur` allows.
+fn flag_names(sub: Option<&str>, cur: &str) -> (Vec<String>, u32) {
+    let mut out = Vec::new();
+    for f in flags(sub) {
+        for name in std::iter::once(&f.long).chain(f.short.as_ref()) {
+            if name.starts_with(cur) {
+                out.push(if f.help.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}\t{}", f.help)
+                });
+            }
+        }
+    }
+    (out, NO_FILE)
+}
+
 /// The candidates for `words` (the last is the word being completed) and the directive.
 pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
+    let src = &Printable(src);
     let Some((cur, before)) = words.split_last() else {
         return (Vec::new(), NO_FILE);
     };
-    let Some((sub, rest)) = before.split_first() else {
-        // The subcommand itself: completion.yaml lists them.
-        return (Vec::new(), NO_FILE);
+    // The subcommand: the first word that is no flag nor a global flag's value.
+    let root_flags = flags(None);
+    let mut at = 0;
+    while at < before.len() && before[at].starts_with('-') {
+        let w = &before[at];
+        let value_next = !w.contains('=')
+            && root_flags
+                .iter()
+                .any(|f| f.takes_value && (f.long == *w || f.short.as_deref() == Some(w)));
+        at += if value_next { 2 } else { 1 };
+    }
+    if at > before.len() {
+        // The value of a global flag given before the subcommand.
+        return flag_value("", &before[before.len() - 1], cur, &[], src);
+    }
+    let subcommands = cli::subcommands();
+    let Some((sub, rest)) = before.get(at..).and_then(|b| b.split_first()) else {
+        if cur.starts_with('-') {
+            return flag_names(None, cur);
+        }
+        if before.is_empty() {
+            // Helm lists completion.yaml's subcommands itself.
+            return (Vec::new(), NO_FILE);
+        }
+        // After global flags Helm no longer knows a subcommand comes.
+        let subs = subcommands
+            .into_iter()
+            .filter(|s| s.starts_with(cur.as_str()))
+            .collect();
+        return (subs, NO_FILE);
     };
     let sub = sub.as_str();
-    let subcommands = cli::subcommands();
     if !subcommands.iter().any(|s| s == sub) {
-        return (Vec::new(), NO_FILE);
-    }
-    if cur.starts_with('-') {
-        // Flag names come from completion.yaml; Helm lists them itself.
         return (Vec::new(), NO_FILE);
     }
     // Positionals so far, and whether the word under the cursor is a flag's value.
@@ -76,6 +204,9 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
     }
     if let Some(flag) = pending {
         return flag_value(sub, flag, cur, &positionals, src);
+    }
+    if cur.starts_with('-') {
+        return flag_names(Some(sub), cur);
     }
     let prefixed = |items: Vec<String>| -> Vec<String> {
         items
@@ -285,13 +416,119 @@ mod tests {
             c(&["pull", "r/c", "--verify", "--keyring", ""]),
             (vec![], DEFAULT)
         );
-        // Flag names are completion.yaml's: listing them here too would double them.
-        assert_eq!(c(&["ls", "--d"]), (vec![], NO_FILE));
+        // Flag names with their help, cobra's way (completion.yaml lists none).
+        assert_eq!(
+            c(&["ls", "--d"]),
+            (
+                vec!["--devel\tShow pre-release versions too".into()],
+                NO_FILE
+            )
+        );
         // A flag's value is not a positional: the chart is still completed.
         assert_eq!(
             c(&["pull", "--region", "bj", "myccr/"]).0,
             ["myccr/web", "myccr/worker"]
         );
+    }
+
+    /// A registry and a repository file full of terminal tricks.
+    struct Hostile;
+
+    impl Source for Hostile {
+        fn repositories(&self) -> Vec<String> {
+            vec![
+                "ok".into(),
+                "esc\u{1b}[2J".into(),
+                "tab\tdescription".into(),
+                "del\u{7f}".into(),
+            ]
+        }
+        fn charts(&self, _repo: &str) -> Vec<String> {
+            vec![
+                "web".into(),
+                "osc\u{1b}]0;owned\u{7}".into(),
+                "c1\u{9b}31m".into(),
+                "bell\u{7}".into(),
+                "cr\rweb".into(),
+                "naïve".into(),
+            ]
+        }
+        fn versions(&self, _repo: &str, _chart: &str) -> Vec<String> {
+            vec!["1.0.0".into(), "1.0.1\tlatest".into(), "2.0.0\u{85}".into()]
+        }
+    }
+
+    #[test]
+    fn names_with_control_characters_are_no_candidates() {
+        let c = |words: &[&str]| {
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            complete(&words, &Hostile).0
+        };
+        assert_eq!(c(&["pull", ""]), ["ok/"]);
+        assert_eq!(c(&["env", ""]), ["ok"]);
+        assert_eq!(c(&["push", "x", ""]), ["ok"]);
+        assert_eq!(c(&["ls", "ok/"]), ["ok/web", "ok/naïve"]);
+        assert_eq!(c(&["pull", "ok/web", "--version", ""]), ["1.0.0"]);
+    }
+
+    #[test]
+    fn flags_have_descriptions_and_the_global_ones_are_everywhere() {
+        let globals = [
+            "--region",
+            "--endpoint",
+            "--timeout",
+            "--ca-file",
+            "--insecure-skip-tls-verify",
+            "--quiet",
+        ];
+        for sub in ["push", "pull", "ls", "rm", "env"] {
+            let (names, d) = c(&[sub, "--"]);
+            assert_eq!(d, NO_FILE);
+            for n in &names {
+                let (flag, help) = n.split_once('\t').unwrap_or_else(|| panic!("{sub}: {n:?}"));
+                assert!(flag.starts_with("--") && !help.is_empty(), "{sub}: {n:?}");
+            }
+            for g in globals {
+                assert!(
+                    names.iter().any(|n| n.starts_with(&format!("{g}\t"))),
+                    "{sub} lacks {g}: {names:?}"
+                );
+            }
+        }
+        // A lone dash offers the shorthands too.
+        let (names, _) = c(&["push", "-"]);
+        assert!(names
+            .contains(&"-q\tPrint only errors and what the command exists to print".to_string()));
+        assert!(names.contains(&"-o\tOutput format of the results".to_string()));
+        // The plugin itself: its own flags and the global ones.
+        let (names, d) = c(&["--"]);
+        assert_eq!(d, NO_FILE);
+        assert!(
+            names.contains(&"--version\tPrint the plugin's version".to_string()),
+            "{names:?}"
+        );
+        for g in globals {
+            assert!(
+                names.iter().any(|n| n.starts_with(&format!("{g}\t"))),
+                "{names:?}"
+            );
+        }
+        assert_eq!(
+            c(&["--ti"]).0,
+            ["--timeout\tTime limit for the whole command, e.g. 90s, 5m"]
+        );
+    }
+
+    #[test]
+    fn global_flags_before_the_subcommand_are_skipped() {
+        assert_eq!(
+            c(&["--region", "bj", "pull", "myccr/w"]).0,
+            ["myccr/web", "myccr/worker"]
+        );
+        assert_eq!(c(&["-q", "--timeout=5s", "env", ""]).0, ["myccr", "other"]);
+        assert_eq!(c(&["--region", "bj", "p"]).0, ["push", "pull"]);
+        assert_eq!(c(&["--region", "b"]).0, ["bj", "bd"]);
+        assert_eq!(c(&["--quiet", "nope", ""]), (vec![], NO_FILE));
     }
 
     #[test]

@@ -168,6 +168,7 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         helm_for_dependency_update: s
             .dependency_update
             .then(|| global.env.get("HELM_BIN").unwrap_or("helm")),
+        max_entries: global.env.max_entries()?,
     };
     chart_prepare::prepare(path, &options, global.output())
 }

@@ -34,16 +34,25 @@ fn completion_yaml_lists_every_subcommand_and_flag() {
             assert_eq!(c.valid_args.iter().cloned().collect::<BTreeSet<_>>(), want);
             continue;
         }
-        let flags = helm_ccr::cli::flags_of(&c.name).unwrap();
-        let want: BTreeSet<String> = flags
-            .iter()
-            .flat_map(|f| [Some(f.long.clone()), f.short.clone()])
-            .flatten()
-            .map(|f| f.trim_start_matches('-').to_string())
-            .collect();
-        let got: BTreeSet<String> = c.flags.iter().cloned().collect();
-        assert_eq!(got, want, "flags of {} in completion.yaml", c.name);
+        assert!(helm_ccr::cli::flags_of(&c.name).is_some(), "{}", c.name);
+        // A subcommand's flags come from plugin.complete, with descriptions: listed here too,
+        // Helm would show them twice.
+        assert!(c.flags.is_empty(), "flags of {} in completion.yaml", c.name);
     }
+    // The plugin's own flags and the global switches, a shorthand at the position of its long
+    // name among the long ones (Helm pairs them so).
+    assert_eq!(
+        root.flags,
+        [
+            "version",
+            "V",
+            "help",
+            "h",
+            "quiet",
+            "q",
+            "insecure-skip-tls-verify"
+        ]
+    );
 }
 
 /// Candidates Helm printed (its stdout without the directive line) and the directive.
@@ -104,9 +113,13 @@ fn completes_in_helm(version: u32) {
     assert_eq!(completed(&h, &["env", ""]).0, ["myccr"]);
     assert_eq!(completed(&h, &["ls", "-o", "j"]).0, ["json"]);
 
-    // Flags once each: completion.yaml's, not doubled by plugin.complete.
+    // Flags once each: plugin.complete's, with their description, not doubled by
+    // completion.yaml's.
     let (flags, _) = completed(&h, &["push", "--sk"]);
-    assert_eq!(flags, ["--skip-existing"]);
+    assert_eq!(
+        flags,
+        ["--skip-existing\tSucceed without uploading when the version already exists"]
+    );
 
     // A registry that fails gives nothing, quietly.
     w.emu.set_fail_all(Some(ccr_emulator::Fault::Status {
@@ -154,4 +167,92 @@ fn a_slow_registry_gives_no_candidates_and_no_error() {
     assert!(out.status.success());
     assert_eq!(stdout(&out), ":4\n");
     assert_eq!(stderr(&out), "");
+}
+
+/// Every subcommand offers its flags with descriptions and the global flags, once each, in
+/// real Helm; the plugin itself its own flags and the global switches, and a global flag before
+/// the subcommand does not hide it.
+fn flags_in_helm(version: u32) {
+    let w = World::new();
+    let h = PluginHelm::install(version, &w);
+    let globals = [
+        "--region",
+        "--endpoint",
+        "--timeout",
+        "--ca-file",
+        "--insecure-skip-tls-verify",
+        "--quiet",
+    ];
+    for sub in ["push", "pull", "ls", "rm", "env"] {
+        let (lines, directive) = completed(&h, &[sub, "--"]);
+        assert_eq!(directive, ":4", "{sub}");
+        // Helm's own global flags come first, with theirs; then the plugin's.
+        let ours: Vec<&String> = lines
+            .iter()
+            .filter(|l| {
+                let name = l.split('\t').next().unwrap_or("");
+                helm_ccr::cli::flags_of(sub)
+                    .unwrap()
+                    .iter()
+                    .any(|f| f.long == name)
+            })
+            .collect();
+        let want = helm_ccr::cli::flags_of(sub).unwrap();
+        assert_eq!(ours.len(), want.len(), "{sub}: each flag once: {lines:?}");
+        for l in &ours {
+            let (_, description) = l.split_once('\t').unwrap_or(("", ""));
+            assert!(
+                !description.trim().is_empty(),
+                "{sub}: {l:?} has no description"
+            );
+        }
+        for g in globals {
+            assert!(
+                ours.iter().any(|l| l.starts_with(&format!("{g}\t"))),
+                "helm {version} ccr {sub}: {g} missing: {lines:?}"
+            );
+        }
+    }
+    let (short, _) = completed(&h, &["pull", "-q"]);
+    assert_eq!(
+        short,
+        ["-q\tPrint only errors and what the command exists to print"]
+    );
+    // The plugin itself (Helm asks no plugin.complete there): completion.yaml's switches.
+    let (lines, _) = completed(&h, &["-"]);
+    for f in [
+        "--version",
+        "-V",
+        "--help",
+        "-h",
+        "--quiet",
+        "-q",
+        "--insecure-skip-tls-verify",
+    ] {
+        assert!(lines.iter().any(|l| l == f), "{f}: {lines:?}");
+    }
+    // Global flags before the subcommand: it is still found.
+    for before in [
+        &["--region", "bj"][..],
+        &["-q"],
+        &["--insecure-skip-tls-verify"],
+    ] {
+        let mut words = before.to_vec();
+        words.extend(["ls", "--dev"]);
+        let (lines, _) = completed(&h, &words);
+        assert!(
+            lines.iter().any(|l| l.starts_with("--devel\t")),
+            "helm {version} ccr {words:?}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn helm3_offers_flags_with_descriptions_and_the_global_ones() {
+    flags_in_helm(3);
+}
+
+#[test]
+fn helm4_offers_flags_with_descriptions_and_the_global_ones() {
+    flags_in_helm(4);
 }

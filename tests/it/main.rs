@@ -1,6 +1,7 @@
 //! The one integration-test binary: drives the built `helm-ccr` against the in-process CCR
 //! emulator, and the real Helm binaries where a test says so.
 
+mod chart_walk;
 mod common;
 mod completion;
 mod config_files;
