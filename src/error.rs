@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::output::printable;
+use crate::ui::output::printable;
 
 /// Exit status for every failure but usage errors.
 pub const EXIT_FAILURE: i32 = 1;

@@ -1,34 +1,16 @@
 //! helm-ccr: a Helm plugin for Baidu AI Cloud CCR Enterprise Edition.
 
-pub mod api;
 pub mod chart;
-pub mod chart_prepare;
-pub mod cleanup;
 pub mod cli;
-pub mod clock;
 pub mod commands;
-pub mod credentials;
-pub mod duration;
-pub mod env;
 pub mod error;
-pub mod gpg;
-pub mod hashing;
-pub mod index;
-pub mod multipart;
-pub mod output;
-pub mod pool;
+pub mod getter;
 pub mod provenance;
-pub mod provenance_sign;
-pub mod proxy;
 pub mod registry;
-pub mod repo_ref;
-pub mod report;
-pub mod repositories;
 pub mod settings;
-pub mod source;
-pub mod text;
+pub mod support;
 pub mod transport;
-pub mod version;
+pub mod ui;
 
 use std::ffi::OsString;
 
@@ -36,8 +18,10 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, ListFormat, ResultFormat, Usage};
 use crate::error::{UsageError, EXIT_FAILURE, EXIT_USAGE};
-use crate::output::Format;
 use crate::settings::{Env, Global};
+use crate::support::cleanup;
+use crate::ui::output::Format;
+use crate::ui::report;
 
 /// Parses the command line, runs the command, prints one `Error:` line on failure and returns
 /// the exit status: 0 success, 1 failure, 2 usage error.

@@ -1,8 +1,8 @@
 //! The registry's JSON: list pages, items, error bodies, file names and HTTP dates.
 #![no_main]
-use helm_ccr::api::{parse_page, safe_file_name, HelmChart, HelmChartVersion, MAX_PAGE_ITEMS};
+use helm_ccr::registry::model::{parse_page, safe_file_name, HelmChart, HelmChartVersion, MAX_PAGE_ITEMS};
 use helm_ccr::transport::parse_retry_after;
-use helm_ccr::clock::parse_http_date;
+use helm_ccr::support::clock::parse_http_date;
 use helm_ccr::error::ApiError;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! 0xff bytes), through the streaming page parser and the item readers. A page is never kept
 //! with more than `MAX_PAGE_ITEMS` entries and only objects become items.
 #![no_main]
-use helm_ccr::api::{parse_page, HelmChart, HelmChartVersion, MAX_PAGE_ITEMS};
+use helm_ccr::registry::model::{parse_page, HelmChart, HelmChartVersion, MAX_PAGE_ITEMS};
 use libfuzzer_sys::fuzz_target;
 
 fn check(body: &[u8]) {

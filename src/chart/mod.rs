@@ -1,5 +1,7 @@
 //! Chart packages: loading and validating chart directories, `.helmignore`, building and
 //! reading `.tgz` archives.
+pub mod constraint;
+pub mod prepare;
 
 pub mod ignore;
 pub mod load;

@@ -21,7 +21,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::load::{self, Chart, Source};
 use super::metadata::{self, Metadata};
 use super::pgzip;
-use crate::hashing::Hashing;
+use crate::support::hashing::Hashing;
 
 /// `--version` / `--app-version`.
 #[derive(Debug, Clone, Default)]

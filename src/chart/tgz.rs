@@ -10,7 +10,7 @@ use flate2::read::GzDecoder;
 
 use crate::chart::metadata::{self, Metadata};
 use crate::chart::tar_reader::{shown_name, TarReader};
-use crate::hashing::Hashing;
+use crate::support::hashing::Hashing;
 
 /// Helm refuses packages that expand to more than this.
 pub const MAX_TOTAL_BYTES: u64 = 100 << 20;
@@ -142,7 +142,7 @@ pub fn inspect_as(path: &Path, label: &str) -> Result<Inspected> {
         bail!("{what}: Chart.yaml has no name");
     }
     // The name becomes a path segment of every request: a plain name only.
-    crate::repo_ref::check_chart_name(&md.name)
+    crate::settings::reference::check_chart_name(&md.name)
         .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
     if md.version.trim().is_empty() {
         bail!("{what}: Chart.yaml has no version");
@@ -217,7 +217,7 @@ pub fn untar(path: &Path, untar_dir: &Path) -> Result<PathBuf> {
 pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(untar_dir)
         .with_context(|| format!("creating {}", untar_dir.display()))?;
-    let staging = crate::cleanup::create(|| {
+    let staging = crate::support::cleanup::create(|| {
         tempfile::Builder::new()
             .prefix(".helm-ccr-untar-")
             .tempdir_in(untar_dir)
@@ -290,7 +290,7 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
                 .read_to_end(&mut bytes)
                 .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
             let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
-            crate::repo_ref::check_chart_name(&md.name)
+            crate::settings::reference::check_chart_name(&md.name)
                 .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
             if md.name != top {
                 bail!(

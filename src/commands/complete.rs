@@ -15,7 +15,7 @@ use clap::CommandFactory;
 
 use crate::cli;
 use crate::registry::Registry;
-use crate::repo_ref::RepoArg;
+use crate::settings::reference::RepoArg;
 use crate::settings::{self, Env, Global, REGIONS};
 
 /// Cobra's directives.
@@ -332,7 +332,7 @@ impl Source for Live<'_> {
         let Some(mut versions) = self.client(repo).and_then(|c| c.list_versions(chart).ok()) else {
             return Vec::new();
         };
-        crate::version::sort_newest_first(&mut versions);
+        crate::chart::constraint::sort_newest_first(&mut versions);
         versions.into_iter().map(|v| v.version).collect()
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::error::UsageError;
 use crate::registry::Registry;
-use crate::repo_ref;
+use crate::settings::reference;
 use crate::settings::{self, Global, Repo, Resolved, Source};
 
 /// What `env` was asked for.
@@ -34,7 +34,7 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
     let out = global.output();
     let repo = match &s.repo {
         Some(r) => Some(settings::resolve_repo(
-            &repo_ref::parse_repo(r)?,
+            &reference::parse_repo(r)?,
             &global.env,
         )?),
         None => None,

@@ -3,13 +3,13 @@
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::api::{HelmChart, HelmChartVersion};
-use crate::output::{self, Format, Output};
-use crate::pool;
-use crate::repo_ref::{self, CcrUrl, RepoArg};
+use crate::chart::constraint;
+use crate::registry::model::{HelmChart, HelmChartVersion};
+use crate::settings::reference::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
-use crate::text::table;
-use crate::version;
+use crate::support::pool;
+use crate::ui::output::{self, Format, Output};
+use crate::ui::text::table;
 
 /// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
 const MAX_DESCRIPTION_WIDTH: usize = 50;
@@ -27,17 +27,17 @@ fn parse_target(target: &str) -> Result<(RepoArg, Option<String>)> {
     if target.starts_with("ccr://") {
         let url = CcrUrl::parse(target)?;
         if url.rest.is_some() {
-            let (repo, chart) = repo_ref::parse_chart_ref(target)?;
+            let (repo, chart) = reference::parse_chart_ref(target)?;
             return Ok((repo, Some(chart)));
         }
         return Ok((RepoArg::Url(url), None));
     }
     let trimmed = target.trim_end_matches('/');
     if trimmed.contains('/') {
-        let (repo, chart) = repo_ref::parse_chart_ref(trimmed)?;
+        let (repo, chart) = reference::parse_chart_ref(trimmed)?;
         return Ok((repo, Some(chart)));
     }
-    Ok((repo_ref::parse_repo(trimmed)?, None))
+    Ok((reference::parse_repo(trimmed)?, None))
 }
 
 /// The versions shown, newest first, by the rule `pull` uses too: stable versions only unless
@@ -46,13 +46,13 @@ pub fn shown_versions(
     mut versions: Vec<HelmChartVersion>,
     devel: bool,
 ) -> (Vec<HelmChartVersion>, bool) {
-    version::sort_newest_first(&mut versions);
+    constraint::sort_newest_first(&mut versions);
     if devel {
         return (versions, false);
     }
     let stable: Vec<HelmChartVersion> = versions
         .iter()
-        .filter(|v| !version::is_prerelease(&v.version))
+        .filter(|v| !constraint::is_prerelease(&v.version))
         .cloned()
         .collect();
     if stable.is_empty() && !versions.is_empty() {

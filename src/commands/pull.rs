@@ -6,19 +6,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::api::HelmChartVersion;
+use crate::chart::constraint;
 use crate::chart::tgz;
 use crate::error::UsageError;
-use crate::gpg::Gpg;
-use crate::output::Format;
 use crate::provenance;
-use crate::provenance_sign;
+use crate::provenance::gpg::Gpg;
+use crate::provenance::sign;
 use crate::registry::download::part_file_in;
+use crate::registry::model::HelmChartVersion;
 use crate::registry::{Expected, PartIn, Registry};
-use crate::repo_ref;
-use crate::report::{Action, Record, Reporter};
+use crate::settings::reference;
 use crate::settings::{self, Global};
-use crate::version;
+use crate::ui::output::Format;
+use crate::ui::report::{Action, Record, Reporter};
 
 /// What `pull` was asked for.
 pub struct PullSettings {
@@ -50,7 +50,7 @@ pub fn choose(
         check_constraint(w)?;
     }
     let versions = client.existing_versions(chart, repo_display)?;
-    match version::select(&versions, wanted, devel)? {
+    match constraint::select(&versions, wanted, devel)? {
         Some(v) => Ok(v.clone()),
         None => match wanted {
             Some(w) => bail!("chart {chart:?} has no version matching {w:?} in {repo_display}"),
@@ -66,7 +66,7 @@ pub fn check_constraint(w: &str) -> Result<()> {
     if w.trim().is_empty() {
         return Err(UsageError("--version is empty".into()).into());
     }
-    version::Constraint::parse(w).map(|_| ()).map_err(|_| {
+    constraint::Constraint::parse(w).map(|_| ()).map_err(|_| {
         UsageError(format!(
             "invalid --version {w:?}: give a version or a constraint such as 1.2.3, ^1.2, ~1.2.3 or \">=1.0 <2.0\""
         ))
@@ -83,7 +83,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
             ));
         }
     }
-    let (repo_arg, chart) = repo_ref::parse_chart_ref(&s.chart)?;
+    let (repo_arg, chart) = reference::parse_chart_ref(&s.chart)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     let out = global.output();
@@ -96,7 +96,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     )?;
     let file_name = v.file_name();
     let prov = if s.verify || s.prov {
-        Some(provenance_sign::fetch(&client, &file_name, &repo.display)?)
+        Some(sign::fetch(&client, &file_name, &repo.display)?)
     } else {
         None
     };
@@ -165,7 +165,7 @@ fn check_provenance(
         let out = global.output();
         let gpg = Gpg::from_env(&global.env, out);
         let keyring = s.keyring.as_deref();
-        for line in provenance_sign::verify_package(prov, package, file_name, &gpg, keyring)? {
+        for line in sign::verify_package(prov, package, file_name, &gpg, keyring)? {
             // With -o json|yaml stdout is the list alone: who signed goes to stderr.
             if s.format == Format::Text {
                 out.info(&line);

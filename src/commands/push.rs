@@ -12,17 +12,17 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, Result};
 
-use crate::api::HelmChartVersion;
+use crate::chart::prepare::{self, Prepared};
 use crate::chart::{package, pgzip};
-use crate::chart_prepare::{self, Prepared};
 use crate::error::UsageError;
-use crate::gpg::Gpg;
-use crate::output::Format;
-use crate::provenance_sign::{self, SignedProv, ToSign};
+use crate::provenance::gpg::Gpg;
+use crate::provenance::sign::{self, SignedProv, ToSign};
+use crate::registry::model::HelmChartVersion;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
-use crate::repo_ref;
-use crate::report::{Action, Record, Reporter};
+use crate::settings::reference;
 use crate::settings::{self, Global};
+use crate::ui::output::Format;
+use crate::ui::report::{Action, Record, Reporter};
 
 /// What to do when the version is already in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub fn run(s: &PushSettings, global: &Global) -> Result<()> {
     }
     check_order(s)?;
     source_date_epoch(global)?;
-    let repo_arg = repo_ref::parse_repo(&s.repo)?;
+    let repo_arg = reference::parse_repo(&s.repo)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     let report = Reporter::new(s.format, global.output(), false);
@@ -162,7 +162,7 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
         version: s.version.clone(),
         app_version: s.app_version.clone(),
     };
-    let options = chart_prepare::Options {
+    let options = prepare::Options {
         overrides: &overrides,
         source_date_epoch: source_date_epoch(global)?,
         helm_for_dependency_update: s
@@ -170,7 +170,7 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
             .then(|| global.env.get("HELM_BIN").unwrap_or("helm")),
         max_entries: global.env.max_entries()?,
     };
-    chart_prepare::prepare(path, &options, global.output())
+    prepare::prepare(path, &options, global.output())
 }
 
 /// What to do with a prepared package, decided from what the registry holds.
@@ -383,7 +383,7 @@ fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<Si
         key,
         keyring: sign.keyring.as_deref(),
     };
-    provenance_sign::sign_package(&request, &Gpg::from_env(&global.env, out), &out)
+    sign::sign_package(&request, &Gpg::from_env(&global.env, out), &out)
 }
 
 #[cfg(test)]

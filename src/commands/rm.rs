@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
-use crate::api::HelmChartVersion;
 use crate::error::UsageError;
-use crate::output::Format;
+use crate::registry::model::HelmChartVersion;
 use crate::registry::Registry;
-use crate::repo_ref;
-use crate::report::{Action, Record, Reporter};
+use crate::settings::reference;
 use crate::settings::{self, Global};
+use crate::ui::output::Format;
+use crate::ui::report::{Action, Record, Reporter};
 
 /// What `rm` was asked for.
 pub struct RmSettings {
@@ -67,7 +67,7 @@ fn resolve(
 ) -> Result<BTreeMap<String, (settings::Repo, Vec<String>)>> {
     let mut groups: BTreeMap<String, (settings::Repo, Vec<String>)> = BTreeMap::new();
     for c in chart_refs {
-        let (repo_arg, chart) = repo_ref::parse_chart_ref(c)?;
+        let (repo_arg, chart) = reference::parse_chart_ref(c)?;
         let repo = settings::resolve_repo(&repo_arg, &global.env)?;
         let key = repo.url.repo_url();
         let entry = groups.entry(key).or_insert_with(|| (repo, Vec::new()));

@@ -1,6 +1,6 @@
 //! `helm ccr version`.
 
-use crate::output::Output;
+use crate::ui::output::Output;
 
 pub fn run(out: &Output) {
     out.result(concat!("helm-ccr ", env!("CARGO_PKG_VERSION")));

@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 
 use super::Registry;
-use crate::api::HelmChartVersion;
-use crate::cleanup;
-use crate::hashing::Hashing;
+use crate::registry::model::HelmChartVersion;
+use crate::support::cleanup;
+use crate::support::hashing::Hashing;
 use crate::transport::BodyBroken;
 
 /// What the registry lists for a file, to check the download against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected<'a> {
-    /// The lower-case sha256 hex the registry lists (see [`crate::api::normalize_digest`]).
+    /// The lower-case sha256 hex the registry lists (see [`crate::registry::model::normalize_digest`]).
     Sha256(&'a str),
     /// The registry lists the file without a usable digest: only its length can be checked,
     /// and a warning says so. `Some` holds the malformed digest it gave.
@@ -266,9 +266,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::credentials::Credentials;
-    use crate::output::Output;
+    use crate::settings::credentials::Credentials;
     use crate::transport::{Limits, Transport, TransportConfig};
+    use crate::ui::output::Output;
 
     const BODY: &[u8] = b"package bytes";
     /// sha256 of [`BODY`].

@@ -10,10 +10,10 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::download::{Expected, KeepAt};
 use super::{is_conflict, is_not_found, Registry};
-use crate::api::HelmChartVersion;
-use crate::multipart;
-use crate::output::Activity;
+use crate::registry::model::HelmChartVersion;
+use crate::registry::multipart;
 use crate::transport::{Attempts, Failure, Metered, Transfer};
+use crate::ui::output::Activity;
 
 /// How an upload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

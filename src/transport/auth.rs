@@ -80,7 +80,7 @@ pub struct Signature {
     pub authorization: String,
 }
 
-/// Signs `req` with `key` at `timestamp` (already formatted by [`crate::clock::format_timestamp`]).
+/// Signs `req` with `key` at `timestamp` (already formatted by [`crate::support::clock::format_timestamp`]).
 pub fn sign(
     req: &Request<'_>,
     key: &SigningKey<'_>,

@@ -11,9 +11,9 @@ use super::auth;
 use super::limits::Transfer;
 use super::retry::parse_retry_after;
 use super::{header, AnswerMeta, Failure, Transport};
-use crate::clock;
-use crate::credentials::Credentials;
 use crate::error::ApiError;
+use crate::settings::credentials::Credentials;
+use crate::support::clock;
 
 /// Largest error body read, for its code and message.
 const MAX_ERROR_BODY: u64 = 64 << 10;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::endpoint::Endpoint;
 use super::limits::{Deadline, Limits, Stall, TooSlow, Transfer};
 use super::Transport;
-use crate::text::{duration_text, size_text};
+use crate::ui::text::{duration_text, size_text};
 
 impl Transport {
     /// The message for a request that ran into `stall`, with the transfer's progress.

@@ -12,6 +12,7 @@
 //! By job: [`dispatch`] puts one signed request on the wire ([`auth`] signs it), [`retry`]
 //! decides whether and when to try again, [`limits`] holds the limits and meters transfers,
 //! [`messages`] words what went wrong, [`endpoint`] says where requests go.
+pub mod proxy;
 
 pub mod auth;
 pub mod dispatch;
@@ -38,13 +39,13 @@ pub use self::limits::{
 use self::messages::stall_of_io;
 pub use self::messages::{retry_wait_message, stall_message, TransferState};
 pub use self::retry::{parse_retry_after, Attempts};
-use crate::credentials::Credentials;
 use crate::error::ApiError;
-use crate::output::{Activity, Output};
+use crate::settings::credentials::Credentials;
+use crate::ui::output::{Activity, Output};
 /// Re-exported for callers that format durations next to transport settings; the home is
-/// [`crate::text`].
-pub use crate::text::duration_text;
-use crate::text::size_text;
+/// [`crate::ui::text`].
+pub use crate::ui::text::duration_text;
+use crate::ui::text::size_text;
 
 /// Everything a transport needs, resolved by [`crate::settings::connect`].
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 
 use super::messages::retry_wait_message;
 use super::{Failure, Transport};
-use crate::clock::parse_http_date;
+use crate::support::clock::parse_http_date;
 
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -169,7 +169,7 @@ mod proptests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::clock;
+    use crate::support::clock;
 
     proptest! {
         #[test]

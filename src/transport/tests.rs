@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::credentials::Credentials;
-use crate::output::Output;
+use crate::settings::credentials::Credentials;
+use crate::ui::output::Output;
 
 /// A path shaped like the registry's (the scripted servers do not look at it).
 const LIST_PATH: &str = "/v1/instances/i/projects/n/charts";

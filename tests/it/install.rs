@@ -521,9 +521,9 @@ fn install_reads_assets_from_a_local_directory() {
 /// the emulator: the index it synthesises, and the bytes it serves.
 mod getter {
     use super::*;
-    use helm_ccr::credentials::Credentials;
     use helm_ccr::registry::Upload;
-    use helm_ccr::repo_ref::CcrUrl;
+    use helm_ccr::settings::credentials::Credentials;
+    use helm_ccr::settings::reference::CcrUrl;
     use helm_ccr::settings::{self, Env, Global};
 
     const AK: &str = "getter-ak";

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-use crate::env::{read_if_exists, Env};
-use crate::source::Source;
+use crate::settings::env::{read_if_exists, Env};
+use crate::settings::source::Source;
 
 /// An access key pair, with the session token of STS temporary credentials.
 #[derive(Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
-use crate::output::{self, Format, Output};
+use crate::ui::output::{self, Format, Output};
 
 /// What happened to a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

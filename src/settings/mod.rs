@@ -1,26 +1,32 @@
 //! Settings every command shares, resolved once: the environment, the global flags, the
 //! repository (URL or Helm repository name), the endpoint and the credentials, each value with
 //! where it came from ([`resolve`] -> [`Resolved`]).
+pub mod credentials;
+pub mod duration;
+pub mod env;
+pub mod reference;
+pub mod repositories;
+pub mod source;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::credentials::{self, Credentials};
-pub use crate::duration::{parse_duration, MAX_DURATION};
-use crate::env::vars as env_vars;
-pub use crate::env::{env_number, env_size, parse_size, read_if_exists, Env};
 use crate::error::UsageError;
-use crate::output::Output;
 use crate::registry::{Registry, DEFAULT_LIST_LIMIT};
-use crate::repo_ref::CcrUrl;
-pub use crate::repositories::{
+pub use crate::settings::duration::{parse_duration, MAX_DURATION};
+use crate::settings::env::vars as env_vars;
+pub use crate::settings::env::{env_number, env_size, parse_size, read_if_exists, Env};
+use crate::settings::reference::CcrUrl;
+pub use crate::settings::repositories::{
     find_entries, getter_credentials, helm_repositories, resolve_repo, HelmRepoEntry, Lookup, Repo,
 };
-pub use crate::source::{Source, Sourced};
+pub use crate::settings::source::{Source, Sourced};
 use crate::transport::Endpoint;
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
+use crate::ui::output::Output;
+use credentials::Credentials;
 
 /// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
 pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];

@@ -1,11 +1,13 @@
 //! Helm's provenance file (`NAME-VERSION.tgz.prov`), the parts that are plain text: the message
 //! Helm clear-signs and the `files:` block it checks on verification. Pure; making and checking
-//! the OpenPGP signature is [`crate::gpg`]'s job.
+//! the OpenPGP signature is [`crate::provenance::gpg`]'s job.
 //!
 //! The message is the chart's `Chart.yaml` data as Helm marshals it, the YAML document-end line
 //! `...` (a `---` line is not allowed inside a clear-signed text), then
 //! `files:` / `  NAME-VERSION.tgz: sha256:HEX`. Verification reads the part after the first
 //! `...` line and looks the package up by its base name.
+pub mod gpg;
+pub mod sign;
 
 use std::collections::BTreeMap;
 

@@ -58,10 +58,10 @@ pub fn is_safe_file_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'~'))
 }
 
-/// The one digest normaliser (see [`crate::api::normalize_digest`]).
-pub use crate::api::normalize_digest;
+/// The one digest normaliser (see [`crate::registry::model::normalize_digest`]).
+pub use crate::registry::model::normalize_digest;
 
-/// Builds the index text. `generated` is written as given (see [`crate::clock::rfc3339_utc`]).
+/// Builds the index text. `generated` is written as given (see [`crate::support::clock::rfc3339_utc`]).
 /// Versions with an empty name or version are left out; a repeated (name, version) keeps its
 /// first occurrence.
 pub fn build_index(versions: &[IndexVersion], generated: &str) -> String {
@@ -83,7 +83,7 @@ pub fn build_index(versions: &[IndexVersion], generated: &str) -> String {
         out.push_str("entries:\n");
     }
     for (name, list) in &mut charts {
-        list.sort_by(|a, b| crate::version::compare(&b.version, &a.version));
+        list.sort_by(|a, b| crate::chart::constraint::compare(&b.version, &a.version));
         let _ = writeln!(out, "  {}:", quote(name));
         for v in list.iter() {
             write_version(&mut out, v);

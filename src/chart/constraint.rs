@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use anyhow::{bail, Result};
 use semver::Version;
 
-use crate::api::HelmChartVersion;
 use crate::chart::metadata::parse_loose_version;
+use crate::registry::model::HelmChartVersion;
 
 /// Orders versions by SemVer precedence (build metadata ignored); versions that do not parse
 /// sort below every version that does, by text.

@@ -1,6 +1,8 @@
 //! The CCR Helm chart API on top of [`crate::transport`]: the eight endpoints of one
 //! namespace and paging here; uploads settled exactly once when an answer is lost, and the
 //! replace transaction, in [`upload`]; the one verified download in [`download`].
+pub mod model;
+pub mod multipart;
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,10 +10,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use serde_json::value::RawValue;
 
-use crate::api::{self, HelmChart, HelmChartVersion};
 use crate::error::ApiError;
 use crate::transport::auth;
 use crate::transport::Transport;
+use model::{HelmChart, HelmChartVersion};
 
 pub mod download;
 pub mod upload;
@@ -90,7 +92,7 @@ impl Registry {
     }
 
     /// Follows every page of a list endpoint, keeping each item's JSON text (bounded per page by
-    /// the transport and [`api::MAX_PAGE_ITEMS`], in all by the list limit).
+    /// the transport and [`model::MAX_PAGE_ITEMS`], in all by the list limit).
     fn list_all(&self, extra: &[&str], filter: Option<(&str, &str)>) -> Result<Vec<Box<RawValue>>> {
         let mut pages = Pages::new(self, extra, filter);
         while pages.next_page()?.is_some() {}
@@ -106,7 +108,7 @@ impl Registry {
             ("pageSize".to_string(), "1".to_string()),
         ];
         let body = self.transport.call("GET", &self.path(&[])?, &query, None)?;
-        Ok(api::parse_page(&body)?.total)
+        Ok(model::parse_page(&body)?.total)
     }
 
     /// Every chart of the namespace, sorted by name.
@@ -261,7 +263,7 @@ impl<'a> Pages<'a> {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let path = self.registry.path(&extra)?;
         let body = self.registry.transport.call("GET", &path, &query, None)?;
-        let page = api::parse_page(&body)?;
+        let page = model::parse_page(&body)?;
         let got = page.items.len();
         let items = &mut self.items;
         let same = |a: &[Box<RawValue>], b: &[Box<RawValue>]| {

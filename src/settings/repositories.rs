@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::credentials::Credentials;
-use crate::env::{read_if_exists, Env};
-use crate::output::Output;
-use crate::repo_ref::{CcrUrl, RepoArg};
-use crate::source::Source;
+use crate::settings::credentials::Credentials;
+use crate::settings::env::{read_if_exists, Env};
+use crate::settings::reference::{CcrUrl, RepoArg};
+use crate::settings::source::Source;
+use crate::ui::output::Output;
 
 /// A Helm repository entry, as `helm repo add` writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,7 +131,7 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             if !entry.url.starts_with("ccr://") {
                 bail!(
                     "repository {name:?} is {:?}, not a ccr:// repository",
-                    crate::repo_ref::redact_userinfo(&entry.url)
+                    crate::settings::reference::redact_userinfo(&entry.url)
                 );
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))

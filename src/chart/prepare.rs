@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
-use crate::output::{Activity, Output};
-use crate::repo_ref;
+use crate::settings::reference;
+use crate::ui::output::{Activity, Output};
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
 pub struct Prepared {
@@ -81,7 +81,7 @@ fn prepare_dir(path: &Path, o: &Options<'_>, out: Output) -> Result<Prepared> {
 fn repack(path: &Path, o: &Options<'_>, out: Output) -> Result<Prepared> {
     // One pass: Helm's archive loader reads and checks it, the package is written anew.
     let p = package::repack_tgz(path, o.overrides, o.source_date_epoch)?;
-    repo_ref::check_chart_name(&p.metadata.name).map_err(|e| {
+    reference::check_chart_name(&p.metadata.name).map_err(|e| {
         anyhow!(
             "{}: Chart.yaml: the chart name is invalid: {e}",
             path.display()
@@ -174,7 +174,7 @@ fn packaging_spinner(dir: &Path, out: Output) -> Option<indicatif::ProgressBar> 
         &format!(
             "{} ({files} files, {})",
             dir.display(),
-            crate::text::size_label(bytes)
+            crate::ui::text::size_label(bytes)
         ),
     )
 }

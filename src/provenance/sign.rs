@@ -1,7 +1,7 @@
 //! The GnuPG flows around a provenance file: making one for `push --sign` ([`sign_package`])
 //! and, for `pull --verify`/`--prov`, fetching one ([`fetch`]) and checking a package against
 //! it ([`verify_package`]). The message itself is [`crate::provenance`]'s; running gpg is
-//! [`crate::gpg`]'s.
+//! [`crate::provenance::gpg`]'s.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -9,11 +9,11 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::tgz;
-use crate::gpg::Gpg;
-use crate::hashing::Hashing;
-use crate::output::Output;
 use crate::provenance;
+use crate::provenance::gpg::Gpg;
 use crate::registry::{self, Registry};
+use crate::support::hashing::Hashing;
+use crate::ui::output::Output;
 
 /// A package to sign.
 pub struct ToSign<'a> {

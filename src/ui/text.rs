@@ -56,7 +56,7 @@ pub fn size_label(n: u64) -> String {
 /// Aligned columns like `helm search`: each column padded to its widest cell plus a tab stop
 /// of spaces; no trailing blanks; control characters from the registry shown as spaces.
 pub fn table(rows: &[Vec<String>]) -> String {
-    let clean = |s: &str| -> String { crate::output::printable(s).into_owned() };
+    let clean = |s: &str| -> String { crate::ui::output::printable(s).into_owned() };
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| clean(c)).collect())

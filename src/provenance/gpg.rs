@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::env::Env;
-use crate::output::Output;
+use crate::settings::env::Env;
+use crate::ui::output::Output;
 
 /// How gpg gets the key's passphrase.
 #[derive(Clone)]
