@@ -1,6 +1,7 @@
 //! `ccr://` URLs, repository and chart references.
 #![no_main]
-use helm_ccr::settings::reference::{check_chart_name, parse_chart_ref, parse_repo, CcrUrl};
+use helm_ccr::chart::metadata::check_chart_name;
+use helm_ccr::settings::reference::{parse_chart_ref, parse_repo, CcrUrl};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

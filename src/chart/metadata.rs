@@ -792,6 +792,20 @@ fn normalize_rfc3339(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// Checks a chart name as it may appear in a reference: Helm's rules (no `/`, not `.`/`..`),
+/// and nothing that is not a plain name.
+pub fn check_chart_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !ok {
+        bail!("{name:?} is not a valid chart name");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::{package, tgz};
-use crate::settings::reference;
 use crate::ui::output::{Activity, Output};
 
 /// A package ready to upload, kept alive (temporary files) until the upload is done.
@@ -81,7 +80,7 @@ fn prepare_dir(path: &Path, o: &Options<'_>, out: Output) -> Result<Prepared> {
 fn repack(path: &Path, o: &Options<'_>, out: Output) -> Result<Prepared> {
     // One pass: Helm's archive loader reads and checks it, the package is written anew.
     let p = package::repack_tgz(path, o.overrides, o.source_date_epoch)?;
-    reference::check_chart_name(&p.metadata.name).map_err(|e| {
+    super::metadata::check_chart_name(&p.metadata.name).map_err(|e| {
         anyhow!(
             "{}: Chart.yaml: the chart name is invalid: {e}",
             path.display()

@@ -142,7 +142,7 @@ pub fn inspect_as(path: &Path, label: &str) -> Result<Inspected> {
         bail!("{what}: Chart.yaml has no name");
     }
     // The name becomes a path segment of every request: a plain name only.
-    crate::settings::reference::check_chart_name(&md.name)
+    super::metadata::check_chart_name(&md.name)
         .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
     if md.version.trim().is_empty() {
         bail!("{what}: Chart.yaml has no version");
@@ -290,7 +290,7 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
                 .read_to_end(&mut bytes)
                 .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
             let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
-            crate::settings::reference::check_chart_name(&md.name)
+            super::metadata::check_chart_name(&md.name)
                 .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
             if md.name != top {
                 bail!(

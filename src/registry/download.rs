@@ -266,7 +266,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::settings::credentials::Credentials;
+    use crate::transport::auth::Keys;
     use crate::transport::{Limits, Transport, TransportConfig};
     use crate::ui::output::Output;
 
@@ -304,7 +304,7 @@ mod tests {
         let transport = Transport::with_limits(
             TransportConfig {
                 endpoint: crate::transport::Endpoint::parse(&url).unwrap(),
-                credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
+                keys: Keys::new("ak", "sk", None).unwrap(),
                 attempts,
                 deadline: None,
                 max_download: crate::transport::DEFAULT_MAX_DOWNLOAD,

@@ -2,7 +2,6 @@
 //! `HELM_PLUGIN_USERNAME`/`HELM_PLUGIN_PASSWORD`), `BCE_*` variables, the BCE CLI profile in
 //! `~/.bce/config.json`, then bcecmd's `~/.go-bcecli/credentials`.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -10,28 +9,20 @@ use serde::Deserialize;
 
 use crate::settings::env::{read_if_exists, Env};
 use crate::settings::source::Source;
+use crate::transport::auth::Keys;
 
-/// An access key pair, with the session token of STS temporary credentials.
-#[derive(Clone, PartialEq, Eq)]
+/// Keys and where they came from (the source names them in `helm ccr env` and debug output).
+/// Derefs to the [`Keys`] the transport signs with.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub security_token: Option<String>,
-    /// Where they came from (its label names them in `helm ccr env` and debug output).
+    pub keys: Keys,
     pub source: Source,
 }
 
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("source", &self.source)
-            .finish()
+impl std::ops::Deref for Credentials {
+    type Target = Keys;
+    fn deref(&self) -> &Keys {
+        &self.keys
     }
 }
 
@@ -43,18 +34,8 @@ impl Credentials {
         token: Option<&str>,
         source: impl Into<Source>,
     ) -> Option<Credentials> {
-        let ak = ak.trim();
-        let sk = sk.trim();
-        if ak.is_empty() || sk.is_empty() {
-            return None;
-        }
         Some(Credentials {
-            access_key_id: ak.to_string(),
-            secret_access_key: sk.to_string(),
-            security_token: token
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
+            keys: Keys::new(ak, sk, token)?,
             source: source.into(),
         })
     }

@@ -297,7 +297,7 @@ impl Resolved {
         let c = self.connection?;
         let transport = Transport::new(TransportConfig {
             endpoint: self.endpoint.value,
-            credentials,
+            keys: credentials.keys,
             attempts: c.attempts.value,
             deadline: c.deadline.map(|d| d.value),
             max_download: c.max_download.value,

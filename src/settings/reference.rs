@@ -2,7 +2,9 @@
 
 use anyhow::{bail, Result};
 
+pub use crate::chart::metadata::check_chart_name;
 use crate::error::UsageError;
+pub use crate::ui::text::redact_userinfo;
 
 /// A parsed `ccr://[API_HOST/]INSTANCE_ID/NAMESPACE[/REST]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,20 +23,6 @@ fn valid_segment(s: &str) -> bool {
         && s != ".."
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// `url` with any `user:password@` before the host replaced by `***@`, for messages: a secret
-/// pasted into a URL must not be echoed back.
-pub fn redact_userinfo(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
-        None => url.to_string(),
-    }
 }
 
 impl CcrUrl {
@@ -100,20 +88,6 @@ impl CcrUrl {
             None => format!("ccr://{}/{}", self.instance, self.namespace),
         }
     }
-}
-
-/// Checks a chart name as it may appear in a reference: Helm's rules (no `/`, not `.`/`..`),
-/// and nothing that is not a plain name.
-pub fn check_chart_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\'])
-        && !name.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !ok {
-        bail!("{name:?} is not a valid chart name");
-    }
-    Ok(())
 }
 
 /// How the user named a repository.

@@ -131,7 +131,7 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             if !entry.url.starts_with("ccr://") {
                 bail!(
                     "repository {name:?} is {:?}, not a ccr:// repository",
-                    crate::settings::reference::redact_userinfo(&entry.url)
+                    crate::ui::text::redact_userinfo(&entry.url)
                 );
             }
             let url = CcrUrl::parse(entry.url.trim_end_matches('/'))

@@ -17,7 +17,49 @@ const BCE_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 /// Default lifetime of a signature, in seconds.
 pub const DEFAULT_EXPIRATION_SECONDS: u64 = 1800;
 
-/// An access key pair, with the session token of STS temporary credentials.
+/// The keys requests are signed with: an access key pair, with the session token of STS
+/// temporary credentials. Where they came from is the settings layer's business
+/// (`settings::credentials::Credentials`); `Debug` never shows the secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub security_token: Option<String>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Keys {
+    /// The key pair, trimmed; None when either half is empty (an empty token is none).
+    pub fn new(ak: &str, sk: &str, token: Option<&str>) -> Option<Keys> {
+        let ak = ak.trim();
+        let sk = sk.trim();
+        if ak.is_empty() || sk.is_empty() {
+            return None;
+        }
+        Some(Keys {
+            access_key_id: ak.to_string(),
+            secret_access_key: sk.to_string(),
+            security_token: token
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+}
+
+/// An access key pair borrowed for one signature.
 #[derive(Clone)]
 pub struct SigningKey<'a> {
     pub access_key_id: &'a str,

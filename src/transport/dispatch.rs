@@ -12,8 +12,8 @@ use super::limits::Transfer;
 use super::retry::parse_retry_after;
 use super::{header, AnswerMeta, Failure, Transport};
 use crate::error::ApiError;
-use crate::settings::credentials::Credentials;
 use crate::support::clock;
+use crate::transport::auth::Keys;
 
 /// Largest error body read, for its code and message.
 const MAX_ERROR_BODY: u64 = 64 << 10;
@@ -35,7 +35,7 @@ pub fn sign_headers(
     path: &str,
     query: &[(String, String)],
     host: &str,
-    creds: &Credentials,
+    creds: &Keys,
     timestamp: &str,
 ) -> Signed {
     // Every header so far is signed; the authorization goes in after them, before the token.
@@ -95,7 +95,7 @@ impl Transport {
             path,
             query,
             &self.cfg.endpoint.host_header(),
-            &self.cfg.credentials,
+            &self.cfg.keys,
             &timestamp,
         );
         let qs = auth::canonical_query(query);
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn signing_gives_the_wire_headers_in_order() {
         let query = vec![("pageNo".to_string(), "1".to_string())];
-        let plain = Credentials::new("ak", "the-secret", None, "test").unwrap();
+        let plain = Keys::new("ak", "the-secret", None).unwrap();
         let s = sign_headers(
             "GET",
             "/v1/x",
@@ -218,7 +218,7 @@ mod tests {
         );
         assert!(!s.redacted.contains("the-secret"));
 
-        let sts = Credentials::new("ak", "the-secret", Some("the-session"), "test").unwrap();
+        let sts = Keys::new("ak", "the-secret", Some("the-session")).unwrap();
         let s = sign_headers("GET", "/v1/x", &query, "h", &sts, "2026-01-02T03:04:05Z");
         let names: Vec<&str> = s.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(

@@ -16,7 +16,7 @@ impl Endpoint {
         if s.contains('@') {
             bail!(
                 "endpoint {:?} is not of the form https://HOST[:PORT] (no user or password)",
-                crate::settings::reference::redact_userinfo(s)
+                crate::ui::text::redact_userinfo(s)
             );
         }
         let (https, rest) = if let Some(r) = s.strip_prefix("https://") {

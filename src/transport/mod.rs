@@ -40,18 +40,18 @@ use self::messages::stall_of_io;
 pub use self::messages::{retry_wait_message, stall_message, TransferState};
 pub use self::retry::{parse_retry_after, Attempts};
 use crate::error::ApiError;
-use crate::settings::credentials::Credentials;
 use crate::ui::output::{Activity, Output};
 /// Re-exported for callers that format durations next to transport settings; the home is
 /// [`crate::ui::text`].
 pub use crate::ui::text::duration_text;
 use crate::ui::text::size_text;
+use auth::Keys;
 
 /// Everything a transport needs, resolved by [`crate::settings::connect`].
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
     pub endpoint: Endpoint,
-    pub credentials: Credentials,
+    pub keys: Keys,
     /// Attempts per request for transient faults (at least 1).
     pub attempts: u32,
     /// The overall time limit, if any.

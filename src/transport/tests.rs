@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::settings::credentials::Credentials;
+use crate::transport::auth::Keys;
 use crate::ui::output::Output;
 
 /// A path shaped like the registry's (the scripted servers do not look at it).
@@ -29,7 +29,7 @@ fn test_transport_with(url: &str, attempts: u32, limits: Limits) -> Transport {
     Transport::with_limits(
         TransportConfig {
             endpoint,
-            credentials: Credentials::new("ak", "sk", None, "test").unwrap(),
+            keys: Keys::new("ak", "sk", None).unwrap(),
             attempts,
             deadline: None,
             max_download: DEFAULT_MAX_DOWNLOAD,

@@ -83,6 +83,20 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
+/// `url` with any `user:password@` before the host replaced by `***@`, for messages: a secret
+/// pasted into a URL must not be echoed back.
+pub fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

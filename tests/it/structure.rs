@@ -158,27 +158,109 @@ fn src_modules_import_only_downward() {
             .collect::<Vec<_>>()
             .join("; ")
     );
-    // The layering the client split set up.
     let uses = |a: &str, b: &str| graph.get(a).is_some_and(|t| t.contains(b));
-    assert!(uses("registry", "transport"));
-    // `transport` is a folder: neither it nor any of its modules looks up.
-    let transport: Vec<&String> = graph
-        .keys()
-        .filter(|m| *m == "transport" || m.starts_with("transport::"))
-        .collect();
-    assert!(transport.len() > 1, "transport's modules: {transport:?}");
-    for m in transport {
-        for above in ["registry", "settings"] {
-            let targets = &graph[m];
-            assert!(
-                !targets
-                    .iter()
-                    .any(|t| t == above || t.starts_with(&format!("{above}::"))),
-                "{m} imports {above}"
-            );
+    assert!(uses("registry", "transport") && uses("commands::push", "registry"));
+    let upward = upward_imports(&graph);
+    assert!(
+        upward.is_empty(),
+        "imports that point up the layers (see ARCHITECTURE.md): {}",
+        upward.join("; ")
+    );
+    assert!(!uses("settings::env", "settings") && !uses("settings::credentials", "settings"));
+}
+
+/// The layers, top first: a module may import from its own top-level folder and from layers
+/// below its own (ARCHITECTURE.md says what each holds). `""` is the crate root (`lib.rs`).
+const LAYERS: &[&str] = &[
+    "",
+    "commands",
+    "cli",
+    "getter",
+    "provenance",
+    "settings",
+    "chart",
+    "registry",
+    "transport",
+    "error",
+    "ui",
+    "support",
+];
+
+fn layer(module: &str) -> usize {
+    let top = module.split("::").next().unwrap_or("");
+    LAYERS
+        .iter()
+        .position(|l| *l == top)
+        .unwrap_or_else(|| panic!("src/{top} is in no layer: add it to LAYERS and ARCHITECTURE.md"))
+}
+
+/// Every edge `a -> b` that leaves `a`'s folder for a layer above it.
+fn upward_imports(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (a, targets) in graph {
+        for b in targets {
+            let (ta, tb) = (a.split("::").next(), b.split("::").next());
+            if ta != tb && layer(b) < layer(a) {
+                found.push(format!("{a} -> {b}"));
+            }
         }
     }
-    assert!(!uses("env", "settings") && !uses("credentials", "settings"));
+    found
+}
+
+/// Each command only orchestrates: it imports no other command (by `crate::commands::` or
+/// `super::`), and transport failures are the registry layer's business: no command (nor the
+/// getter) names `BodyBroken` or runs its own attempts and backoff.
+#[test]
+fn commands_are_thin_and_independent() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut modules = BTreeMap::new();
+    collect(&root, &root, &mut modules);
+    let mut found = Vec::new();
+    for (module, text) in &modules {
+        let command = module.starts_with("commands::");
+        if !command && !module.starts_with("getter") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let code = code.trim();
+            if command
+                && (code.contains("crate::commands::")
+                    || (code.contains("super::") && code != "use super::*;"))
+            {
+                found.push(format!("{module}:{}: another command: {code}", n + 1));
+            }
+            for word in ["BodyBroken", ".attempts()", ".backoff(", "Attempts::"] {
+                if code.contains(word) {
+                    found.push(format!("{module}:{}: retries by hand ({word})", n + 1));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn the_layer_check_finds_upward_imports() {
+    let mut modules = BTreeMap::new();
+    modules.insert(
+        "transport::retry".to_string(),
+        "use crate::registry::Registry;".to_string(),
+    );
+    modules.insert(
+        "registry".to_string(),
+        "use crate::transport::Transport;".to_string(),
+    );
+    modules.insert(
+        "commands::push".to_string(),
+        "use crate::registry::Registry;".to_string(),
+    );
+    let graph = edges(&modules);
+    assert_eq!(
+        upward_imports(&graph),
+        vec!["transport::retry -> registry".to_string()]
+    );
 }
 
 #[test]
