@@ -1,6 +1,5 @@
-//! The ground floor of settings: a snapshot of the environment, taken once, the API endpoint
-//! type, and reading optional files. Everything above (credentials, transport, registry,
-//! settings) may use this; it uses nothing of theirs.
+//! The ground floor of settings: a snapshot of the environment, taken once, and reading
+//! optional files. The rest of `settings/` builds on it; it uses nothing of theirs.
 //!
 //! Every `HELM_CCR_*` variable is read here, through a typed accessor of [`Env`] (see
 //! [`vars`] for the list); [`Env::get`] is for the variables of others (`HOME`, `BCE_*`,
