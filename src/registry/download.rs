@@ -134,7 +134,7 @@ impl Registry {
         dest: &D,
     ) -> Result<Verified<D::Landed>> {
         let out = self.transport.out();
-        let attempts = self.attempts();
+        let attempts = self.transport().config().attempts.max(1);
         let mut last: Option<anyhow::Error> = None;
         for attempt in 1..=attempts {
             let mut temp = dest.create()?;
@@ -163,7 +163,7 @@ impl Registry {
             if let Some(e) = &last {
                 out.debug(&format!("download attempt {attempt} failed: {e:#}"));
                 if attempt < attempts {
-                    self.backoff(attempt, None, e)?;
+                    self.transport().backoff(attempt, None, e)?;
                 }
             }
         }

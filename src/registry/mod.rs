@@ -5,7 +5,6 @@ pub mod model;
 pub mod multipart;
 
 use std::io::Write;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::value::RawValue;
@@ -60,21 +59,6 @@ impl Registry {
     /// The transport underneath (retry budget, backoff, output).
     pub fn transport(&self) -> &Transport {
         &self.transport
-    }
-
-    /// Attempts per request for transient faults (at least 1).
-    pub fn attempts(&self) -> u32 {
-        self.transport.config().attempts.max(1)
-    }
-
-    /// Waits before attempt `attempt + 1`, as the transport does between its own attempts.
-    pub fn backoff(
-        &self,
-        attempt: u32,
-        retry_after: Option<Duration>,
-        cause: &dyn std::fmt::Display,
-    ) -> Result<()> {
-        self.transport.backoff(attempt, retry_after, cause)
     }
 
     /// `/v1/instances/{instance}/projects/{namespace}/charts/{extra...}`, each segment encoded.

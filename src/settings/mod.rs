@@ -513,20 +513,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_bce_profile_is_read_only_when_needed() {
+    /// A home whose `~/.bce/config.json` does not parse.
+    fn broken_profile_home() -> tempfile::TempDir {
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".bce")).unwrap();
         std::fs::write(home.path().join(".bce/config.json"), "{ broken").unwrap();
+        home
+    }
+
+    /// The settings of an environment of `pairs` and `HOME=home`.
+    fn global_in(home: &std::path::Path, pairs: &[(&str, &str)]) -> Global {
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.push(("HOME".into(), home.display().to_string()));
+        Global::new(Env::from_pairs(v))
+    }
+
+    #[test]
+    fn the_bce_profile_is_read_only_when_needed() {
+        let home = broken_profile_home();
         let url = CcrUrl::parse("ccr://inst/ns").unwrap();
-        let g = |pairs: &[(&str, &str)]| {
-            let mut v: Vec<(String, String)> = pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            v.push(("HOME".into(), home.path().display().to_string()));
-            Global::new(Env::from_pairs(v))
-        };
+        let g = |pairs: &[(&str, &str)]| global_in(home.path(), pairs);
         let creds = [("BCE_ACCESS_KEY_ID", "ak"), ("BCE_SECRET_ACCESS_KEY", "sk")];
         let mut warnings = Vec::new();
         // Credentials and region from elsewhere: not read at all.
@@ -567,18 +576,9 @@ mod tests {
 
     #[test]
     fn resolve_gives_every_value_its_source() {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
-        std::fs::write(home.path().join(".bce/config.json"), "{ broken").unwrap();
+        let home = broken_profile_home();
         let url = CcrUrl::parse("ccr://inst/ns").unwrap();
-        let g = |pairs: &[(&str, &str)]| {
-            let mut v: Vec<(String, String)> = pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            v.push(("HOME".into(), home.path().display().to_string()));
-            Global::new(Env::from_pairs(v))
-        };
+        let g = |pairs: &[(&str, &str)]| global_in(home.path(), pairs);
         // Environment credentials and endpoint: the broken profile is never read.
         let global = g(&[
             ("BCE_ACCESS_KEY_ID", "ak"),
