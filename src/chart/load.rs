@@ -483,20 +483,7 @@ fn rfc3339_secs(s: &str) -> Option<i64> {
 
 /// Helm's `LoadFiles`: sorts the files into a chart, loads subcharts, validates.
 pub fn load_files(files: Vec<Source>, label: &str) -> Result<Chart> {
-    let err = |file: &str, msg: String| anyhow!("chart {label:?}: {file}: {msg}");
-    let mut md: Option<Metadata> = None;
-    let mut md_mtime = 0;
-    for f in &files {
-        if f.name == "Chart.yaml" {
-            let data = read_small(&f.path).map_err(|e| err("Chart.yaml", e.to_string()))?;
-            let m = metadata::parse(&data).map_err(|e| err("Chart.yaml", format!("{e:#}")))?;
-            md = Some(m);
-            md_mtime = f.mtime;
-        }
-    }
-    let Some(mut md) = md else {
-        bail!("chart {label:?}: Chart.yaml is missing");
-    };
+    let (mut md, md_mtime) = read_chart_yaml(&files, label)?;
     let mut c = Chart {
         metadata: Metadata::default(),
         metadata_mtime: md_mtime,
@@ -508,6 +495,43 @@ pub fn load_files(files: Vec<Source>, label: &str) -> Result<Chart> {
         subcharts: Vec::new(),
         _spill: Vec::new(),
     };
+    let subcharts = sort_files(files, &mut md, &mut c, label)?;
+    md.validate()
+        .map_err(|e| anyhow!("chart {label:?}: Chart.yaml: {e}"))?;
+    c.metadata = md;
+    for (cname, files) in subcharts {
+        if cname.starts_with('_') || cname.starts_with('.') {
+            continue;
+        }
+        let sc = load_subchart(&cname, files, label, &c.metadata.name)?;
+        c.subcharts.push(sc);
+    }
+    Ok(c)
+}
+
+/// The parsed `Chart.yaml` among `files`, and its modification time.
+fn read_chart_yaml(files: &[Source], label: &str) -> Result<(Metadata, i64)> {
+    let err = |msg: String| anyhow!("chart {label:?}: Chart.yaml: {msg}");
+    let mut found = None;
+    for f in files {
+        if f.name == "Chart.yaml" {
+            let data = read_small(&f.path).map_err(|e| err(e.to_string()))?;
+            let m = metadata::parse(&data).map_err(|e| err(format!("{e:#}")))?;
+            found = Some((m, f.mtime));
+        }
+    }
+    found.ok_or_else(|| anyhow!("chart {label:?}: Chart.yaml is missing"))
+}
+
+/// Puts each file where Helm's loader puts it (lock, values, schema, templates, other files),
+/// checking what Helm checks on the way; returns the entries of `charts/`, by subchart.
+fn sort_files(
+    files: Vec<Source>,
+    md: &mut Metadata,
+    c: &mut Chart,
+    label: &str,
+) -> Result<BTreeMap<String, Vec<Source>>> {
+    let err = |file: &str, msg: String| anyhow!("chart {label:?}: {file}: {msg}");
     let mut subcharts: BTreeMap<String, Vec<Source>> = BTreeMap::new();
     for f in files {
         let name = f.name.as_str();
@@ -553,49 +577,42 @@ pub fn load_files(files: Vec<Source>, label: &str) -> Result<Chart> {
             _ => c.files.push(f),
         }
     }
-    md.validate().map_err(|e| err("Chart.yaml", e))?;
-    c.metadata = md;
-    let parent = c.metadata.name.clone();
-    for (cname, files) in subcharts {
-        if cname.starts_with('_') || cname.starts_with('.') {
-            continue;
+    Ok(subcharts)
+}
+
+/// Loads the subchart `charts/<cname>` of chart `parent` (at `label`): an archive
+/// (`charts/x.tgz`, unpacked into a spill directory the subchart keeps) or a directory.
+fn load_subchart(cname: &str, files: Vec<Source>, label: &str, parent: &str) -> Result<Chart> {
+    let sub_label = format!("{label}/charts/{cname}");
+    let wrap = |e: anyhow::Error| anyhow!("{e:#} (while loading subchart {cname} of {parent})");
+    if cname.ends_with(".tgz") {
+        let first = &files[0];
+        if first.name != format!("charts/{cname}") {
+            bail!("chart {label:?}: charts/{cname}: expected a chart archive, found a directory");
         }
-        let sub_label = format!("{label}/charts/{cname}");
-        let wrap = |e: anyhow::Error| anyhow!("{e:#} (while loading subchart {cname} of {parent})");
-        let sc = if cname.ends_with(".tgz") {
-            let first = &files[0];
-            if first.name != format!("charts/{cname}") {
-                bail!(
-                    "chart {label:?}: charts/{cname}: expected a chart archive, found a directory"
-                );
-            }
-            let spill = Arc::new(tempfile::tempdir().context("creating a temporary directory")?);
-            let file = fs::File::open(&first.path)
-                .with_context(|| format!("chart {label:?}: charts/{cname}: cannot open"))?;
-            let inner = unpack_archive(file, spill.path(), &sub_label).map_err(wrap)?;
-            let mut sc = load_files(inner, &sub_label).map_err(wrap)?;
-            sc._spill.push(spill);
-            sc
-        } else {
-            let prefix_len = "charts/".len() + cname.len() + 1;
-            let inner: Vec<Source> = files
-                .into_iter()
-                .filter(|f| f.name.len() > prefix_len)
-                .map(|f| Source {
-                    name: f.name[prefix_len..].to_string(),
-                    ..f
-                })
-                .collect();
-            if inner.is_empty() {
-                bail!(
-                    "chart {label:?}: charts/{cname}: not a chart (Helm loads every entry in charts/ as a subchart; Chart.yaml is missing)"
-                );
-            }
-            load_files(inner, &sub_label).map_err(wrap)?
-        };
-        c.subcharts.push(sc);
+        let spill = Arc::new(tempfile::tempdir().context("creating a temporary directory")?);
+        let file = fs::File::open(&first.path)
+            .with_context(|| format!("chart {label:?}: charts/{cname}: cannot open"))?;
+        let inner = unpack_archive(file, spill.path(), &sub_label).map_err(wrap)?;
+        let mut sc = load_files(inner, &sub_label).map_err(wrap)?;
+        sc._spill.push(spill);
+        return Ok(sc);
     }
-    Ok(c)
+    let prefix_len = "charts/".len() + cname.len() + 1;
+    let inner: Vec<Source> = files
+        .into_iter()
+        .filter(|f| f.name.len() > prefix_len)
+        .map(|f| Source {
+            name: f.name[prefix_len..].to_string(),
+            ..f
+        })
+        .collect();
+    if inner.is_empty() {
+        bail!(
+            "chart {label:?}: charts/{cname}: not a chart (Helm loads every entry in charts/ as a subchart; Chart.yaml is missing)"
+        );
+    }
+    load_files(inner, &sub_label).map_err(wrap)
 }
 
 /// Helm's check that every dependency in Chart.yaml is present in charts/ (by chart name).
