@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use flate2::read::GzDecoder;
 
 use crate::chart::metadata::{self, Metadata};
-use crate::chart::tar_reader::{shown_name, TarReader};
+use crate::chart::tar_reader::{shown_name, EntryHeader, TarReader};
 use crate::support::hashing::Hashing;
 
 /// Helm refuses packages that expand to more than this.
@@ -225,53 +225,16 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     .with_context(|| format!("creating a temporary directory in {}", untar_dir.display()))?;
     let what = label;
     let mut archive = open(path)?;
-    let mut top_dir: Option<String> = None;
-    let mut chart_name: Option<String> = None;
-    let mut total = 0u64;
+    let mut seen = Unpacked::default();
     while let Some(entry) = archive
         .next_entry()
         .map_err(|e| anyhow!("{what} is not a valid chart package: {e:#}"))?
     {
         let (top, rest) = split_entry(&entry.path).map_err(|e| anyhow!("{what}: {e}"))?;
-        let name = entry.shown_path();
-        match &top_dir {
-            None => {
-                if top == "." || top == ".." {
-                    bail!(
-                        "{what}: bad top-level directory {}",
-                        shown_name(top.as_bytes())
-                    );
-                }
-                top_dir = Some(top.clone())
-            }
-            Some(t) if *t != top => bail!(
-                "{what}: entries lie in two top-level directories ({} and {})",
-                shown_name(t.as_bytes()),
-                shown_name(top.as_bytes())
-            ),
-            _ => {}
-        }
-        if entry.is_dir() {
+        if !seen.admit(&entry, &top, &rest, what)? {
             continue;
         }
-        if entry.is_symlink() || entry.is_hard_link() {
-            bail!("{what}: entry {name} is a link; chart packages hold only files");
-        }
-        if !entry.is_file() {
-            bail!("{what}: entry {name} is not a regular file");
-        }
-        if rest.is_empty() {
-            bail!("{what}: entry {name} is a file at the top level");
-        }
-        // The size the archive really carries for this entry (a PAX size included).
-        let size = entry.size;
-        if size > MAX_FILE_BYTES {
-            bail!("{what}: {name} is larger than Helm's limit of 5 MiB a file");
-        }
-        total = total.saturating_add(size);
-        if total > MAX_TOTAL_BYTES {
-            bail!("{what} expands to more than Helm's limit of 100 MiB");
-        }
+        let name = entry.shown_path();
         let mut dest = staging.path().join(&top);
         for part in &rest {
             dest.push(part);
@@ -285,32 +248,17 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
             .open(&dest)
             .with_context(|| format!("{what}: writing {name}"))?;
         if rest.len() == 1 && rest[0] == "Chart.yaml" {
-            let mut bytes = Vec::new();
-            archive
-                .read_to_end(&mut bytes)
-                .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
-            let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
-            super::metadata::check_chart_name(&md.name)
-                .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
-            if md.name != top {
-                bail!(
-                    "{what}: its files lie in {}/, but Chart.yaml names the chart {}; refusing to unpack a package whose top directory is not the chart's name",
-                    shown_name(top.as_bytes()),
-                    shown_name(md.name.as_bytes())
-                );
-            }
-            io::Write::write_all(&mut file, &bytes)
-                .with_context(|| format!("{what}: writing {name}"))?;
-            chart_name = Some(md.name);
+            let chart = unpack_chart_yaml(&mut archive, &mut file, &top, what, &name)?;
+            seen.chart_name = Some(chart);
         } else {
             io::copy(&mut archive, &mut file)
                 .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
         }
     }
-    if top_dir.is_none() {
+    if seen.top_dir.is_none() {
         bail!("{what} is empty");
     }
-    let Some(chart) = chart_name else {
+    let Some(chart) = seen.chart_name else {
         bail!("{what} is not a chart package: no Chart.yaml in its top-level directory");
     };
     let target = untar_dir.join(&chart);
@@ -323,6 +271,94 @@ pub fn untar_as(path: &Path, label: &str, untar_dir: &Path) -> Result<PathBuf> {
     std::fs::rename(staging.path().join(&chart), &target)
         .with_context(|| format!("moving the chart into {}", target.display()))?;
     Ok(target)
+}
+
+/// What an unpack has met so far: the archive's one top directory, the chart's name (from its
+/// Chart.yaml) and the bytes the files carry.
+#[derive(Default)]
+struct Unpacked {
+    top_dir: Option<String>,
+    chart_name: Option<String>,
+    total: u64,
+}
+
+impl Unpacked {
+    /// Checks an entry as Helm would let it land (one top directory, only regular files below
+    /// it, Helm's size limits): true for a file to write, false for a directory to skip.
+    fn admit(
+        &mut self,
+        entry: &EntryHeader,
+        top: &str,
+        rest: &[String],
+        what: &str,
+    ) -> Result<bool> {
+        let name = entry.shown_path();
+        match &self.top_dir {
+            None => {
+                if top == "." || top == ".." {
+                    bail!(
+                        "{what}: bad top-level directory {}",
+                        shown_name(top.as_bytes())
+                    );
+                }
+                self.top_dir = Some(top.to_string())
+            }
+            Some(t) if t != top => bail!(
+                "{what}: entries lie in two top-level directories ({} and {})",
+                shown_name(t.as_bytes()),
+                shown_name(top.as_bytes())
+            ),
+            _ => {}
+        }
+        if entry.is_dir() {
+            return Ok(false);
+        }
+        if entry.is_symlink() || entry.is_hard_link() {
+            bail!("{what}: entry {name} is a link; chart packages hold only files");
+        }
+        if !entry.is_file() {
+            bail!("{what}: entry {name} is not a regular file");
+        }
+        if rest.is_empty() {
+            bail!("{what}: entry {name} is a file at the top level");
+        }
+        // The size the archive really carries for this entry (a PAX size included).
+        if entry.size > MAX_FILE_BYTES {
+            bail!("{what}: {name} is larger than Helm's limit of 5 MiB a file");
+        }
+        self.total = self.total.saturating_add(entry.size);
+        if self.total > MAX_TOTAL_BYTES {
+            bail!("{what} expands to more than Helm's limit of 100 MiB");
+        }
+        Ok(true)
+    }
+}
+
+/// Writes the package's Chart.yaml to `file` once it is read and checked: a valid chart name
+/// that is also the archive's top directory. Returns the name.
+fn unpack_chart_yaml(
+    archive: &mut impl Read,
+    file: &mut std::fs::File,
+    top: &str,
+    what: &str,
+    name: &str,
+) -> Result<String> {
+    let mut bytes = Vec::new();
+    archive
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow!("{what}: reading {name}: {e}"))?;
+    let md = metadata::parse(&bytes).map_err(|e| anyhow!("{what}: Chart.yaml: {e:#}"))?;
+    super::metadata::check_chart_name(&md.name)
+        .map_err(|e| anyhow!("{what}: Chart.yaml: the chart name is invalid: {e}"))?;
+    if md.name != top {
+        bail!(
+            "{what}: its files lie in {}/, but Chart.yaml names the chart {}; refusing to unpack a package whose top directory is not the chart's name",
+            shown_name(top.as_bytes()),
+            shown_name(md.name.as_bytes())
+        );
+    }
+    io::Write::write_all(file, &bytes).with_context(|| format!("{what}: writing {name}"))?;
+    Ok(md.name)
 }
 
 /// Directories as Helm's `--untar` makes them: 0755, less what the umask takes away.
