@@ -26,6 +26,7 @@ pub struct RmSettings {
 }
 
 pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
+    refuse_version_suffixes(&s.charts)?;
     let versions = requested_versions(s)?;
     let groups = resolve(&s.charts, global)?;
     let report = Reporter::new(s.format, global.output(), false);
@@ -41,6 +42,25 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
         delete(&client, &plan, &versions, &repo.display, &mut done)?;
     }
     report.finish()
+}
+
+/// A version written after a chart name (`myccr/mychart:1.0.0`) is a usage error that shows
+/// the `--version` form; said first, as it explains a missing `--version`.
+fn refuse_version_suffixes(chart_refs: &[String]) -> Result<()> {
+    for c in chart_refs {
+        let Ok((_, chart)) = reference::parse_chart_ref(c) else {
+            continue;
+        };
+        if let Some((_, version)) = constraint::version_suffix(&chart) {
+            let shown = redact_userinfo(c);
+            let without = shown.strip_suffix(&format!(":{version}")).unwrap_or(&shown);
+            return Err(UsageError(format!(
+                "{shown:?}: the version goes in --version, not after the chart name: helm ccr rm {without} --version {version}"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The versions named (trimmed, blanks and repeats dropped, in order); naming none without
@@ -70,14 +90,6 @@ fn resolve(
     let mut groups: BTreeMap<String, (settings::Repo, Vec<String>)> = BTreeMap::new();
     for c in chart_refs {
         let (repo_arg, chart) = reference::parse_chart_ref(c)?;
-        if let Some((_, version)) = constraint::version_suffix(&chart) {
-            let shown = redact_userinfo(c);
-            let without = shown.strip_suffix(&format!(":{version}")).unwrap_or(&shown);
-            return Err(UsageError(format!(
-                "{shown:?}: the version goes in --version, not after the chart name: helm ccr rm {without} --version {version}"
-            ))
-            .into());
-        }
         let repo = settings::resolve_repo(&repo_arg, &global.env)?;
         let key = repo.url.repo_url();
         let entry = groups.entry(key).or_insert_with(|| (repo, Vec::new()));
