@@ -25,18 +25,19 @@ pub struct ApiError {
     pub message: Option<String>,
     /// The request id, from the body or the `X-Bce-Request-Id` header.
     pub request_id: Option<String>,
-    /// Set when the answer was an HTML page, not a CCR API response (a wrong endpoint, or a
-    /// proxy or gateway in between): the request that got it, `METHOD URL` (no secrets: the
-    /// signature travels in headers).
-    pub not_api: Option<String>,
+    /// True when the answer was an HTML page, not a CCR API response (a wrong endpoint, or a
+    /// proxy or gateway in between); `message` is then the request that got it, `METHOD URL`
+    /// (no secrets: the signature travels in headers). A flag, so that every `Result`
+    /// carrying this error stays small.
+    pub not_api: bool,
 }
 
 impl std::error::Error for ApiError {}
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(request) = &self.not_api {
-            return self.fmt_not_api(f, request);
+        if self.not_api {
+            return self.fmt_not_api(f);
         }
         // Everything but the status comes from the registry: no control characters.
         write!(f, "registry answered {}", self.status)?;
@@ -65,7 +66,7 @@ impl ApiError {
             code: None,
             message: None,
             request_id: header_request_id,
-            not_api: None,
+            not_api: false,
         };
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
@@ -108,7 +109,7 @@ impl ApiError {
 
     /// Marks the answer to `method url` as not a CCR API response when it is an HTML page:
     /// `Content-Type: text/html`, or a body whose first character (after blanks and a BOM) is
-    /// `<`. Its message becomes the page's `<title>`, if it has one.
+    /// `<`. Its message becomes the request.
     pub fn with_page(
         mut self,
         method: &str,
@@ -119,24 +120,21 @@ impl ApiError {
         if !is_html(content_type, body) {
             return self;
         }
-        self.not_api = Some(format!("{method} {url}"));
+        self.not_api = true;
         self.code = None;
-        self.message = html_title(body);
+        self.message = Some(format!("{method} {url}"));
         self
     }
 
     /// An HTML page where an API answer belongs: says so, names the request, and where the
     /// endpoint comes from.
-    fn fmt_not_api(&self, f: &mut fmt::Formatter<'_>, request: &str) -> fmt::Result {
+    fn fmt_not_api(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} answered {} with an HTML page",
-            printable(request),
+            printable(self.message.as_deref().unwrap_or("the request")),
             self.status
         )?;
-        if let Some(title) = &self.message {
-            write!(f, " ({:?})", printable(title).trim())?;
-        }
         f.write_str(", not a CCR API response")?;
         if let Some(id) = &self.request_id {
             write!(f, " (request id {})", printable(id))?;
@@ -160,7 +158,7 @@ impl ApiError {
 
     /// A 404 from the registry itself: an HTML page's 404 says nothing about charts.
     pub fn is_not_found(&self) -> bool {
-        self.status == 404 && self.not_api.is_none()
+        self.status == 404 && !self.not_api
     }
 
     pub fn is_conflict(&self) -> bool {
@@ -203,23 +201,6 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
     body.iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'<')
-}
-
-/// The text of a page's `<title>`, blanks folded, at most 80 characters.
-fn html_title(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    let open = lower.find("<title")?;
-    let start = open + lower[open..].find('>')? + 1;
-    let end = start + lower[start..].find("</title")?;
-    let title: String = text[start..end]
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(80)
-        .collect();
-    (!title.is_empty()).then_some(title)
 }
 
 #[cfg(test)]
@@ -292,7 +273,7 @@ mod tests {
         assert!(!e.is_not_found() && !e.is_transient());
         assert_eq!(
             e.to_string(),
-            "GET https://example.com/v1/instances/i/charts answered 404 with an HTML page (\"404 Not Found\"), not a CCR API response; is the endpoint right? Set it with --endpoint or HELM_CCR_ENDPOINT (https://ccr.REGION.baidubce.com), or the region with --region (helm ccr env REPO shows the endpoint used)"
+            "GET https://example.com/v1/instances/i/charts answered 404 with an HTML page, not a CCR API response; is the endpoint right? Set it with --endpoint or HELM_CCR_ENDPOINT (https://ccr.REGION.baidubce.com), or the region with --region (helm ccr env REPO shows the endpoint used)"
         );
         // A gateway's 502 page: still retried, and said to be a gateway's perhaps.
         let e = ApiError::from_body(502, b"<html>Bad Gateway</html>", Some("r".into())).with_page(
@@ -312,6 +293,6 @@ mod tests {
             Some("application/json"),
             body,
         );
-        assert!(e.is_not_found() && e.not_api.is_none());
+        assert!(e.is_not_found() && !e.not_api);
     }
 }
