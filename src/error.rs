@@ -25,12 +25,20 @@ pub struct ApiError {
     pub message: Option<String>,
     /// The request id, from the body or the `X-Bce-Request-Id` header.
     pub request_id: Option<String>,
+    /// True when the answer was an HTML page, not a CCR API response (a wrong endpoint, or a
+    /// proxy or gateway in between); `message` is then the request that got it, `METHOD URL`
+    /// (no secrets: the signature travels in headers). A flag, so that every `Result`
+    /// carrying this error stays small.
+    pub not_api: bool,
 }
 
 impl std::error::Error for ApiError {}
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.not_api {
+            return self.fmt_not_api(f);
+        }
         // Everything but the status comes from the registry: no control characters.
         write!(f, "registry answered {}", self.status)?;
         if let Some(code) = &self.code {
@@ -58,6 +66,7 @@ impl ApiError {
             code: None,
             message: None,
             request_id: header_request_id,
+            not_api: false,
         };
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
@@ -98,6 +107,48 @@ impl ApiError {
         err
     }
 
+    /// Marks the answer to `method url` as not a CCR API response when it is an HTML page:
+    /// `Content-Type: text/html`, or a body whose first character (after blanks and a BOM) is
+    /// `<`. Its message becomes the request.
+    pub fn with_page(
+        mut self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> ApiError {
+        if !is_html(content_type, body) {
+            return self;
+        }
+        self.not_api = true;
+        self.code = None;
+        self.message = Some(format!("{method} {url}"));
+        self
+    }
+
+    /// An HTML page where an API answer belongs: says so, names the request, and where the
+    /// endpoint comes from.
+    fn fmt_not_api(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} answered {} with an HTML page",
+            printable(self.message.as_deref().unwrap_or("the request")),
+            self.status
+        )?;
+        f.write_str(", not a CCR API response")?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {})", printable(id))?;
+        }
+        if self.is_transient() {
+            f.write_str("; a proxy or gateway may be failing; if it persists,")?;
+        } else {
+            f.write_str(";")?;
+        }
+        f.write_str(
+            " is the endpoint right? Set it with --endpoint or HELM_CCR_ENDPOINT (https://ccr.REGION.baidubce.com), or the region with --region (helm ccr env REPO shows the endpoint used)",
+        )
+    }
+
     /// True for the registry's `code` (compared case-insensitively).
     pub fn is_code(&self, code: &str) -> bool {
         self.code
@@ -105,8 +156,9 @@ impl ApiError {
             .is_some_and(|c| c.eq_ignore_ascii_case(code))
     }
 
+    /// A 404 from the registry itself: an HTML page's 404 says nothing about charts.
     pub fn is_not_found(&self) -> bool {
-        self.status == 404
+        self.status == 404 && !self.not_api
     }
 
     pub fn is_conflict(&self) -> bool {
@@ -134,6 +186,21 @@ impl ApiError {
             _ => return None,
         })
     }
+}
+
+/// An HTML page rather than an API answer: `text/html`, or a body that starts with `<`
+/// after blanks and a byte-order mark.
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    if content_type.is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
+    }) {
+        return true;
+    }
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<')
 }
 
 #[cfg(test)]
@@ -185,5 +252,47 @@ mod tests {
             shown.contains("Denied [2J") && shown.contains("no  Error: fake"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn html_pages_are_not_api_answers() {
+        let page = b"\xEF\xBB\xBF\n  <!DOCTYPE HTML>\n<html><head><TITLE>404  Not\nFound</TITLE></head></html>";
+        assert!(is_html(None, page));
+        assert!(is_html(Some("text/html; charset=utf-8"), b"Not Found"));
+        assert!(!is_html(
+            Some("application/json"),
+            br#"{"code":"NotFound"}"#
+        ));
+        assert!(!is_html(None, b""));
+        let e = ApiError::from_body(404, page, None).with_page(
+            "GET",
+            "https://example.com/v1/instances/i/charts",
+            None,
+            page,
+        );
+        assert!(!e.is_not_found() && !e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            "GET https://example.com/v1/instances/i/charts answered 404 with an HTML page, not a CCR API response; is the endpoint right? Set it with --endpoint or HELM_CCR_ENDPOINT (https://ccr.REGION.baidubce.com), or the region with --region (helm ccr env REPO shows the endpoint used)"
+        );
+        // A gateway's 502 page: still retried, and said to be a gateway's perhaps.
+        let e = ApiError::from_body(502, b"<html>Bad Gateway</html>", Some("r".into())).with_page(
+            "GET",
+            "https://h/x",
+            Some("text/html"),
+            b"<html>Bad Gateway</html>",
+        );
+        assert!(e.is_transient());
+        let shown = e.to_string();
+        assert!(shown.contains("answered 502 with an HTML page, not a CCR API response (request id r); a proxy or gateway"), "{shown}");
+        // An API answer stays as it was.
+        let body = br#"{"code":"NotFound","message":"no chart"}"#;
+        let e = ApiError::from_body(404, body, None).with_page(
+            "GET",
+            "u",
+            Some("application/json"),
+            body,
+        );
+        assert!(e.is_not_found() && !e.not_api);
     }
 }

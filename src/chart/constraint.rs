@@ -30,6 +30,31 @@ pub fn is_prerelease(v: &str) -> bool {
     parse_loose_version(v).is_ok_and(|v| !v.pre.is_empty())
 }
 
+/// The `n` newest versions by the rule `ls` shows them: stable versions unless `devel`, all
+/// of them when a chart has nothing but pre-releases.
+pub fn newest(versions: &[HelmChartVersion], devel: bool, n: usize) -> Vec<String> {
+    let mut all: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+    all.sort_by(|a, b| compare(b, a));
+    all.dedup();
+    let stable: Vec<&str> = all.iter().copied().filter(|v| !is_prerelease(v)).collect();
+    let shown = if devel || stable.is_empty() {
+        all
+    } else {
+        stable
+    };
+    shown.into_iter().take(n).map(str::to_string).collect()
+}
+
+/// A chart name with a version after its last `:` (`mychart:0.2.0`, the `NAME:TAG` habit of
+/// images and OCI references): the name and the version. `None` for anything else.
+pub fn version_suffix(chart: &str) -> Option<(&str, &str)> {
+    let (name, version) = chart.rsplit_once(':')?;
+    if name.is_empty() || parse_loose_version(version).is_err() {
+        return None;
+    }
+    Some((name, version))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Eq,
@@ -331,5 +356,31 @@ mod tests {
             order,
             ["2.0.0-rc.1", "1.10.0", "1.9.0", "1.0.0", "v0.5", "weird"]
         );
+    }
+
+    #[test]
+    fn newest_versions_follow_the_prerelease_rule() {
+        let vs: Vec<_> = ["1.0.0", "1.2.0", "2.0.0-rc.1", "1.1.0", "0.9.0"]
+            .iter()
+            .map(|v| hv(v))
+            .collect();
+        assert_eq!(newest(&vs, false, 3), ["1.2.0", "1.1.0", "1.0.0"]);
+        assert_eq!(newest(&vs, true, 2), ["2.0.0-rc.1", "1.2.0"]);
+        let pre: Vec<_> = ["0.1.0-rc.1", "0.1.0-rc.2"].iter().map(|v| hv(v)).collect();
+        assert_eq!(newest(&pre, false, 3), ["0.1.0-rc.2", "0.1.0-rc.1"]);
+        assert!(newest(&[], false, 3).is_empty());
+    }
+
+    #[test]
+    fn versions_written_into_a_chart_name() {
+        assert_eq!(version_suffix("mychart:0.2.0"), Some(("mychart", "0.2.0")));
+        assert_eq!(version_suffix("a:v1.2"), Some(("a", "v1.2")));
+        assert_eq!(
+            version_suffix("my:chart:1.0.0-rc.1"),
+            Some(("my:chart", "1.0.0-rc.1"))
+        );
+        assert_eq!(version_suffix("mychart"), None);
+        assert_eq!(version_suffix("mychart:latest"), None);
+        assert_eq!(version_suffix(":1.0.0"), None);
     }
 }

@@ -46,7 +46,7 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
         repo.as_ref().and_then(|r| r.credentials.clone()),
         global,
     )?;
-    out.result(&lines(&rows(repo.as_ref(), &resolved)));
+    out.result(&lines(&rows(repo.as_ref(), &resolved, global)));
     if resolved.credentials.is_err() {
         return resolved.credentials.map(drop);
     }
@@ -59,7 +59,7 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
 }
 
 /// The settings shown, each with where it came from.
-fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)> {
+fn rows(repo: Option<&Repo>, resolved: &Resolved, global: &Global) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&str, String)> = Vec::new();
     if let Some(r) = repo {
         let url = r.url.repo_url();
@@ -74,11 +74,7 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)>
         rows.push(("instance", r.url.instance.clone()));
         rows.push(("namespace", r.url.namespace.clone()));
     }
-    let endpoint = &resolved.endpoint;
-    rows.push((
-        "endpoint",
-        format!("{} (from {})", endpoint.value.base_url(), endpoint.source),
-    ));
+    rows.push(("endpoint", endpoint_row(resolved, global)));
     let region = &resolved.region;
     rows.push((
         "region",
@@ -105,6 +101,21 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)>
         },
     ));
     rows
+}
+
+/// The endpoint and where it came from; when the URL's API host won over a set
+/// `HELM_CCR_ENDPOINT`, that the variable was overridden.
+fn endpoint_row(resolved: &Resolved, global: &Global) -> String {
+    let endpoint = &resolved.endpoint;
+    let from = format!("{} (from {}", endpoint.value.base_url(), endpoint.source);
+    match (&endpoint.source, global.env.endpoint()) {
+        (Source::UrlApiHost, Some(e)) => format!(
+            "{from}; it overrides {}={})",
+            settings::env::vars::ENDPOINT,
+            crate::ui::text::redact_userinfo(e)
+        ),
+        _ => format!("{from})"),
+    }
 }
 
 /// `--check`: one signed list call; the `check:` value, or the error saying what failed.

@@ -4,12 +4,13 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::chart::constraint;
+use crate::error::UsageError;
 use crate::registry::model::{HelmChart, HelmChartVersion};
 use crate::settings::reference::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
 use crate::support::pool;
 use crate::ui::output::{self, Format, Output};
-use crate::ui::text::table;
+use crate::ui::text::{redact_userinfo, suggest_on_not_found, table};
 
 /// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
 const MAX_DESCRIPTION_WIDTH: usize = 50;
@@ -102,8 +103,26 @@ fn only_prereleases_note(out: &Output, charts: &[&str], repo: &str) {
     ));
 }
 
+/// What the table of a repository without charts becomes (`-o json|yaml` print `[]`): no
+/// header, a note on stderr naming it, as `helm search` says "No results found" (an empty
+/// namespace and a misspelled one look alike).
+fn no_charts(out: &Output, repo: &settings::Repo) {
+    out.note(&format!(
+        "no charts in {} (namespace {:?} of instance {:?} is empty, or does not exist)",
+        repo.display, repo.url.namespace, repo.url.instance
+    ));
+}
+
 pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
     let (repo_arg, chart) = parse_target(&s.target)?;
+    if let Some((name, version)) = chart.as_deref().and_then(constraint::version_suffix) {
+        let shown = redact_userinfo(&s.target);
+        let without = shown.strip_suffix(&format!(":{version}")).unwrap_or(&shown);
+        return Err(UsageError(format!(
+            "{shown:?}: ls takes no version; helm ccr ls {without} lists every version of {name:?}"
+        ))
+        .into());
+    }
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     let out = global.output();
@@ -116,6 +135,10 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
                 }
                 let items: Vec<Value> = charts.iter().map(HelmChart::raw_value).collect();
                 out.result(&output::render(s.format, &items)?);
+                return Ok(());
+            }
+            if charts.is_empty() {
+                no_charts(&out, &repo);
                 return Ok(());
             }
             let versions = pool::map(&charts, global.env.parallel()?, |c: &HelmChart| {
@@ -147,7 +170,16 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
             only_prereleases_note(&out, &prerelease_only, &repo.display);
         }
         Some(chart) => {
-            let versions = client.existing_versions(&chart, &repo.display)?;
+            let versions = client
+                .existing_versions(&chart, &repo.display)
+                .map_err(|e| {
+                    suggest_on_not_found(e, &format!("chart {chart:?} not found"), &chart, || {
+                        client
+                            .list_charts()
+                            .ok()
+                            .map(|cs| cs.into_iter().map(|c| c.name).collect())
+                    })
+                })?;
             let (versions, only_pre) = shown_versions(versions, s.devel);
             let text = match s.format {
                 Format::Text => {

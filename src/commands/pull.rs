@@ -19,6 +19,7 @@ use crate::settings::reference;
 use crate::settings::{self, Global};
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
+use crate::ui::text::{redact_userinfo, suggest_on_not_found};
 
 /// What `pull` was asked for.
 pub struct PullSettings {
@@ -49,16 +50,57 @@ pub fn choose(
     if let Some(w) = wanted {
         check_constraint(w)?;
     }
-    let versions = client.existing_versions(chart, repo_display)?;
+    let versions = client.existing_versions(chart, repo_display).map_err(|e| {
+        suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
+            client
+                .list_charts()
+                .ok()
+                .map(|cs| cs.into_iter().map(|c| c.name).collect())
+        })
+    })?;
     match constraint::select(&versions, wanted, devel)? {
         Some(v) => Ok(v.clone()),
         None => match wanted {
-            Some(w) => bail!("chart {chart:?} has no version matching {w:?} in {repo_display}"),
+            Some(w) => bail!(
+                "chart {chart:?} has no version matching {w:?} in {repo_display}{}",
+                newest_hint(&versions, devel, chart, repo_display)
+            ),
             None => bail!(
                 "chart {chart:?} has only pre-release versions in {repo_display} (use --devel)"
             ),
         },
     }
+}
+
+/// `; the newest are 1.2.0, 1.1.0, 1.0.0 (helm ccr ls REPO/CHART)`: what there is instead, by
+/// the pre-release rule of `ls` (with `--devel`, pre-releases count).
+fn newest_hint(versions: &[HelmChartVersion], devel: bool, chart: &str, repo: &str) -> String {
+    let newest = constraint::newest(versions, devel, 3);
+    let verb = match newest.len() {
+        0 => return String::new(),
+        1 => "is",
+        _ => "are",
+    };
+    format!(
+        "; the newest {verb} {} (helm ccr ls {repo}/{chart}{})",
+        newest.join(", "),
+        if devel { " --devel" } else { "" }
+    )
+}
+
+/// A version written into the chart reference (`myccr/mychart:0.2.0`) is a usage error that
+/// shows the `--version` form, before any request.
+fn refuse_version_suffix(arg: &str, chart: &str) -> Result<()> {
+    let Some((_, version)) = constraint::version_suffix(chart) else {
+        return Ok(());
+    };
+    let without = arg.strip_suffix(&format!(":{version}")).unwrap_or(arg);
+    Err(UsageError(format!(
+        "{:?}: the version goes in --version, not after the chart name: helm ccr pull {} --version {version}",
+        redact_userinfo(arg),
+        redact_userinfo(without)
+    ))
+    .into())
 }
 
 /// A `--version` that cannot be a constraint is a usage error, said once, before any request.
@@ -84,6 +126,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
         }
     }
     let (repo_arg, chart) = reference::parse_chart_ref(&s.chart)?;
+    refuse_version_suffix(&s.chart, &chart)?;
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     let out = global.output();

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
+use crate::chart::constraint;
 use crate::error::UsageError;
 use crate::registry::model::HelmChartVersion;
 use crate::registry::Registry;
@@ -11,6 +12,7 @@ use crate::settings::reference;
 use crate::settings::{self, Global};
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
+use crate::ui::text::{did_you_mean, redact_userinfo, suggest_on_not_found};
 
 /// What `rm` was asked for.
 pub struct RmSettings {
@@ -24,6 +26,7 @@ pub struct RmSettings {
 }
 
 pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
+    refuse_version_suffixes(&s.charts)?;
     let versions = requested_versions(s)?;
     let groups = resolve(&s.charts, global)?;
     let report = Reporter::new(s.format, global.output(), false);
@@ -39,6 +42,25 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
         delete(&client, &plan, &versions, &repo.display, &mut done)?;
     }
     report.finish()
+}
+
+/// A version written after a chart name (`myccr/mychart:1.0.0`) is a usage error that shows
+/// the `--version` form; said first, as it explains a missing `--version`.
+fn refuse_version_suffixes(chart_refs: &[String]) -> Result<()> {
+    for c in chart_refs {
+        let Ok((_, chart)) = reference::parse_chart_ref(c) else {
+            continue;
+        };
+        if let Some((_, version)) = constraint::version_suffix(&chart) {
+            let shown = redact_userinfo(c);
+            let without = shown.strip_suffix(&format!(":{version}")).unwrap_or(&shown);
+            return Err(UsageError(format!(
+                "{shown:?}: the version goes in --version, not after the chart name: helm ccr rm {without} --version {version}"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The versions named (trimmed, blanks and repeats dropped, in order); naming none without
@@ -102,13 +124,25 @@ fn look_up<'a>(
             .filter(|c| !existing.iter().any(|e| &e.name == *c))
             .collect();
         if !missing.is_empty() {
-            bail!("{} not found in {repo}", names("chart", &missing));
+            // One chart missing: the closest name the registry has, if one is close.
+            let hint = match missing.as_slice() {
+                [one] => did_you_mean(one, existing.iter().map(|e| e.name.as_str())),
+                _ => String::new(),
+            };
+            bail!("{} not found in {repo}{hint}", names("chart", &missing));
         }
         return Ok(Plan::Charts(charts));
     }
     let mut plan = Vec::new();
     for chart in charts {
-        let present = client.existing_versions(chart, repo)?;
+        let present = client.existing_versions(chart, repo).map_err(|e| {
+            suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
+                client
+                    .list_charts()
+                    .ok()
+                    .map(|cs| cs.into_iter().map(|c| c.name).collect())
+            })
+        })?;
         let missing: Vec<&String> = versions
             .iter()
             .filter(|v| !present.iter().any(|p| &&p.version == v))

@@ -22,7 +22,7 @@ pub const RETRIES_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
 /// The `HELM_CCR_*` variables helm-ccr reads, each through the [`Env`] accessor named after it.
 pub mod vars {
     /// The API endpoint URL (`https://HOST[:PORT]`, or `http://` for a plain-HTTP one).
-    /// `--endpoint` beats it; it beats the API host written in a `ccr://` URL and the region.
+    /// `--endpoint` and the API host written in a `ccr://` URL beat it; it beats the region.
     pub const ENDPOINT: &str = "HELM_CCR_ENDPOINT";
     /// The time limit of the whole command (`90s`, `5m`, `1h30m`; `0` for none), as
     /// `--timeout`, which beats it. The getter's default is 10m.

@@ -311,8 +311,8 @@ impl Resolved {
     }
 }
 
-/// Picks the endpoint: `--endpoint`, `HELM_CCR_ENDPOINT`, the URL's API host, then the region's
-/// host (region from `--region`, `BCE_REGION`, the BCE CLI profile, or `bj`).
+/// Picks the endpoint: `--endpoint`, the API host written in the URL, `HELM_CCR_ENDPOINT`,
+/// then the region's host (region from `--region`, `BCE_REGION`, the BCE CLI profile, or `bj`).
 pub fn resolve_endpoint(
     url: &CcrUrl,
     global: &Global,
@@ -348,17 +348,18 @@ pub fn explain_endpoint(
             Source::Flag("--endpoint"),
         ));
     }
-    if let Some(e) = global.env.endpoint() {
-        return Ok(Sourced::new(
-            Endpoint::parse(e).context("HELM_CCR_ENDPOINT")?,
-            Source::Env(env_vars::ENDPOINT),
-        ));
-    }
+    // The host written in the URL is the more specific setting: it beats the environment.
     if let Some(h) = url.and_then(|u| u.api_host.as_ref()) {
         let e = Endpoint::parse(h)?;
         return Ok(Sourced::new(
             Endpoint { https: true, ..e },
             Source::UrlApiHost,
+        ));
+    }
+    if let Some(e) = global.env.endpoint() {
+        return Ok(Sourced::new(
+            Endpoint::parse(e).context("HELM_CCR_ENDPOINT")?,
+            Source::Env(env_vars::ENDPOINT),
         ));
     }
     let region = resolve_region(global, profile_region).value;
@@ -459,15 +460,26 @@ mod tests {
             resolve_endpoint(&host_url, &g, None).unwrap().host,
             "ccr.su.baidubce.com"
         );
-        let g = global(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
-        assert_eq!(
-            resolve_endpoint(&host_url, &g, None).unwrap().base_url(),
-            "http://127.0.0.1:9"
-        );
+        // The URL's host beats the environment; the environment beats the region.
+        let g = global(&[
+            ("HELM_CCR_ENDPOINT", "http://127.0.0.1:9"),
+            ("BCE_REGION", "cd"),
+        ]);
+        let e = explain_endpoint(Some(&host_url), &g, None).unwrap();
+        assert_eq!(e.value.base_url(), "https://ccr.su.baidubce.com");
+        assert_eq!(e.source, Source::UrlApiHost);
+        let e = explain_endpoint(Some(&url), &g, None).unwrap();
+        assert_eq!(e.value.base_url(), "http://127.0.0.1:9");
+        assert_eq!(e.source, Source::Env(env_vars::ENDPOINT));
+        // --endpoint beats both.
         let mut g = global(&[("HELM_CCR_ENDPOINT", "http://127.0.0.1:9")]);
         g.endpoint = Some("http://localhost:1".into());
         assert_eq!(
             resolve_endpoint(&url, &g, None).unwrap().base_url(),
+            "http://localhost:1"
+        );
+        assert_eq!(
+            resolve_endpoint(&host_url, &g, None).unwrap().base_url(),
             "http://localhost:1"
         );
         let mut g = global(&[]);

@@ -123,6 +123,14 @@ pub fn resolve_repo(arg: &RepoArg, env: &Env) -> Result<Repo> {
             let (path, entries) = find_entries(env, Lookup::Name(name))
                 .with_context(|| format!("repository {name:?}"))?;
             let Some(entry) = entries.into_iter().next() else {
+                // A slip of the keyboard (`helm repo list` names) gets the closest name.
+                let all = helm_repositories(env)
+                    .map(|(_, all)| all)
+                    .unwrap_or_default();
+                let hint = crate::ui::text::did_you_mean(name, all.iter().map(|e| e.name.as_str()));
+                if !hint.is_empty() {
+                    bail!("repository {name:?} not found in {}{hint}", path.display());
+                }
                 bail!(
                     "repository {name:?} not found in {} (add it with `helm repo add {name} ccr://INSTANCE_ID/NAMESPACE`, or pass a ccr:// URL)",
                     path.display()

@@ -155,7 +155,7 @@ impl Transport {
                 if resp.status().is_success() {
                     return Ok(resp);
                 }
-                Err(self.api_failure(resp))
+                Err(self.api_failure(method, url, resp))
             }
             Err(e) => {
                 self.out().debug(&format!("{method} {url} -> {e}"));
@@ -165,10 +165,17 @@ impl Transport {
         }
     }
 
-    /// An error answer: its code and message from the body, the server's `Date` and, on a
-    /// 429/503, its `Retry-After`.
-    fn api_failure(&self, mut resp: http::Response<ureq::Body>) -> Failure {
+    /// An error answer to `method url`: its code and message from the body (or, for an HTML
+    /// page, that it is no API answer), the server's `Date` and, on a 429/503, its
+    /// `Retry-After`.
+    fn api_failure(
+        &self,
+        method: &str,
+        url: &str,
+        mut resp: http::Response<ureq::Body>,
+    ) -> Failure {
         let status = resp.status().as_u16();
+        let content_type = header(&resp, "content-type");
         let request_id = header(&resp, "x-bce-request-id");
         let date = header(&resp, "date");
         let retry_after = if matches!(status, 429 | 503) {
@@ -183,7 +190,12 @@ impl Transport {
             .read_to_vec()
             .unwrap_or_default();
         Failure::Api(
-            ApiError::from_body(status, &body, request_id),
+            ApiError::from_body(status, &body, request_id).with_page(
+                method,
+                url,
+                content_type.as_deref(),
+                &body,
+            ),
             AnswerMeta { date, retry_after },
         )
     }

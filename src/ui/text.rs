@@ -97,6 +97,71 @@ pub fn redact_userinfo(url: &str) -> String {
     }
 }
 
+/// Edits between `a` and `b` (insertions, deletions, substitutions and swaps of neighbours,
+/// counted in characters): the optimal string alignment distance.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows: the one before the previous (for swaps), the previous, the current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(before[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word` (case aside), if it is close enough to be a slip of the
+/// keyboard: at most a third of `word`'s length away (at least 1 edit, at most 3). Ties go to
+/// the first candidate in sort order; `word` itself is never suggested.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// `; did you mean "web"?` for the closest candidate (see [`closest`]), or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates)
+        .map(|c| format!("; did you mean {:?}?", crate::ui::output::printable(c)))
+        .unwrap_or_default()
+}
+
+/// `e` with `; did you mean "x"?` added when its message starts with `not_found` and one of
+/// `names()` (asked only then; `None` when they cannot be had) is close to `word`; else `e`
+/// as it was.
+pub fn suggest_on_not_found(
+    e: anyhow::Error,
+    not_found: &str,
+    word: &str,
+    names: impl FnOnce() -> Option<Vec<String>>,
+) -> anyhow::Error {
+    if !e.to_string().starts_with(not_found) {
+        return e;
+    }
+    let Some(names) = names() else { return e };
+    let hint = did_you_mean(word, names.iter().map(String::as_str));
+    if hint.is_empty() {
+        return e;
+    }
+    anyhow::anyhow!("{e:#}{hint}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +199,39 @@ mod tests {
             vec!["b".into(), "".into()],
         ]);
         assert_eq!(t, "NAME         VERSION\na-long-name  1.0.0\nb");
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("myccr", "mycrc"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("mychart", "mychrat"), 1);
+        assert_eq!(edit_distance("web", "wbe"), 1);
+        assert_eq!(edit_distance("é", "e"), 1, "characters, not bytes");
+    }
+
+    #[test]
+    fn only_close_names_are_suggested() {
+        let names = ["myccr", "other", "prod-charts"];
+        assert_eq!(closest("mycr", names), Some("myccr"));
+        assert_eq!(closest("MYCCR", names), Some("myccr"), "case aside");
+        assert_eq!(closest("prodcharts", names), Some("prod-charts"));
+        assert_eq!(closest("prd-chrts", names), Some("prod-charts"), "2 of 9");
+        assert_eq!(closest("xyz", names), None);
+        assert_eq!(
+            closest("ab", ["xy"]),
+            None,
+            "2 edits in 2 letters is no slip"
+        );
+        assert_eq!(closest("myccr", ["myccr"]), None);
+        assert_eq!(
+            closest("web", ["wab", "wbe"]),
+            Some("wab"),
+            "ties: sort order"
+        );
+        assert_eq!(did_you_mean("mycr", names), "; did you mean \"myccr\"?");
+        assert_eq!(did_you_mean("zzz", names), "");
     }
 }

@@ -26,3 +26,4 @@ mod structure;
 mod tar_safety;
 mod timeouts;
 mod ux;
+mod ux_registry;
