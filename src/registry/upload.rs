@@ -296,12 +296,14 @@ impl Registry {
             return self.upload(up);
         };
         let mut kept = self.keep_copy(&old, &id, keep_in)?;
-        announce(&kept.tgz);
+        // From here on a signal waits, and the copy is no longer a temporary file: the path
+        // said is there until the replacement is settled.
         let section = cleanup::hold(&format!(
             "replacing {id} in {repo} (the old package is kept at {})",
             kept.tgz.display()
         ));
         kept.keep();
+        announce(&kept.tgz);
         let result = self.replace_held(up, repo, &id, kept);
         section.end(match &result {
             Ok(_) => format!("Replaced {id} in {repo} (sha256:{})", up.sha256),

@@ -184,9 +184,11 @@ fn interrupted_at(step: Step, sig: &str, status: i32) {
     assert!(!err.contains("panicked"), "{err}");
     // The registry holds the version: the old one or the new one, as the step decides.
     assert_eq!(
-        w.stored("app", "1.0.0").as_deref(),
-        Some(want),
-        "{step:?}: {err}"
+        w.stored("app", "1.0.0").map(|b| sha256(&b)),
+        Some(sha256(want)),
+        "{step:?} (old sha256:{}, new sha256:{}): {err}",
+        sha256(&old),
+        sha256(&new)
     );
     if matches!(step, Step::BeforeDelete | Step::Restore) {
         assert_eq!(
