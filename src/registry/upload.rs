@@ -326,11 +326,28 @@ impl Registry {
             kept.tgz.display()
         ));
         if let Err(e) = self.delete_version(up.name, up.version) {
-            // It may be gone all the same (a lost answer): keep the copy.
-            bail!(
-                "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
-                kept.tgz.display()
-            );
+            // A lost answer may hide a delete that happened: look before deciding.
+            match self.find_version(up.name, up.version) {
+                Ok(None) => self.transport.out().debug(&format!(
+                    "{id}: deleting it failed ({e:#}), but it is gone: uploading the new package"
+                )),
+                Ok(Some(v))
+                    if v.digest
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(&kept.sha256)) =>
+                {
+                    let old_sha = kept.sha256.clone();
+                    kept.discard();
+                    bail!(
+                        "{id}: deleting it to replace it failed ({e:#}); {repo} holds {id} as before (sha256:{old_sha})"
+                    );
+                }
+                // Something else is there, or the registry cannot be read: keep the copy.
+                _ => bail!(
+                    "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
+                    kept.tgz.display()
+                ),
+            }
         }
         let new_error = match self.upload(up) {
             Ok(outcome) => {

@@ -405,3 +405,43 @@ fn a_sibling_prov_that_is_not_clear_signed_is_refused_before_uploading() {
         Some(OLD_PROV)
     );
 }
+
+#[test]
+fn a_refused_delete_keeps_the_old_version_and_no_copy() {
+    let Setup { w, old, .. } = setup(true);
+    w.emu.push_fault_for(
+        "DELETE",
+        "",
+        Fault::Status {
+            status: 403,
+            code: None,
+        },
+    );
+    let out = w
+        .cmd()
+        .args(["push", "new.tgz", REPO, "--force"])
+        .output()
+        .unwrap();
+    assert_one_error(
+        &out,
+        1,
+        &format!("holds app 1.0.0 as before (sha256:{})", sha256(&old)),
+    );
+    assert_eq!(w.stored("app", "1.0.0").unwrap(), old);
+    assert_eq!(files_below(&replaced_dir(&w)), Vec::<String>::new());
+}
+
+#[test]
+fn a_delete_whose_answer_is_lost_still_ends_in_the_new_version() {
+    let Setup { w, new, .. } = setup(true);
+    w.emu
+        .push_fault_for("DELETE", "", Fault::ResetAfterHandling);
+    let out = w
+        .cmd()
+        .args(["push", "new.tgz", REPO, "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.stored("app", "1.0.0").unwrap(), new);
+    assert_eq!(files_below(&replaced_dir(&w)), Vec::<String>::new());
+}
