@@ -15,6 +15,7 @@ use anyhow::{anyhow, Result};
 use crate::chart::prepare::{self, Prepared};
 use crate::chart::{package, pgzip};
 use crate::error::UsageError;
+use crate::provenance;
 use crate::provenance::gpg::Gpg;
 use crate::provenance::sign::{self, SignedProv, ToSign};
 use crate::registry::model::HelmChartVersion;
@@ -170,7 +171,12 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
             .then(|| global.env.get("HELM_BIN").unwrap_or("helm")),
         max_entries: global.env.max_entries()?,
     };
-    prepare::prepare(path, &options, global.output())
+    let p = prepare::prepare(path, &options, global.output())?;
+    // A sibling .prov is uploaded as it is, unless --sign makes a new one.
+    if let (Some(prov), None) = (&p.prov, &s.sign) {
+        check_sibling_prov(prov)?;
+    }
+    Ok(p)
 }
 
 /// What to do with a prepared package, decided from what the registry holds.
@@ -307,7 +313,8 @@ fn publish(
                 // put it back if the new one is refused. The copy is kept outside the run's
                 // private temporary directory, so that it outlives a failed run.
                 action = Action::Replaced;
-                client.replace(&up, repo, &std::env::temp_dir())?
+                let keep_in = global.env.replaced_dir();
+                client.replace(&up, repo, &keep_in, &|kept| announce_kept(p, repo, kept))?
             }
         },
         Err(e) => return Err(e),
@@ -316,6 +323,40 @@ fn publish(
         action,
         pushed_line(p, repo, outcome, signed.as_ref()),
     ))
+}
+
+/// Said on stderr before the old version is deleted, even with `--quiet` or `-o json`: after
+/// SIGKILL (or a crash) between the delete and the new upload, this line is the only way to
+/// find the old package and push it back. The directory is removed once the replacement is
+/// settled; a JSON/YAML record, written at the end, would come too late to help.
+fn announce_kept(p: &Prepared, repo: &str, kept: &Path) {
+    eprintln!(
+        "Replacing {} {} in {repo}: the registry refuses to overwrite, so the old version is deleted first; until the new one (or the old one again) is stored, the old package is kept at {}",
+        p.name,
+        p.version,
+        kept.display()
+    );
+}
+
+/// A `.prov` beside a package given as it is must be a clear-signed message (what Helm reads
+/// of a provenance file) before it is uploaded as the package's provenance: an empty or
+/// foreign file would be served to everyone who verifies the chart.
+fn check_sibling_prov(prov: &Path) -> Result<()> {
+    use std::io::Read;
+    // Helm's provenance files are a few KiB; a larger file is not one.
+    const MAX_PROV: u64 = 1 << 20;
+    let mut bytes = Vec::new();
+    std::fs::File::open(prov)
+        .and_then(|f| f.take(MAX_PROV + 1).read_to_end(&mut bytes))
+        .map_err(|e| anyhow!("reading {}: {e}", prov.display()))?;
+    let signed = bytes.len() as u64 <= MAX_PROV && provenance::clearsigned_block(&bytes).is_some();
+    if !signed {
+        return Err(anyhow!(
+            "{} is not a provenance file (no clear-signed block from -----BEGIN PGP SIGNED MESSAGE----- to -----END PGP SIGNATURE-----), and would be uploaded as the package's provenance: remove it, or sign the package again (helm package --sign, or push --sign)",
+            prov.display()
+        ));
+    }
+    Ok(())
 }
 
 /// `Pushed NAME VERSION to REPO (sha256:HEX)`, with how it was confirmed and signed.
@@ -460,6 +501,36 @@ mod tests {
             plan(Some(&other), &p, Existing::Replace, true, REPO),
             Plan::DryRun { replacing: true }
         );
+    }
+
+    #[test]
+    fn a_sibling_prov_must_be_clear_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let good = write(
+            "good.tgz.prov",
+            b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: a\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n",
+        );
+        check_sibling_prov(&good).unwrap();
+        for (name, text) in [
+            ("empty.tgz.prov", &b""[..]),
+            ("text.tgz.prov", b"old provenance\n"),
+            (
+                "unsigned.tgz.prov",
+                b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: a\n",
+            ),
+        ] {
+            let p = write(name, text);
+            let e = check_sibling_prov(&p).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{} is not a provenance file", p.display())),
+                "{e}"
+            );
+        }
     }
 
     #[test]

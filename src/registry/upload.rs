@@ -12,6 +12,7 @@ use super::download::{Expected, KeepAt};
 use super::{is_conflict, is_not_found, Registry};
 use crate::registry::model::HelmChartVersion;
 use crate::registry::multipart;
+use crate::support::{cleanup, clock};
 use crate::transport::{Attempts, Failure, Metered, Transfer};
 use crate::ui::output::Activity;
 
@@ -43,9 +44,12 @@ struct Body {
     transfer: std::sync::Arc<Transfer>,
 }
 
-/// The old version kept on disk while `--force` replaces it (see [`Registry::replace`]).
+/// The old version kept on disk while `--force` replaces it (see [`Registry::replace`]): in a
+/// temporary directory (removed on a signal) while it is being downloaded, then, from the
+/// delete on, a plain directory that only [`KeptCopy::discard`] removes, so that neither a
+/// signal, a panic nor SIGKILL takes it while the registry may lack the version.
 struct KeptCopy {
-    dir: tempfile::TempDir,
+    dir: KeptDir,
     file_name: String,
     tgz: PathBuf,
     prov: Option<PathBuf>,
@@ -53,10 +57,39 @@ struct KeptCopy {
     sha256: String,
 }
 
+enum KeptDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
 impl KeptCopy {
-    /// Keeps the directory past the run; returns the package's path in it.
-    fn keep(self) -> PathBuf {
-        self.dir.keep().join(&self.file_name)
+    /// From now on the directory outlives the run, whatever ends it.
+    fn keep(&mut self) {
+        let dir = std::mem::replace(&mut self.dir, KeptDir::Kept(PathBuf::new()));
+        self.dir = match dir {
+            KeptDir::Temporary(t) => {
+                cleanup::forget(t.path());
+                KeptDir::Kept(t.keep())
+            }
+            kept => kept,
+        };
+    }
+
+    /// The replacement is settled: the copy is no longer needed; neither are the directories
+    /// made for it (`<keep_in>/<instance>/<namespace>`), when empty.
+    fn discard(self) {
+        let dir = match self.dir {
+            KeptDir::Temporary(t) => t.path().to_path_buf(),
+            KeptDir::Kept(d) => d,
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut parent = dir.parent();
+        for _ in 0..2 {
+            match parent {
+                Some(p) if std::fs::remove_dir(p).is_ok() => parent = p.parent(),
+                _ => break,
+            }
+        }
     }
 }
 
@@ -240,41 +273,102 @@ impl Registry {
     }
 
     /// `--force` on a registry that refuses to overwrite (409): keep a verified copy of the old
-    /// package (and its provenance file) in a new directory in `keep_in`, delete the old
-    /// version, upload the new one; if the new upload fails, put the old package back. The
-    /// error says which package the registry (`repo`, as shown to the user) holds now; if even
-    /// that fails, where the old package was saved.
-    pub fn replace(&self, up: &Upload<'_>, repo: &str, keep_in: &Path) -> Result<UploadOutcome> {
+    /// package (and its provenance file, when it has one) in a new directory below `keep_in`
+    /// (`<keep_in>/<instance>/<namespace>/<name>-<version>-<time>-<random>/`), hand its path
+    /// to `announce` (before anything is deleted), delete the old version, upload the new one;
+    /// if the new upload fails, put the old package back.
+    ///
+    /// From the delete until the new package or the old one is stored again, SIGINT, SIGTERM
+    /// and SIGHUP wait (a [`cleanup::Critical`] section). The copy is removed once that is
+    /// settled; when it is not (the delete's or the restore's outcome is unknown), it is kept
+    /// and the error says where. The error says which package the registry (`repo`, as shown
+    /// to the user) holds now.
+    pub fn replace(
+        &self,
+        up: &Upload<'_>,
+        repo: &str,
+        keep_in: &Path,
+        announce: &dyn Fn(&Path),
+    ) -> Result<UploadOutcome> {
         let id = format!("{} {}", up.name, up.version);
         let Some(old) = self.find_version(up.name, up.version)? else {
             // Gone since the registry refused it: nothing to keep, nothing to delete.
             return self.upload(up);
         };
-        let kept = self.keep_copy(&old, &id, keep_in)?;
+        let mut kept = self.keep_copy(&old, &id, keep_in)?;
+        // From here on a signal waits, and the copy is no longer a temporary file: the path
+        // said is there until the replacement is settled.
+        let section = cleanup::hold(&format!(
+            "replacing {id} in {repo} (the old package is kept at {})",
+            kept.tgz.display()
+        ));
+        kept.keep();
+        announce(&kept.tgz);
+        let result = self.replace_held(up, repo, &id, kept);
+        section.end(match &result {
+            Ok(_) => format!("Replaced {id} in {repo} (sha256:{})", up.sha256),
+            Err(e) => format!("Error: {e:#}"),
+        });
+        result
+    }
+
+    /// [`Registry::replace`] from the delete on, `kept` already safe on disk.
+    fn replace_held(
+        &self,
+        up: &Upload<'_>,
+        repo: &str,
+        id: &str,
+        kept: KeptCopy,
+    ) -> Result<UploadOutcome> {
         self.transport.out().debug(&format!(
             "{id}: the registry refuses to overwrite; kept the old package (sha256:{}) at {}, deleting it",
             kept.sha256,
             kept.tgz.display()
         ));
         if let Err(e) = self.delete_version(up.name, up.version) {
-            // It may be gone all the same (a lost answer): keep the copy.
-            bail!(
-                "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
-                kept.keep().display()
-            );
+            // A lost answer may hide a delete that happened: look before deciding.
+            match self.find_version(up.name, up.version) {
+                Ok(None) => self.transport.out().debug(&format!(
+                    "{id}: deleting it failed ({e:#}), but it is gone: uploading the new package"
+                )),
+                Ok(Some(v))
+                    if v.digest
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(&kept.sha256)) =>
+                {
+                    let old_sha = kept.sha256.clone();
+                    kept.discard();
+                    bail!(
+                        "{id}: deleting it to replace it failed ({e:#}); {repo} holds {id} as before (sha256:{old_sha})"
+                    );
+                }
+                // Something else is there, or the registry cannot be read: keep the copy.
+                _ => bail!(
+                    "{id}: deleting it to replace it failed ({e:#}); a copy of the old package is saved at {}",
+                    kept.tgz.display()
+                ),
+            }
         }
         let new_error = match self.upload(up) {
-            Ok(outcome) => return Ok(outcome),
+            Ok(outcome) => {
+                kept.discard();
+                return Ok(outcome);
+            }
             Err(e) => e,
         };
         let old_sha = kept.sha256.clone();
         match self.restore(up, &kept) {
-            Restored::NewIsThere => Ok(UploadOutcome::AlreadyStored),
-            Restored::OldIsBack => bail!(
-                "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
-            ),
+            Restored::NewIsThere => {
+                kept.discard();
+                Ok(UploadOutcome::AlreadyStored)
+            }
+            Restored::OldIsBack => {
+                kept.discard();
+                bail!(
+                    "{id}: the new package was refused after the old one was deleted ({new_error:#}); the old package was uploaded again, so {repo} holds {id} as before (sha256:{old_sha})"
+                )
+            }
             Restored::Failed(restore_error) => {
-                let saved = kept.keep();
                 let now = match self.find_version(up.name, up.version) {
                     Ok(None) => format!("{repo} does not hold {id} now"),
                     Ok(Some(v)) => format!(
@@ -285,21 +379,46 @@ impl Registry {
                 };
                 bail!(
                     "{id}: the new package was refused after the old one was deleted ({new_error:#}), and uploading the old one again failed too ({restore_error:#}); {now}; the old package is saved at {}",
-                    saved.display()
+                    kept.tgz.display()
                 )
             }
         }
     }
 
     /// A verified copy of the version `old` (`id` in messages) and of its provenance file when
-    /// it has one, in a new directory in `keep_in`. Each file appears only once whole.
+    /// it has one, in a new directory below `keep_in`, removed on a signal until
+    /// [`KeptCopy::keep`]. Each file appears only once whole and verified: a provenance file
+    /// the registry does not have leaves no file.
     fn keep_copy(&self, old: &HelmChartVersion, id: &str, keep_in: &Path) -> Result<KeptCopy> {
-        // When the old version cannot be put back, this copy must outlive the run (and an
-        // interrupted run): `keep_in` is not the run's private temporary directory.
-        let dir = tempfile::Builder::new()
-            .prefix("helm-ccr-force-")
-            .tempdir_in(keep_in)
-            .context("creating a temporary directory for the package being replaced")?;
+        let parent = keep_in
+            .join(path_segment(&self.instance))
+            .join(path_segment(&self.namespace));
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("{id}: creating {}", parent.display()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let stamp: String = clock::format_timestamp(now)
+            .chars()
+            .filter(|c| !matches!(c, '-' | ':'))
+            .collect();
+        let prefix = format!(
+            "{}-{}-{stamp}-",
+            path_segment(&old.name),
+            path_segment(&old.version)
+        );
+        let dir = cleanup::create(|| {
+            tempfile::Builder::new()
+                .prefix(&prefix)
+                .rand_bytes(4)
+                .tempdir_in(&parent)
+        })
+        .with_context(|| {
+            format!(
+                "{id}: creating a directory in {} for the package being replaced",
+                parent.display()
+            )
+        })?;
         let file_name = old.file_name();
         let tgz = dir.path().join(&file_name);
         let sha256 = self
@@ -321,7 +440,7 @@ impl Registry {
             }
         };
         Ok(KeptCopy {
-            dir,
+            dir: KeptDir::Temporary(dir),
             file_name,
             tgz,
             prov,
@@ -359,8 +478,67 @@ impl Registry {
     }
 }
 
+/// `s` as one path segment: anything but letters, digits, `.`, `_` and `-` becomes `_`, and
+/// no segment is `.` or `..`.
+fn path_segment(s: &str) -> String {
+    let safe: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() || safe.chars().all(|c| c == '.') {
+        safe.replace('.', "_") + "_"
+    } else {
+        safe
+    }
+}
+
 fn file_len(path: &Path) -> Result<u64> {
     Ok(std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_stay_one_segment() {
+        assert_eq!(path_segment("ccr-test"), "ccr-test");
+        assert_eq!(path_segment("1.0.0+build.1"), "1.0.0_build.1");
+        assert_eq!(path_segment("a/b\\c"), "a_b_c");
+        assert_eq!(path_segment(".."), "___");
+        assert_eq!(path_segment(""), "_");
+    }
+
+    #[test]
+    fn a_kept_copy_outlives_its_temporary_life_until_discarded() {
+        let base = tempfile::tempdir().unwrap();
+        let parent = base.path().join("inst").join("ns");
+        std::fs::create_dir_all(&parent).unwrap();
+        let dir = cleanup::create(|| tempfile::tempdir_in(&parent)).unwrap();
+        let path = dir.path().to_path_buf();
+        std::fs::write(path.join("a-1.0.0.tgz"), b"old").unwrap();
+        let mut kept = KeptCopy {
+            dir: KeptDir::Temporary(dir),
+            file_name: "a-1.0.0.tgz".into(),
+            tgz: path.join("a-1.0.0.tgz"),
+            prov: None,
+            sha256: String::new(),
+        };
+        kept.keep();
+        kept.keep();
+        assert!(path.join("a-1.0.0.tgz").is_file());
+        kept.discard();
+        assert!(!path.exists());
+        // The empty directories made for it go too; the base stays.
+        assert!(!base.path().join("inst").exists());
+        assert!(base.path().exists());
+    }
 }

@@ -179,6 +179,33 @@ impl Env {
         self.var(vars::SIGN_KEY)
     }
 
+    /// Helm's cache directory: `$HELM_CACHE_HOME`, else `$XDG_CACHE_HOME/helm`, else
+    /// `~/Library/Caches/helm` on macOS and `~/.cache/helm` elsewhere (Helm's `helmpath`).
+    pub fn helm_cache_home(&self) -> Option<PathBuf> {
+        if let Some(h) = self.get("HELM_CACHE_HOME") {
+            return Some(PathBuf::from(h));
+        }
+        if let Some(x) = self.get("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(x).join("helm"));
+        }
+        let home = self.home()?;
+        Some(if cfg!(target_os = "macos") {
+            home.join("Library").join("Caches").join("helm")
+        } else {
+            home.join(".cache").join("helm")
+        })
+    }
+
+    /// Where `push --force` keeps the version it replaces until the replacement is settled:
+    /// `ccr/replaced` in [`Env::helm_cache_home`], else in the system's temporary directory.
+    pub fn replaced_dir(&self) -> PathBuf {
+        let base = match self.helm_cache_home() {
+            Some(c) => c.join("ccr"),
+            None => std::env::temp_dir().join("helm-ccr"),
+        };
+        base.join("replaced")
+    }
+
     /// Where `helm repo add` writes repositories.
     pub fn repository_config(&self) -> Option<PathBuf> {
         if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
@@ -267,6 +294,32 @@ pub fn read_if_exists(path: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_follows_helms_order() {
+        let env = |pairs: &[(&str, &str)]| {
+            Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let all = [
+            ("HELM_CACHE_HOME", "/hc"),
+            ("XDG_CACHE_HOME", "/xdg"),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(env(&all).helm_cache_home(), Some(PathBuf::from("/hc")));
+        assert_eq!(
+            env(&all[1..]).helm_cache_home(),
+            Some(PathBuf::from("/xdg/helm"))
+        );
+        let home_only = env(&all[2..]).helm_cache_home().unwrap();
+        assert!(home_only.starts_with("/home/u") && home_only.ends_with("helm"));
+        assert_eq!(Env::default().helm_cache_home(), None);
+        assert_eq!(env(&all).replaced_dir(), PathBuf::from("/hc/ccr/replaced"));
+        // An empty value counts as unset, as Helm does.
+        assert_eq!(
+            env(&[("HELM_CACHE_HOME", ""), ("XDG_CACHE_HOME", "/xdg")]).helm_cache_home(),
+            Some(PathBuf::from("/xdg/helm"))
+        );
+    }
 
     #[test]
     fn parallel_from_the_environment() {

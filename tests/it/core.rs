@@ -12,7 +12,7 @@ fn push_ls_pull_rm_round_trip() {
     let v1 = chart_tgz("app", "1.0.0", "one");
     let v2 = chart_tgz("app", "1.2.0", "two");
     let rc = chart_tgz("app", "2.0.0-rc.1", "rc");
-    let prov = b"-----BEGIN PGP SIGNED MESSAGE-----\nfake provenance\n".to_vec();
+    let prov = b"-----BEGIN PGP SIGNED MESSAGE-----\nfake provenance\n-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----\n".to_vec();
     w.write("app-1.0.0.tgz", &v1);
     w.write("app-1.0.0.tgz.prov", &prov);
     w.write("app-1.2.0.tgz", &v2);

@@ -882,7 +882,8 @@ fn force_on_a_registry_that_refuses_overwrites_never_loses_the_old_version() {
     w.emu.set_overwrite(false);
     let old = chart_tgz("app", "1.0.0", "old");
     w.write("old.tgz", &old);
-    w.write("old.tgz.prov", b"old provenance\n");
+    let old_prov = b"-----BEGIN PGP SIGNED MESSAGE-----\nold provenance\n-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----\n";
+    w.write("old.tgz.prov", old_prov);
     w.ok(&["push", "old.tgz", REPO]);
     let new = chart_tgz("app", "1.0.0", "new");
     w.write("new.tgz", &new);
@@ -923,7 +924,7 @@ fn force_on_a_registry_that_refuses_overwrites_never_loses_the_old_version() {
     assert_eq!(w.stored("app", "1.0.0").unwrap(), old);
     assert_eq!(
         w.emu.prov_bytes(INSTANCE, NS, "app", "1.0.0").as_deref(),
-        Some(&b"old provenance\n"[..])
+        Some(&old_prov[..])
     );
 
     // Both the new upload and the restore refused: the error says the registry holds nothing

@@ -7,6 +7,7 @@ mod completion;
 mod config_files;
 mod core;
 mod faults;
+mod force_replace;
 mod install;
 mod limits;
 mod package_limits;
