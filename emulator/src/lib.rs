@@ -12,6 +12,10 @@
 //! - Version lists are newest-created first; chart lists are sorted by name.
 //! - A chart whose last version is deleted disappears.
 //! - Admin endpoints under `/_emulator/` are unauthenticated, never recorded, never faulted.
+//! - Throttling ([`Emulator::set_max_in_flight`], `--max-in-flight`, `{"max_in_flight": N}`):
+//!   an API request arriving while N are in flight is answered `429 TooManyRequests` with
+//!   `Retry-After: 1`, before any queued fault, fail-all or latency (a gateway in front of the
+//!   registry); refused requests are recorded with their 429 and hold no place.
 
 #![warn(missing_docs)]
 
@@ -37,7 +41,7 @@ use serde_json::{json, Value};
 
 use api::lock;
 pub use faults::Fault;
-use faults::{FaultQueue, Queued};
+use faults::{FaultQueue, InFlight, Queued};
 use http::{Body, ReadError, Request, Response};
 use store::Store;
 
@@ -88,6 +92,9 @@ pub struct Config {
     pub port: u16,
     /// Delay before every API answer, in milliseconds (default 0; see [`Emulator::set_latency`]).
     pub latency_ms: u64,
+    /// Answer 429 with `Retry-After: 1` to a request arriving while this many are in flight
+    /// (default `None`: no limit; see [`Emulator::set_max_in_flight`]).
+    pub max_in_flight: Option<usize>,
 }
 
 impl Config {
@@ -101,6 +108,7 @@ impl Config {
             host: "127.0.0.1".to_string(),
             port: 0,
             latency_ms: 0,
+            max_in_flight: None,
         }
     }
 }
@@ -140,6 +148,8 @@ struct Settings {
     /// Request and response bodies of API calls move at most this many bytes a second
     /// (0: as fast as they can), so that a test can act while a transfer is under way.
     throttle_bytes_per_sec: u64,
+    /// Requests in flight above which an arriving one is answered 429 (None: no limit).
+    max_in_flight: Option<usize>,
 }
 
 pub(crate) struct Shared {
@@ -149,6 +159,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     faults: Mutex<FaultQueue>,
     requests: Mutex<Vec<Recorded>>,
+    in_flight: InFlight,
     shutdown: AtomicBool,
     conns: Mutex<HashMap<u64, TcpStream>>,
     counter: AtomicU64,
@@ -207,11 +218,13 @@ pub fn start(config: Config) -> io::Result<Emulator> {
         settings: Mutex::new(Settings {
             overwrite: config.overwrite,
             latency_ms: config.latency_ms,
+            max_in_flight: config.max_in_flight,
             ..Settings::default()
         }),
         store: Mutex::new(store),
         faults: Mutex::new(FaultQueue::default()),
         requests: Mutex::new(Vec::new()),
+        in_flight: InFlight::default(),
         shutdown: AtomicBool::new(false),
         conns: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(1),
@@ -373,6 +386,10 @@ fn serve_api(
         reqs.len() - 1
     };
     let settings = shared.settings();
+    // Held until the answer is written (the request is in flight until then).
+    let Some(_slot) = shared.in_flight.enter(settings.max_in_flight) else {
+        return throttle(shared, reader, w, req, idx);
+    };
     let fault = match settings.fail_all.clone() {
         Some(f) => Some(f),
         None => lock(&shared.faults).take(&req.method, &req.target, is_download(&req.path)),
@@ -481,6 +498,37 @@ fn serve_api(
     }
 }
 
+/// Answers a request over the in-flight limit: 429 with `Retry-After`, after reading its body
+/// (the connection stays usable).
+fn throttle(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    w: &mut TcpStream,
+    req: &mut Request,
+    idx: usize,
+) -> bool {
+    if !read_body_or_answer(shared, reader, w, req, Some(idx)) {
+        return false;
+    }
+    let rid = shared.request_id();
+    let mut resp = api::error(
+        429,
+        faults::default_code(429),
+        "too many requests in flight",
+        &rid,
+    );
+    resp.headers.push((
+        "Retry-After".into(),
+        faults::THROTTLE_RETRY_AFTER_SECS.to_string(),
+    ));
+    shared.set_status(idx, Some(429));
+    let ok = send(shared, w, resp, &rid, req.keep_alive, req.method == "HEAD");
+    if !ok {
+        shared.set_status(idx, None);
+    }
+    ok && req.keep_alive
+}
+
 fn serve_admin(
     shared: &Shared,
     reader: &mut BufReader<TcpStream>,
@@ -503,6 +551,7 @@ fn settings_json(s: &Settings) -> Value {
         "fail_all": s.fail_all,
         "chunked_downloads": s.chunked_downloads,
         "throttle_bytes_per_sec": s.throttle_bytes_per_sec,
+        "max_in_flight": s.max_in_flight,
     })
 }
 
@@ -570,6 +619,11 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
                         None => {
                             return bad("throttle_bytes_per_sec must be a non-negative integer")
                         }
+                    },
+                    "max_in_flight" => match (val.is_null(), val.as_u64()) {
+                        (true, _) => next.max_in_flight = None,
+                        (false, Some(n)) if n > 0 => next.max_in_flight = Some(n as usize),
+                        _ => return bad("max_in_flight must be a positive integer or null"),
                     },
                     "chunked_downloads" => match val.as_bool() {
                         Some(b) => next.chunked_downloads = b,
@@ -697,6 +751,17 @@ impl Emulator {
     /// (0: no limit), so that a test can act while an upload or download is under way.
     pub fn set_throttle(&self, bytes_per_sec: u64) {
         lock(&self.shared.settings).throttle_bytes_per_sec = bytes_per_sec;
+    }
+
+    /// Answers `429 TooManyRequests` with `Retry-After: 1` to an API request arriving while
+    /// `max` are in flight (`None`: no limit): a registry that throttles concurrency.
+    pub fn set_max_in_flight(&self, max: Option<usize>) {
+        lock(&self.shared.settings).max_in_flight = max;
+    }
+
+    /// API requests being served now (those answered 429 for the in-flight limit excluded).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.now()
     }
 
     /// Every API request so far, in arrival order.

@@ -1,10 +1,12 @@
 //! `ccr-emulator` binary: serves the emulator until killed.
 //!
 //! `ccr-emulator --port 0 [--host 127.0.0.1] --keys AK:SK[:TOKEN]... [--overwrite]
-//! [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]`
+//! [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS] [--max-in-flight N]`
 //!
 //! `--latency-ms` delays every API answer (as `POST /_emulator/config {"latency_ms": MS}`
-//! does): a slow network for benchmarks.
+//! does): a slow network for benchmarks. `--max-in-flight N` answers `429` with `Retry-After: 1`
+//! to a request arriving while N are in flight (as `{"max_in_flight": N}` does): a registry that
+//! throttles.
 //!
 //! Prints the base URL on stdout (one line), then serves.
 
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 use ccr_emulator::{Config, Key};
 
 const USAGE: &str = "usage: ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... \
-[--overwrite] [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]";
+[--overwrite] [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS] [--max-in-flight N]";
 
 fn parse_key(s: &str) -> Result<Key, String> {
     let mut it = s.splitn(3, ':');
@@ -82,6 +84,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
             "--latency-ms" => {
                 let v = value("--latency-ms")?;
                 cfg.latency_ms = v.parse().map_err(|_| format!("bad --latency-ms {v:?}"))?;
+            }
+            "--max-in-flight" => {
+                let v = value("--max-in-flight")?;
+                match v.parse::<usize>() {
+                    Ok(n) if n > 0 => cfg.max_in_flight = Some(n),
+                    _ => return Err(format!("bad --max-in-flight {v:?}: a positive number")),
+                }
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
