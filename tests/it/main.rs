@@ -22,5 +22,6 @@ mod signals;
 mod snapshots;
 mod structure;
 mod tar_safety;
+mod throttling;
 mod timeouts;
 mod ux;
