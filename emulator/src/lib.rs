@@ -138,6 +138,33 @@ impl Recorded {
     }
 }
 
+/// The recorded requests. A request's number stays its own across clears: one still being
+/// served when the record is cleared updates nothing (not a newer request's entry).
+#[derive(Debug, Default)]
+struct Log {
+    /// Requests forgotten so far.
+    cleared: usize,
+    items: Vec<Recorded>,
+}
+
+impl Log {
+    /// Records a request; returns its number.
+    fn push(&mut self, r: Recorded) -> usize {
+        self.items.push(r);
+        self.cleared + self.items.len() - 1
+    }
+
+    fn get_mut(&mut self, number: usize) -> Option<&mut Recorded> {
+        let i = number.checked_sub(self.cleared)?;
+        self.items.get_mut(i)
+    }
+
+    fn clear(&mut self) {
+        self.cleared += self.items.len();
+        self.items.clear();
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Settings {
     overwrite: bool,
@@ -158,7 +185,7 @@ pub(crate) struct Shared {
     settings: Mutex<Settings>,
     store: Mutex<Store>,
     faults: Mutex<FaultQueue>,
-    requests: Mutex<Vec<Recorded>>,
+    requests: Mutex<Log>,
     in_flight: InFlight,
     shutdown: AtomicBool,
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -223,7 +250,7 @@ pub fn start(config: Config) -> io::Result<Emulator> {
         }),
         store: Mutex::new(store),
         faults: Mutex::new(FaultQueue::default()),
-        requests: Mutex::new(Vec::new()),
+        requests: Mutex::new(Log::default()),
         in_flight: InFlight::default(),
         shutdown: AtomicBool::new(false),
         conns: Mutex::new(HashMap::new()),
@@ -375,15 +402,13 @@ fn serve_api(
     req: &mut Request,
 ) -> bool {
     let idx = {
-        let mut reqs = lock(&shared.requests);
-        reqs.push(Recorded {
+        lock(&shared.requests).push(Recorded {
             method: req.method.clone(),
             path: req.target.clone(),
             status: None,
             headers: req.headers.clone(),
             body_len: 0,
-        });
-        reqs.len() - 1
+        })
     };
     let settings = shared.settings();
     // Held until the answer is written (the request is in flight until then).
@@ -646,7 +671,7 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
             Response::json(200, &settings_json(&next))
         }
         ("GET", "/_emulator/requests") => {
-            let reqs = lock(&shared.requests).clone();
+            let reqs = lock(&shared.requests).items.clone();
             Response::json(200, &serde_json::to_value(reqs).unwrap_or(Value::Null))
         }
         ("DELETE", "/_emulator/requests") => {
@@ -766,7 +791,7 @@ impl Emulator {
 
     /// Every API request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared.requests).items.clone()
     }
 
     /// Forgets the recorded requests.
