@@ -1,5 +1,7 @@
 //! Fault injection: what can go wrong, and the queue of faults waiting for a request.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 /// A way for the emulator to misbehave on one request (queued) or on all (fail-all).
@@ -67,6 +69,45 @@ pub fn default_code(status: u16) -> &'static str {
         503 => "ServiceUnavailable",
         504 => "GatewayTimeout",
         _ => "Error",
+    }
+}
+
+/// `Retry-After` (seconds) of a 429 from the in-flight limit ([`InFlight`]).
+pub const THROTTLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// API requests being served, for the throttling mode: a registry that answers `429
+/// TooManyRequests` with `Retry-After: 1` to a request arriving while `max` are already in
+/// flight (as a gateway's concurrency limit does). A refused request holds no slot.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    count: AtomicUsize,
+}
+
+/// One request's place among those in flight; leaves on drop.
+#[derive(Debug)]
+pub(crate) struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl InFlight {
+    /// Takes a place for an arriving request: `None` (throttled) when `max` are in flight
+    /// already; with no limit, always a place (still counted).
+    pub fn enter(&self, max: Option<usize>) -> Option<Slot<'_>> {
+        let before = self.count.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(&self.count);
+        match max {
+            Some(max) if before >= max => None,
+            _ => Some(slot),
+        }
+    }
+
+    /// Requests in flight now.
+    pub fn now(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
     }
 }
 
@@ -174,6 +215,25 @@ mod tests {
         assert_eq!(q[7].method.as_deref(), Some("POST"));
         assert!(parse_fault_list(&serde_json::json!([{"kind":"nope"}])).is_err());
         assert!(parse_fault_list(&serde_json::json!(3)).is_err());
+    }
+
+    #[test]
+    fn in_flight_limit_refuses_above_max_and_a_refusal_holds_no_place() {
+        let f = InFlight::default();
+        let a = f.enter(Some(2)).unwrap();
+        let b = f.enter(Some(2)).unwrap();
+        assert_eq!(f.now(), 2);
+        assert!(f.enter(Some(2)).is_none());
+        assert!(f.enter(Some(2)).is_none());
+        assert_eq!(f.now(), 2, "refused requests hold no place");
+        drop(a);
+        let c = f.enter(Some(2)).unwrap();
+        assert!(f.enter(Some(2)).is_none());
+        // No limit: always a place, still counted.
+        let many: Vec<_> = (0..5).map(|_| f.enter(None).unwrap()).collect();
+        assert_eq!(f.now(), 7);
+        drop((b, c, many));
+        assert_eq!(f.now(), 0);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! - Version lists are newest-created first; chart lists are sorted by name.
 //! - A chart whose last version is deleted disappears.
 //! - Admin endpoints under `/_emulator/` are unauthenticated, never recorded, never faulted.
+//! - Throttling ([`Emulator::set_max_in_flight`], `--max-in-flight`, `{"max_in_flight": N}`):
+//!   an API request arriving while N are in flight is answered `429 TooManyRequests` with
+//!   `Retry-After: 1`, before any queued fault, fail-all or latency (a gateway in front of the
+//!   registry); refused requests are recorded with their 429 and hold no place.
 
 #![warn(missing_docs)]
 
@@ -37,7 +41,7 @@ use serde_json::{json, Value};
 
 use api::lock;
 pub use faults::Fault;
-use faults::{FaultQueue, Queued};
+use faults::{FaultQueue, InFlight, Queued};
 use http::{Body, ReadError, Request, Response};
 use store::Store;
 
@@ -88,6 +92,9 @@ pub struct Config {
     pub port: u16,
     /// Delay before every API answer, in milliseconds (default 0; see [`Emulator::set_latency`]).
     pub latency_ms: u64,
+    /// Answer 429 with `Retry-After: 1` to a request arriving while this many are in flight
+    /// (default `None`: no limit; see [`Emulator::set_max_in_flight`]).
+    pub max_in_flight: Option<usize>,
 }
 
 impl Config {
@@ -101,6 +108,7 @@ impl Config {
             host: "127.0.0.1".to_string(),
             port: 0,
             latency_ms: 0,
+            max_in_flight: None,
         }
     }
 }
@@ -130,6 +138,33 @@ impl Recorded {
     }
 }
 
+/// The recorded requests. A request's number stays its own across clears: one still being
+/// served when the record is cleared updates nothing (not a newer request's entry).
+#[derive(Debug, Default)]
+struct Log {
+    /// Requests forgotten so far.
+    cleared: usize,
+    items: Vec<Recorded>,
+}
+
+impl Log {
+    /// Records a request; returns its number.
+    fn push(&mut self, r: Recorded) -> usize {
+        self.items.push(r);
+        self.cleared + self.items.len() - 1
+    }
+
+    fn get_mut(&mut self, number: usize) -> Option<&mut Recorded> {
+        let i = number.checked_sub(self.cleared)?;
+        self.items.get_mut(i)
+    }
+
+    fn clear(&mut self) {
+        self.cleared += self.items.len();
+        self.items.clear();
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Settings {
     overwrite: bool,
@@ -140,6 +175,8 @@ struct Settings {
     /// Request and response bodies of API calls move at most this many bytes a second
     /// (0: as fast as they can), so that a test can act while a transfer is under way.
     throttle_bytes_per_sec: u64,
+    /// Requests in flight above which an arriving one is answered 429 (None: no limit).
+    max_in_flight: Option<usize>,
 }
 
 pub(crate) struct Shared {
@@ -148,7 +185,8 @@ pub(crate) struct Shared {
     settings: Mutex<Settings>,
     store: Mutex<Store>,
     faults: Mutex<FaultQueue>,
-    requests: Mutex<Vec<Recorded>>,
+    requests: Mutex<Log>,
+    in_flight: InFlight,
     shutdown: AtomicBool,
     conns: Mutex<HashMap<u64, TcpStream>>,
     counter: AtomicU64,
@@ -207,11 +245,13 @@ pub fn start(config: Config) -> io::Result<Emulator> {
         settings: Mutex::new(Settings {
             overwrite: config.overwrite,
             latency_ms: config.latency_ms,
+            max_in_flight: config.max_in_flight,
             ..Settings::default()
         }),
         store: Mutex::new(store),
         faults: Mutex::new(FaultQueue::default()),
-        requests: Mutex::new(Vec::new()),
+        requests: Mutex::new(Log::default()),
+        in_flight: InFlight::default(),
         shutdown: AtomicBool::new(false),
         conns: Mutex::new(HashMap::new()),
         counter: AtomicU64::new(1),
@@ -362,17 +402,19 @@ fn serve_api(
     req: &mut Request,
 ) -> bool {
     let idx = {
-        let mut reqs = lock(&shared.requests);
-        reqs.push(Recorded {
+        lock(&shared.requests).push(Recorded {
             method: req.method.clone(),
             path: req.target.clone(),
             status: None,
             headers: req.headers.clone(),
             body_len: 0,
-        });
-        reqs.len() - 1
+        })
     };
     let settings = shared.settings();
+    // Held until the answer is written (the request is in flight until then).
+    let Some(_slot) = shared.in_flight.enter(settings.max_in_flight) else {
+        return throttle(shared, reader, w, req, idx);
+    };
     let fault = match settings.fail_all.clone() {
         Some(f) => Some(f),
         None => lock(&shared.faults).take(&req.method, &req.target, is_download(&req.path)),
@@ -481,6 +523,37 @@ fn serve_api(
     }
 }
 
+/// Answers a request over the in-flight limit: 429 with `Retry-After`, after reading its body
+/// (the connection stays usable).
+fn throttle(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    w: &mut TcpStream,
+    req: &mut Request,
+    idx: usize,
+) -> bool {
+    if !read_body_or_answer(shared, reader, w, req, Some(idx)) {
+        return false;
+    }
+    let rid = shared.request_id();
+    let mut resp = api::error(
+        429,
+        faults::default_code(429),
+        "too many requests in flight",
+        &rid,
+    );
+    resp.headers.push((
+        "Retry-After".into(),
+        faults::THROTTLE_RETRY_AFTER_SECS.to_string(),
+    ));
+    shared.set_status(idx, Some(429));
+    let ok = send(shared, w, resp, &rid, req.keep_alive, req.method == "HEAD");
+    if !ok {
+        shared.set_status(idx, None);
+    }
+    ok && req.keep_alive
+}
+
 fn serve_admin(
     shared: &Shared,
     reader: &mut BufReader<TcpStream>,
@@ -503,6 +576,7 @@ fn settings_json(s: &Settings) -> Value {
         "fail_all": s.fail_all,
         "chunked_downloads": s.chunked_downloads,
         "throttle_bytes_per_sec": s.throttle_bytes_per_sec,
+        "max_in_flight": s.max_in_flight,
     })
 }
 
@@ -571,6 +645,11 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
                             return bad("throttle_bytes_per_sec must be a non-negative integer")
                         }
                     },
+                    "max_in_flight" => match (val.is_null(), val.as_u64()) {
+                        (true, _) => next.max_in_flight = None,
+                        (false, Some(n)) if n > 0 => next.max_in_flight = Some(n as usize),
+                        _ => return bad("max_in_flight must be a positive integer or null"),
+                    },
                     "chunked_downloads" => match val.as_bool() {
                         Some(b) => next.chunked_downloads = b,
                         None => return bad("chunked_downloads must be a boolean"),
@@ -592,7 +671,7 @@ fn admin(shared: &Shared, req: &Request, rid: &str) -> Response {
             Response::json(200, &settings_json(&next))
         }
         ("GET", "/_emulator/requests") => {
-            let reqs = lock(&shared.requests).clone();
+            let reqs = lock(&shared.requests).items.clone();
             Response::json(200, &serde_json::to_value(reqs).unwrap_or(Value::Null))
         }
         ("DELETE", "/_emulator/requests") => {
@@ -699,9 +778,20 @@ impl Emulator {
         lock(&self.shared.settings).throttle_bytes_per_sec = bytes_per_sec;
     }
 
+    /// Answers `429 TooManyRequests` with `Retry-After: 1` to an API request arriving while
+    /// `max` are in flight (`None`: no limit): a registry that throttles concurrency.
+    pub fn set_max_in_flight(&self, max: Option<usize>) {
+        lock(&self.shared.settings).max_in_flight = max;
+    }
+
+    /// API requests being served now (those answered 429 for the in-flight limit excluded).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.now()
+    }
+
     /// Every API request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared.requests).items.clone()
     }
 
     /// Forgets the recorded requests.

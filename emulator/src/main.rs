@@ -1,10 +1,12 @@
 //! `ccr-emulator` binary: serves the emulator until killed.
 //!
 //! `ccr-emulator --port 0 [--host 127.0.0.1] --keys AK:SK[:TOKEN]... [--overwrite]
-//! [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]`
+//! [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS] [--max-in-flight N]`
 //!
 //! `--latency-ms` delays every API answer (as `POST /_emulator/config {"latency_ms": MS}`
-//! does): a slow network for benchmarks.
+//! does): a slow network for benchmarks. `--max-in-flight N` answers `429` with `Retry-After: 1`
+//! to a request arriving while N are in flight (as `{"max_in_flight": N}` does): a registry that
+//! throttles.
 //!
 //! Prints the base URL on stdout (one line), then serves. `--help` says all of this (exit 0);
 //! a bad flag is one `Error:` line on stderr, exit 2.
@@ -23,7 +25,7 @@ given; any instance ID and namespace exist (created on first use).
 
 Usage:
   ccr-emulator [--port N] [--host ADDR] --keys AK:SK[:TOKEN]... [--overwrite]
-               [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS]
+               [--data-dir DIR] [--max-chart-size BYTES] [--latency-ms MS] [--max-in-flight N]
 
 Flags:
   --keys AK:SK[:TOKEN]...  the access keys it accepts (at least one; repeat the flag or list
@@ -35,6 +37,8 @@ Flags:
   --data-dir DIR           keep charts in DIR and load what is there at start (default: memory)
   --max-chart-size BYTES   refuse larger chart archives with 413 (default: no limit)
   --latency-ms MS          delay every API answer by MS milliseconds (default 0)
+  --max-in-flight N        answer 429 with Retry-After: 1 to a request arriving while N are
+                           in flight (default: no limit)
   -h, --help               this help
 
 On start it prints one line on stdout, its base URL (e.g. http://127.0.0.1:40123), then serves
@@ -114,6 +118,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
             "--latency-ms" => {
                 let v = value("--latency-ms")?;
                 cfg.latency_ms = v.parse().map_err(|_| format!("bad --latency-ms {v:?}"))?;
+            }
+            "--max-in-flight" => {
+                let v = value("--max-in-flight")?;
+                match v.parse::<usize>() {
+                    Ok(n) if n > 0 => cfg.max_in_flight = Some(n),
+                    _ => return Err(format!("bad --max-in-flight {v:?}: a positive number")),
+                }
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

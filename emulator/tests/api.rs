@@ -779,3 +779,137 @@ fn latency_from_the_start_configuration() {
     assert_eq!(c.get(BASE, "").unwrap().status, 200);
     assert!(t.elapsed() >= Duration::from_millis(120));
 }
+
+/// Waits until the emulator serves `n` API requests (a poll, not a timing assertion).
+#[track_caller]
+fn wait_in_flight(e: &ccr_emulator::Emulator, n: usize) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while e.in_flight() != n {
+        assert!(
+            Instant::now() < until,
+            "in flight: {} of {n}",
+            e.in_flight()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// An upload's head without its body: the request stays in flight until the body comes.
+fn held_upload(e: &ccr_emulator::Emulator) -> TcpStream {
+    let mut s = TcpStream::connect(host_of(e)).unwrap();
+    let head = format!("POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+#[test]
+fn throttles_requests_arriving_above_the_in_flight_limit() {
+    let e = emu();
+    let mut c = Client::new(&e);
+    assert_eq!(c.upload(&chart("t", "1.0.0"), None).unwrap().status, 201);
+    // The upload is in flight until its handler returns, a moment after its answer.
+    wait_in_flight(&e, 0);
+    e.set_max_in_flight(Some(2));
+    let mut held = vec![held_upload(&e), held_upload(&e)];
+    wait_in_flight(&e, 2);
+    // The held requests, answered after this, leave the new record alone.
+    e.clear_requests();
+
+    // A third request arriving: 429, Retry-After: 1, and it takes no place.
+    for _ in 0..3 {
+        let r = c.get(&format!("{BASE}/t/versions"), "").unwrap();
+        assert_eq!((r.status, r.code().as_str()), (429, "TooManyRequests"));
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(e.in_flight(), 2);
+    }
+    // Its body is read: an upload refused keeps the connection usable.
+    assert_eq!(c.upload(&chart("t", "2.0.0"), None).unwrap().status, 429);
+    assert_eq!(e.versions("ccr-1", "ns", "t"), ["1.0.0"]);
+
+    // One held request ends: room for one more, on the same connection.
+    let mut first = held.remove(0);
+    first.write_all(b"0123456789").unwrap();
+    let answer = read_response(&mut std::io::BufReader::new(&first)).unwrap();
+    // Handled (and refused: it is not signed), not throttled.
+    assert!(matches!(answer.status, 400 | 401), "{answer:?}");
+    wait_in_flight(&e, 1);
+    assert_eq!(
+        c.get(&format!("{BASE}/t/versions"), "").unwrap().status,
+        200
+    );
+    let statuses: Vec<Option<u16>> = e.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..4], [Some(429); 4], "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&Some(200)));
+
+    // Throttling comes before queued faults: a refused request leaves the fault queued.
+    e.set_max_in_flight(Some(1));
+    e.push_fault(Fault::Status {
+        status: 500,
+        code: None,
+    });
+    assert_eq!(c.get(BASE, "").unwrap().status, 429);
+    e.set_max_in_flight(None);
+    assert_eq!(c.get(BASE, "").unwrap().status, 500);
+    assert_eq!(c.get(BASE, "").unwrap().status, 200);
+    drop(held);
+    wait_in_flight(&e, 0);
+}
+
+#[test]
+fn the_in_flight_limit_from_the_admin_api_and_the_command_line() {
+    let e = emu();
+    let mut c = Client::new(&e);
+    let config = |c: &mut Client, body: &str| {
+        let req = format!(
+            "POST /_emulator/config HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        c.raw(req.as_bytes()).unwrap()
+    };
+    let r = config(&mut c, r#"{"max_in_flight":1}"#);
+    assert_eq!(r.json()["max_in_flight"], 1);
+    let _held = held_upload(&e);
+    wait_in_flight(&e, 1);
+    assert_eq!(c.get(BASE, "").unwrap().status, 429);
+    for bad in ["0", "-1", "\"4\"", "1.5"] {
+        let r = config(&mut c, &format!("{{\"max_in_flight\":{bad}}}"));
+        assert_eq!(r.status, 400, "{bad}");
+    }
+    let r = config(&mut c, r#"{"max_in_flight":null}"#);
+    assert!(r.json()["max_in_flight"].is_null());
+    assert_eq!(c.get(BASE, "").unwrap().status, 200);
+
+    let exe = env!("CARGO_BIN_EXE_ccr-emulator");
+    for bad in ["0", "x"] {
+        let out = std::process::Command::new(exe)
+            .args(["--keys", "a:b", "--max-in-flight", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--max-in-flight"));
+    }
+    let mut child = std::process::Command::new(exe)
+        .args(["--port", "0", "--keys", &format!("{AK}:{SK}")])
+        .args(["--max-in-flight", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let mut c = Client {
+        host: line.trim().trim_start_matches("http://").to_string(),
+        conn: None,
+        key: key(),
+        clock_offset: 0,
+    };
+    let r = c
+        .raw(b"GET /_emulator/config HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.json()["max_in_flight"], 3);
+}

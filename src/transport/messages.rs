@@ -161,6 +161,27 @@ pub fn stall_message(
     }
 }
 
+/// What a request still throttled after its throttled budget gives up with (before the last
+/// answer): how many attempts, how many requests were in flight (when known) and the setting
+/// that lowers them, `HELM_CCR_PARALLEL`, now `parallel`.
+pub fn throttled_message(attempts: u32, in_flight: Option<usize>, parallel: usize) -> String {
+    let gave_up = format!("gave up after {attempts} attempts");
+    match in_flight {
+        _ if parallel <= 1 => format!(
+            "{gave_up} (the registry kept throttling with 1 request in flight, HELM_CCR_PARALLEL=1; try again later)"
+        ),
+        Some(1) => format!(
+            "{gave_up} (the registry kept throttling even with 1 request in flight; try again later, or lower HELM_CCR_PARALLEL, now {parallel})"
+        ),
+        Some(n) => format!(
+            "{gave_up} (the registry kept throttling with {n} requests in flight; lower HELM_CCR_PARALLEL, now {parallel})"
+        ),
+        None => format!(
+            "{gave_up} (the registry kept throttling; lower HELM_CCR_PARALLEL, now {parallel})"
+        ),
+    }
+}
+
 /// The line for a retry that would wait past the overall deadline.
 pub fn retry_wait_message(
     deadline: Option<(Duration, &str, &str)>,
@@ -203,6 +224,26 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    #[test]
+    fn a_request_throttled_to_the_end_names_helm_ccr_parallel() {
+        assert_eq!(
+            throttled_message(12, Some(5), 32),
+            "gave up after 12 attempts (the registry kept throttling with 5 requests in flight; lower HELM_CCR_PARALLEL, now 32)"
+        );
+        assert_eq!(
+            throttled_message(12, Some(1), 8),
+            "gave up after 12 attempts (the registry kept throttling even with 1 request in flight; try again later, or lower HELM_CCR_PARALLEL, now 8)"
+        );
+        assert_eq!(
+            throttled_message(3, None, 4),
+            "gave up after 3 attempts (the registry kept throttling; lower HELM_CCR_PARALLEL, now 4)"
+        );
+        assert_eq!(
+            throttled_message(12, Some(1), 1),
+            "gave up after 12 attempts (the registry kept throttling with 1 request in flight, HELM_CCR_PARALLEL=1; try again later)"
+        );
+    }
 
     const MIB: u64 = 1 << 20;
 

@@ -10,7 +10,8 @@
 //! transfer, how far it got.
 //!
 //! By job: [`dispatch`] puts one signed request on the wire ([`auth`] signs it), [`retry`]
-//! decides whether and when to try again, [`limits`] holds the limits and meters transfers,
+//! decides whether and when to try again, [`throttle`] lowers the requests in flight while the
+//! registry throttles (and raises them back), [`limits`] holds the limits and meters transfers,
 //! [`messages`] words what went wrong, [`endpoint`] says where requests go.
 pub mod proxy;
 
@@ -22,6 +23,7 @@ pub mod messages;
 pub mod retry;
 #[cfg(test)]
 mod tests;
+pub mod throttle;
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -39,6 +41,7 @@ pub use self::limits::{
 use self::messages::stall_of_io;
 pub use self::messages::{retry_wait_message, stall_message, TransferState};
 pub use self::retry::{parse_retry_after, Attempts};
+use self::throttle::Gate;
 use crate::error::ApiError;
 use crate::ui::output::{Activity, Output};
 /// Re-exported for callers that format durations next to transport settings; the home is
@@ -73,6 +76,8 @@ pub struct Transport {
     limits: Limits,
     /// Seconds to add to the local clock, learnt from the server's `Date` on `RequestExpired`.
     clock_offset: AtomicI64,
+    /// The requests allowed in flight, lowered while the registry throttles.
+    gate: Gate,
 }
 
 /// What the headers of an error answer tell us.
@@ -92,6 +97,17 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// True when the registry throttled the request: a 429, or a 503 with `Retry-After` (an
+    /// overloaded registry saying when to come back). It did nothing; it asks to be asked later.
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            Failure::Api(err, meta) => {
+                err.status == 429 || (err.status == 503 && meta.retry_after.is_some())
+            }
+            Failure::Transport(..) => false,
+        }
+    }
+
     /// True when the request may have been carried out although no success came back: no
     /// answer at all, or a 5xx (a gateway may time out after the backend did the work).
     pub fn outcome_unknown(&self) -> bool {
@@ -130,11 +146,13 @@ impl Transport {
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        let gate = Gate::new(cfg.parallel);
         Ok(Transport {
             agent,
             cfg,
             limits,
             clock_offset: AtomicI64::new(0),
+            gate,
         })
     }
 
@@ -144,6 +162,12 @@ impl Transport {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The limit on requests in flight that [`Transport::call`] and [`Transport::get_to`]
+    /// wait for.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     #[cfg(test)]
@@ -178,7 +202,8 @@ impl Transport {
     }
 
     /// A JSON call with retries: transient faults are retried, a `RequestExpired` is corrected
-    /// once. Returns the body.
+    /// once, a throttled answer is retried longer (and lowers the requests in flight). Returns
+    /// the body.
     pub fn call(
         &self,
         method: &str,
@@ -197,9 +222,13 @@ impl Transport {
                 Some(b) => (Some("application/json"), Some(b.len() as u64)),
                 None => (None, None),
             };
+            let mut permit = self.gate.enter();
             let failure = match self.send_once(method, path, query, ct, send_body, len, None) {
                 Ok(resp) => match self.read_json_body(resp) {
-                    Ok(Some(bytes)) => return Ok(bytes),
+                    Ok(Some(bytes)) => {
+                        permit.succeeded();
+                        return Ok(bytes);
+                    }
                     Ok(None) => bail!(
                         "the registry's answer to {method} {path} is larger than {} MiB",
                         MAX_JSON_BYTES >> 20
@@ -217,7 +246,7 @@ impl Transport {
                 }
             }
             outcome_unknown |= failure.outcome_unknown();
-            tries.on_failure(failure)?;
+            tries.on_failure_under(failure, permit)?;
         }
     }
 
@@ -271,10 +300,15 @@ impl Transport {
     /// over [`TransportConfig::max_download`], or announced as one, is refused.
     pub fn get_to(&self, path: &str, label: &str, out: &mut dyn Write) -> Result<u64> {
         let mut tries = Attempts::new(self);
-        let resp = loop {
+        // Held until the body is in: the request is in flight until then.
+        let (resp, _permit) = loop {
+            let mut permit = self.gate.enter();
             match self.send_once("GET", path, &[], None, ureq::SendBody::none(), None, None) {
-                Ok(resp) => break resp,
-                Err(f) => tries.on_failure(f)?,
+                Ok(resp) => {
+                    permit.succeeded();
+                    break (resp, permit);
+                }
+                Err(f) => tries.on_failure_under(f, permit)?,
             }
         };
         let max = self.cfg.max_download;

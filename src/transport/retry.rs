@@ -1,24 +1,37 @@
-//! When to try a request again and how long to wait: the attempt budget ([`Attempts`]),
-//! exponential backoff with jitter, the server's `Retry-After`, and the one re-signing after a
+//! When to try a request again and how long to wait: the attempt budgets ([`Attempts`]: one
+//! for failures, a larger one for throttled answers), exponential backoff with jitter, the
+//! server's `Retry-After` (spread, see [`spread`]), and the one re-signing after a
 //! `RequestExpired` with the clock corrected from the server's `Date`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Result};
 
-use super::messages::retry_wait_message;
+use super::messages::{retry_wait_message, throttled_message};
+use super::throttle::Permit;
 use super::{Failure, Transport};
 use crate::support::clock::parse_http_date;
 
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// The attempt budget of one request: decides, failure by failure, whether to try again.
+/// A throttled request gets this many times the attempts of a failing one
+/// ([`super::TransportConfig::attempts`]): 12 by default. A throttled answer says the registry
+/// is healthy and did nothing; it is safe and cheap to ask again once the load is down, which
+/// the spread `Retry-After` and the [`super::throttle::Gate`] see to. The overall deadline
+/// still bounds the whole.
+pub const THROTTLED_ATTEMPTS_FACTOR: u32 = 3;
+
+/// The attempt budgets of one request: decides, failure by failure, whether to try again.
 pub struct Attempts<'t> {
     transport: &'t Transport,
-    /// Attempts made so far (the one that just failed included).
+    /// Failed attempts so far (the one that just failed included), throttled answers aside.
     made: u32,
+    /// Throttled answers so far.
+    throttled: u32,
+    /// Requests in flight when the last throttled answer came, when known.
+    in_flight: Option<usize>,
     /// Whether this request was already re-signed after a `RequestExpired`.
     resigned: bool,
 }
@@ -28,14 +41,33 @@ impl<'t> Attempts<'t> {
         Attempts {
             transport,
             made: 0,
+            throttled: 0,
+            in_flight: None,
             resigned: false,
         }
+    }
+
+    /// Attempts for throttled answers: [`THROTTLED_ATTEMPTS_FACTOR`] times those for failures.
+    pub fn throttled_budget(attempts: u32) -> u32 {
+        attempts.max(1).saturating_mul(THROTTLED_ATTEMPTS_FACTOR)
+    }
+
+    /// [`Attempts::on_failure`] for an attempt made under `permit`: a throttled answer lowers
+    /// the transport's limit on requests in flight; the place is given back before any wait.
+    pub fn on_failure_under(&mut self, failure: Failure, permit: Permit<'_>) -> Result<()> {
+        if failure.is_throttled() {
+            self.in_flight = Some(permit.throttled());
+        } else {
+            drop(permit);
+        }
+        self.on_failure(failure)
     }
 
     /// `Ok(())`: try again (after waiting as needed). `Err`: the final error, naming the last
     /// cause and how many attempts were made.
     pub fn on_failure(&mut self, failure: Failure) -> Result<()> {
         let budget = self.transport.cfg.attempts.max(1);
+        let throttled = failure.is_throttled();
         match failure {
             Failure::Api(err, meta) => {
                 if err.is_request_expired()
@@ -46,9 +78,24 @@ impl<'t> Attempts<'t> {
                     self.resigned = true;
                     return Ok(());
                 }
+                if throttled {
+                    self.throttled += 1;
+                    let budget = Self::throttled_budget(budget);
+                    if self.throttled < budget {
+                        self.transport.wait_to_retry(
+                            self.throttled,
+                            budget,
+                            meta.retry_after,
+                            &err,
+                        )?;
+                        return Ok(());
+                    }
+                    return Err(self.give_up_throttled(err.into()));
+                }
                 self.made += 1;
                 if err.is_transient() && self.made < budget {
-                    self.transport.backoff(self.made, meta.retry_after, &err)?;
+                    self.transport
+                        .wait_to_retry(self.made, budget, meta.retry_after, &err)?;
                     return Ok(());
                 }
                 Err(self.give_up(err.into()))
@@ -56,7 +103,8 @@ impl<'t> Attempts<'t> {
             Failure::Transport(e, transient) => {
                 self.made += 1;
                 if transient && self.made < budget {
-                    self.transport.backoff(self.made, None, &format!("{e:#}"))?;
+                    self.transport
+                        .wait_to_retry(self.made, budget, None, &format!("{e:#}"))?;
                     return Ok(());
                 }
                 Err(self.give_up(e))
@@ -65,11 +113,21 @@ impl<'t> Attempts<'t> {
     }
 
     fn give_up(&self, e: anyhow::Error) -> anyhow::Error {
-        if self.made > 1 {
-            e.context(format!("gave up after {} attempts", self.made))
+        let made = self.made + self.throttled;
+        if made > 1 {
+            e.context(format!("gave up after {made} attempts"))
         } else {
             e
         }
+    }
+
+    /// The registry still throttled after the throttled budget: names `HELM_CCR_PARALLEL`.
+    fn give_up_throttled(&self, e: anyhow::Error) -> anyhow::Error {
+        e.context(throttled_message(
+            self.made + self.throttled,
+            self.in_flight,
+            self.transport.cfg.parallel.max(1),
+        ))
     }
 }
 
@@ -103,34 +161,55 @@ impl Transport {
     }
 
     /// Waits before attempt `attempt + 1`: exponential backoff with jitter, or the server's
-    /// `Retry-After` (at most a minute). Never waits past the `--timeout` deadline.
+    /// `Retry-After` (at most a minute), spread (see [`spread`]). Never waits past the
+    /// `--timeout` deadline.
     pub fn backoff(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
         cause: &dyn std::fmt::Display,
     ) -> Result<()> {
+        self.wait_to_retry(attempt, self.cfg.attempts, retry_after, cause)
+    }
+
+    /// [`Transport::backoff`] within a budget of `budget` attempts (for the debug line).
+    fn wait_to_retry(
+        &self,
+        attempt: u32,
+        budget: u32,
+        retry_after: Option<Duration>,
+        cause: &dyn std::fmt::Display,
+    ) -> Result<()> {
         let base = Duration::from_millis(250u64 << attempt.clamp(1, 6).saturating_sub(1));
         let base = base.min(Duration::from_secs(8));
-        let wait = match retry_after {
-            Some(ra) => ra.min(MAX_RETRY_AFTER),
-            None => jitter(base),
+        // The least wait: what the server asked for; the spread goes on top when time allows.
+        let (least, mut wait) = match retry_after {
+            Some(ra) => {
+                let ra = ra.min(MAX_RETRY_AFTER);
+                (ra, spread(ra))
+            }
+            None => {
+                let j = jitter(base);
+                (j, j)
+            }
         };
         if let Some(left) = self
             .remaining()
             .map_err(|e| anyhow!("{e} (last failure: {cause})"))?
         {
-            if wait >= left {
+            if least >= left {
                 let d = self.cfg.deadline.as_ref();
                 bail!(
                     "{}",
                     retry_wait_message(d.map(|d| (d.limit, d.source.as_str(), d.knob)), cause)
                 );
             }
+            if wait >= left {
+                wait = least;
+            }
         }
         self.out().debug(&format!(
-            "attempt {attempt} of {} failed ({cause}); retrying in {} ms{}",
-            self.cfg.attempts,
+            "attempt {attempt} of {budget} failed ({cause}); retrying in {} ms{}",
             wait.as_millis(),
             if retry_after.is_some() {
                 " (Retry-After)"
@@ -153,15 +232,41 @@ pub fn parse_retry_after(value: &str, now: i64) -> Option<Duration> {
     Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
 }
 
-/// A duration between `d/2` and `d`, from the clock's low bits (no need for a CSPRNG).
+/// The least spread added to a `Retry-After`, so that a `Retry-After: 0` spreads too.
+const MIN_SPREAD: Duration = Duration::from_millis(250);
+
+/// The wait for a `Retry-After` of `ra`: `ra` plus a random extra of up to half of it (at
+/// least up to [`MIN_SPREAD`]), never less than asked.
+///
+/// Why: every worker throttled by the same overload hears the same `Retry-After`; waiting
+/// exactly that long brings them all back at the same instant, into the same overload. A
+/// spread proportional to the wait keeps them apart for any `Retry-After` (a fixed second
+/// would be half the wait at `Retry-After: 1` and nothing at a minute), costs a quarter of the
+/// wait on average, and never comes back earlier than the registry asked.
+pub fn spread(ra: Duration) -> Duration {
+    let width = (ra / 2).max(MIN_SPREAD);
+    ra + Duration::from_nanos(random() % (width.as_nanos() as u64).max(1))
+}
+
+/// A duration between `d/2` and `d`, at random.
 fn jitter(d: Duration) -> Duration {
+    let half = d / 2;
+    half + Duration::from_nanos(random() % (half.as_nanos() as u64).max(1))
+}
+
+/// A random number from the clock's low bits and a counter, mixed (splitmix64): no need for
+/// a CSPRNG, and two threads asking in the same nanosecond still get different numbers.
+fn random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
         .unwrap_or(0) as u64;
-    let mixed = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-    let half = d / 2;
-    half + Duration::from_nanos(mixed % (half.as_nanos() as u64).max(1))
+    let n = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    let mut z = nanos.wrapping_add(n);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -210,6 +315,34 @@ mod proptests {
             let j = jitter(d);
             prop_assert!(j >= d / 2 && j <= d);
         }
+
+        #[test]
+        fn a_spread_retry_after_is_never_shorter_than_asked(ms in 0u64..120_000) {
+            let ra = Duration::from_millis(ms);
+            let w = spread(ra);
+            prop_assert!(w >= ra, "{w:?} < {ra:?}");
+            prop_assert!(w < ra + (ra / 2).max(MIN_SPREAD), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn retry_afters_heard_together_are_spread() {
+        for ra in [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ] {
+            let waits: std::collections::BTreeSet<Duration> = (0..32).map(|_| spread(ra)).collect();
+            assert!(waits.len() > 16, "{ra:?}: {waits:?}");
+        }
+    }
+
+    #[test]
+    fn a_throttled_request_has_more_attempts_than_a_failing_one() {
+        assert_eq!(Attempts::throttled_budget(4), 12);
+        assert_eq!(Attempts::throttled_budget(1), 3);
+        assert_eq!(Attempts::throttled_budget(0), 3);
+        assert_eq!(Attempts::throttled_budget(u32::MAX), u32::MAX);
     }
 
     #[test]

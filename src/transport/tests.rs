@@ -285,3 +285,85 @@ fn a_peer_that_stalls_mid_body_is_an_idle_timeout() {
     assert!(started.elapsed() < Duration::from_secs(2));
     drop(server);
 }
+
+/// A server answering every request with `status` (and `Retry-After: 0` when asked), counting
+/// the requests in `seen`.
+fn answer_always(
+    status: u16,
+    retry_after: bool,
+    seen: &'static std::sync::atomic::AtomicUsize,
+) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = r#"{"code":"TooManyRequests","message":"slow down"}"#;
+                let extra = if retry_after {
+                    "retry-after: 0\r\n"
+                } else {
+                    ""
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{extra}\r\n{body}",
+                    body.len()
+                );
+                if conn.write_all(answer.as_bytes()).is_err() {
+                    return;
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_throttled_request_gets_more_attempts_then_names_helm_ccr_parallel() {
+    static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let url = answer_always(429, true, &SEEN);
+    let transport = test_transport(&url, 2, Duration::from_secs(5));
+    let err = list(&transport).unwrap_err();
+    assert_eq!(SEEN.load(std::sync::atomic::Ordering::SeqCst), 6);
+    assert_eq!(
+        format!("{err:#}"),
+        "gave up after 6 attempts (the registry kept throttling even with 1 request in flight; try again later, or lower HELM_CCR_PARALLEL, now 4): registry answered 429 TooManyRequests: slow down"
+    );
+    assert_eq!(transport.gate().limit(), 1, "halved down to one");
+    assert_eq!(transport.gate().in_flight(), 0);
+}
+
+#[test]
+fn a_503_with_retry_after_is_throttling_and_without_it_a_failure() {
+    static WITH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static WITHOUT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let transport = test_transport(&answer_always(503, true, &WITH), 2, Duration::from_secs(5));
+    let err = list(&transport).unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with("gave up after 6 attempts (the registry kept throttling")
+    );
+    assert_eq!(WITH.load(std::sync::atomic::Ordering::SeqCst), 6);
+
+    let transport = test_transport(
+        &answer_always(503, false, &WITHOUT),
+        2,
+        Duration::from_secs(5),
+    );
+    let mut sink = Vec::new();
+    let err = download(&transport, "a-1.0.0.tgz", &mut sink).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "gave up after 2 attempts: registry answered 503 TooManyRequests: slow down"
+    );
+    assert_eq!(WITHOUT.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(transport.gate().limit(), 4, "a failure is no throttling");
+}

@@ -25,6 +25,7 @@ mod signals;
 mod snapshots;
 mod structure;
 mod tar_safety;
+mod throttling;
 mod timeouts;
 mod ux;
 mod ux_registry;
