@@ -76,7 +76,11 @@ fn only_files_the_index_lists_are_served() {
         let out = get(&w, &reg.url, file);
         assert!(out.status.success(), "{file}: {}", stderr(&out));
         assert_eq!(out.stdout, bytes, "{file}");
-        assert!(!stderr(&out).contains("Warning"), "{file}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("Warning"),
+            "{file}: {}",
+            stderr(&out)
+        );
     }
     // Refused: whatever the registry would serve, no listed version has these names.
     for file in [
@@ -158,7 +162,10 @@ fn helm_4_caches_nothing_whose_digest_does_not_match() {
         let out = run(&honest.url, args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
-    assert_eq!(files_below(&h.dir.path().join("honest-out")), ["custom.tgz"]);
+    assert_eq!(
+        files_below(&h.dir.path().join("honest-out")),
+        ["custom.tgz"]
+    );
     assert!(
         !files_holding(&cache, &good).is_empty(),
         "Helm 4 caches pulled content below {}: {:?}",
