@@ -11,6 +11,7 @@ use crate::chart::tgz;
 use crate::error::UsageError;
 use crate::provenance;
 use crate::provenance::gpg::Gpg;
+use crate::provenance::identity::{self, Selected};
 use crate::provenance::sign;
 use crate::registry::download::part_file_in;
 use crate::registry::model::HelmChartVersion;
@@ -172,7 +173,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
             .download_verified(&file_name, Expected::from(&v), &PartIn(&untar_dir))?
             .file;
         record.size = tmp.as_file().metadata().ok().map(|m| m.len());
-        let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
+        let kept = check_package(s, prov.as_deref(), tmp.path(), &file_name, &v, global)?;
         let dir = tgz::untar_as(tmp.path(), &file_name, &untar_dir)?;
         keep_provenance(kept, &s.destination, &file_name)?;
         record.path = Some(dir.display().to_string());
@@ -181,7 +182,7 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
             .download_verified(&file_name, Expected::from(&v), &PartIn(&s.destination))?
             .file;
         record.size = tmp.as_file().metadata().ok().map(|m| m.len());
-        let kept = check_provenance(s, prov.as_deref(), tmp.path(), &file_name, global)?;
+        let kept = check_package(s, prov.as_deref(), tmp.path(), &file_name, &v, global)?;
         let dest = s.destination.join(&file_name);
         tmp.persist(&dest)
             .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
@@ -193,31 +194,44 @@ pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     report.finish()
 }
 
-/// `--verify`: checks the downloaded package (`package`, named `file_name` in the registry)
-/// against its provenance file with gpg and prints the signer as `helm verify` does. Returns
-/// the provenance file when `--prov` keeps it.
-fn check_provenance(
+/// Checks the downloaded package (`package`, named `file_name` in the registry, listed as
+/// `v`) before anything is written: with `--verify`, against its provenance file with gpg;
+/// always, that its `Chart.yaml` names the chart and version selected (the digest only proves
+/// the registry serves what it lists, not that it lists the right thing). Then prints the
+/// signer as `helm verify` does. Returns the provenance file when `--prov` keeps it.
+fn check_package(
     s: &PullSettings,
     prov: Option<&[u8]>,
     package: &Path,
     file_name: &str,
+    v: &HelmChartVersion,
     global: &Global,
 ) -> Result<Option<Vec<u8>>> {
-    let Some(prov) = prov else { return Ok(None) };
-    if s.verify {
-        let out = global.output();
-        let gpg = Gpg::from_env(&global.env, out);
-        let keyring = s.keyring.as_deref();
-        for line in sign::verify_package(prov, package, file_name, &gpg, keyring)? {
-            // With -o json|yaml stdout is the list alone: who signed goes to stderr.
-            if s.format == Format::Text {
-                out.info(&line);
-            } else if !global.quiet {
-                eprintln!("{line}");
-            }
+    let selected = Selected {
+        name: &v.name,
+        version: &v.version,
+    };
+    let verified = match prov {
+        Some(prov) if s.verify => {
+            let gpg = Gpg::from_env(&global.env, global.output());
+            let keyring = s.keyring.as_deref();
+            sign::verify_package(prov, package, file_name, selected, &gpg, keyring)?
+        }
+        _ => Vec::new(),
+    };
+    let file =
+        std::fs::File::open(package).with_context(|| format!("reading {file_name} again"))?;
+    identity::check_package(std::io::BufReader::new(file), file_name, selected)?;
+    let out = global.output();
+    for line in verified {
+        // With -o json|yaml stdout is the list alone: who signed goes to stderr.
+        if s.format == Format::Text {
+            out.info(&line);
+        } else if !global.quiet {
+            eprintln!("{line}");
         }
     }
-    Ok(s.prov.then(|| prov.to_vec()))
+    Ok(prov.filter(|_| s.prov).map(<[u8]>::to_vec))
 }
 
 /// `--prov`: writes the provenance file next to the package (atomically).

@@ -12,13 +12,14 @@
 pub mod index;
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
+use crate::provenance::identity::{self, Selected};
 use crate::registry::model::HelmChartVersion;
 use crate::registry::{Expected, Registry, Spool};
 use crate::settings::reference::CcrUrl;
@@ -100,36 +101,101 @@ pub fn run(url: &str, global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// Downloads `name` into an anonymous temporary file, checked against the digest the
-/// registry lists for its version (as `pull` checks it), so that Helm never receives part of
-/// a package or bytes that do not match the index. Returns the file, rewound.
+/// Downloads `name` into an anonymous temporary file and returns it, rewound, once it is known
+/// to be what the index this getter synthesises says: only files that index would list are
+/// served (a listed version's package, by its listed file name or `NAME-VERSION.tgz`, or its
+/// provenance file), a package only when its bytes match the digest the registry lists for
+/// that version (as `pull` checks it) and its `Chart.yaml` names that chart and version. Any
+/// other file is refused: a hostile namespace could otherwise name a file of its choosing
+/// and have Helm cache bytes under a digest they do not have. Helm never receives part of a
+/// file.
 fn spool(client: &Registry, name: &str) -> Result<std::fs::File> {
-    if name.ends_with(".prov") {
-        // A provenance file has no digest of its own.
-        return Ok(client
-            .download_verified(name, Expected::Unlisted, &Spool)?
-            .file);
-    }
     // Looked up once the download is whole: a failing registry gets no request more.
-    let look_up =
-        || listed_version(client, name).with_context(|| format!("looking up the digest of {name}"));
-    Ok(client.download_verified_after(name, look_up)?.file)
+    if let Some(package) = name.strip_suffix(".prov") {
+        // A provenance file has no digest of its own: served as it is, for a listed package.
+        let prov = client.download_verified(name, Expected::Unlisted, &Spool)?;
+        listed_version(client, package)?;
+        return Ok(prov.file);
+    }
+    let mut listed = None;
+    let look_up = || {
+        let v = listed_version(client, name)?;
+        listed = Some(v.clone());
+        Ok(Some(v))
+    };
+    let mut file = client.download_verified_after(name, look_up)?.file;
+    let v = listed.ok_or_else(|| anyhow!("{name}: no listed version was looked up"))?;
+    let selected = Selected {
+        name: &v.name,
+        version: &v.version,
+    };
+    identity::check_package(io::BufReader::new(&mut file), name, selected)?;
+    file.rewind().context("rewinding a temporary file")?;
+    Ok(file)
 }
 
-/// The version the package `file` (`NAME-VERSION.tgz`, as the index names it) belongs to:
-/// every split of the name at a `-` followed by a digit is a candidate (chart names and
-/// versions may both hold dashes), looked up until one is listed under this very file name.
-fn listed_version(client: &Registry, file: &str) -> Result<Option<HelmChartVersion>> {
+/// Whether the index lists `v` under `file`: its listed file name (the base name of its
+/// first URL, see [`index::chart_file_name`]) or `NAME-VERSION.tgz`.
+fn serves(v: &HelmChartVersion, file: &str) -> bool {
+    index_version(v).url == file || format!("{}-{}.tgz", v.name, v.version) == file
+}
+
+/// The version the package `file` belongs to, as the index names it. First every split of
+/// the name at a `-` followed by a digit (or `v`) is tried as `NAME-VERSION` (chart names and
+/// versions may both hold dashes), one exact look-up each; a file named otherwise (a version
+/// whose first URL names another file) is looked for in every chart's versions, as the index
+/// lists them. A file no listed version is served under is an error.
+fn listed_version(client: &Registry, file: &str) -> Result<HelmChartVersion> {
+    let not_listed = || {
+        anyhow!(
+            "the repository lists no version whose package is {file}: the ccr getter serves only the files its index.yaml lists"
+        )
+    };
     let Some(stem) = file.strip_suffix(".tgz") else {
-        return Ok(None);
+        return Err(not_listed());
     };
     for (at, _) in stem.match_indices('-') {
         let (name, version) = (&stem[..at], &stem[at + 1..]);
         if name.is_empty() || !version.starts_with(|c: char| c.is_ascii_digit() || c == 'v') {
             continue;
         }
-        if let Some(v) = client.find_version(name, version)? {
-            if index_version(&v).url == file {
+        if let Some(v) = client
+            .find_version(name, version)
+            .with_context(|| format!("looking up the version {file} belongs to"))?
+        {
+            if serves(&v, file) {
+                return Ok(v);
+            }
+        }
+    }
+    let found = every_listed_version(client, |v| serves(v, file))
+        .with_context(|| format!("looking up the version {file} belongs to"))?;
+    found.ok_or_else(not_listed)
+}
+
+/// The first version, chart by chart as the registry lists them, for which `wanted` holds;
+/// bounded by the list limit as the index is.
+fn every_listed_version(
+    client: &Registry,
+    wanted: impl Fn(&HelmChartVersion) -> bool,
+) -> Result<Option<HelmChartVersion>> {
+    let mut pages = client.chart_pages();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut listed = 0usize;
+    while let Some(page) = pages.next_page()? {
+        for chart in page {
+            if !seen.insert(chart.name.clone()) {
+                continue;
+            }
+            let versions = client.find_versions(&chart.name)?.unwrap_or_default();
+            listed += 1 + versions.len();
+            if listed > client.list_limit() {
+                bail!(
+                    "the registry listed more than {} charts and versions; stopped there (set HELM_CCR_LIST_LIMIT to a higher number if the repository really holds that many)",
+                    client.list_limit()
+                );
+            }
+            if let Some(v) = versions.into_iter().find(&wanted) {
                 return Ok(Some(v));
             }
         }

@@ -7,11 +7,13 @@
 //! `files:` / `  NAME-VERSION.tgz: sha256:HEX`. Verification reads the part after the first
 //! `...` line and looks the package up by its base name.
 pub mod gpg;
+pub mod identity;
 pub mod sign;
 
 use std::collections::BTreeMap;
 
 use crate::chart::yaml::{self, Node, Out};
+use crate::ui::output::printable;
 
 /// Between the chart's metadata and the files block.
 pub const SEPARATOR: &str = "\n...\n";
@@ -114,11 +116,12 @@ pub fn check_hash(signed_text: &str, file_name: &str, sha256: &str) -> Result<St
     }
 }
 
-/// The lines `helm verify` and `helm pull --verify` print for a good provenance file.
+/// The lines `helm verify` and `helm pull --verify` print for a good provenance file. A user
+/// id is whatever the key's owner wrote: it is shown [`printable`], like any text from outside.
 pub fn verified_lines(identities: &[String], fingerprint: &str, hash: &str) -> Vec<String> {
     let mut lines: Vec<String> = identities
         .iter()
-        .map(|id| format!("Signed by: {id}"))
+        .map(|id| format!("Signed by: {}", printable(id)))
         .collect();
     lines.push(format!(
         "Using Key With Fingerprint: {}",
@@ -285,5 +288,12 @@ mod tests {
             ]
         );
         assert_eq!(prov_name("a-1.tgz"), "a-1.tgz.prov");
+        // A user id's escape sequences never reach the terminal.
+        let lines = verified_lines(
+            &["Evil \u{1b}[31mRed\u{1b}]0;pwned\u{7} <e@x>".into()],
+            "ab",
+            "sha256:ab",
+        );
+        assert_eq!(lines[0], "Signed by: Evil  [31mRed ]0;pwned  <e@x>");
     }
 }

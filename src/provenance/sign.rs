@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::chart::tgz;
 use crate::provenance;
 use crate::provenance::gpg::Gpg;
+use crate::provenance::identity::{self, Selected};
 use crate::registry::{self, Registry};
 use crate::support::hashing::Hashing;
 use crate::ui::output::Output;
@@ -132,13 +133,17 @@ pub fn fetch(client: &Registry, file_name: &str, repo: &str) -> Result<Vec<u8>> 
     }
 }
 
-/// Checks the package at `package` (named `file_name` in the registry) against its provenance
-/// file `prov` with gpg (`keyring`: the public keyring to trust instead of the GnuPG home).
-/// Returns the lines `helm verify` prints: who signed, and the hash checked.
+/// Checks the package at `package` (named `file_name` in the registry, listed as `selected`)
+/// against its provenance file `prov` with gpg (`keyring`: the public keyring to trust instead
+/// of the GnuPG home): the signature, the package's hash, and that the signed chart data names
+/// the selected chart and version (a registry could serve another version's package with its
+/// own, valid, signature). Returns the lines `helm verify` prints: who signed, and the hash
+/// checked.
 pub fn verify_package(
     prov: &[u8],
     package: &Path,
     file_name: &str,
+    selected: Selected<'_>,
     gpg: &Gpg,
     keyring: Option<&Path>,
 ) -> Result<Vec<String>> {
@@ -151,6 +156,7 @@ pub fn verify_package(
     let sha256 = tgz::sha256_file(package)?;
     let hash = provenance::check_hash(&verified.text, file_name, &sha256)
         .with_context(|| format!("verifying {file_name}"))?;
+    identity::check_signed(&verified.text, file_name, selected)?;
     Ok(provenance::verified_lines(
         &verified.identities,
         &verified.signature.primary_fingerprint,

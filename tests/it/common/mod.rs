@@ -3,6 +3,7 @@
 //! - [`world`]: `World`, an emulator, a throwaway home and the hermetic base command;
 //! - [`output`]: a finished run's stdout, stderr and its one `Error:` line;
 //! - [`files`]: files left below a directory, trees copied;
+//! - [`gnupg`]: a throwaway GnuPG home with one signing key;
 //! - [`tars`]: chart packages and tar bytes built here (raw and block by block too);
 //! - [`hostile`]: a scripted registry that answers what a test says, and the secret;
 //! - [`measure`]: a run with its peak resident memory;
@@ -10,6 +11,7 @@
 //! - [`snapshots`]: text made stable for insta snapshots.
 
 pub mod files;
+pub mod gnupg;
 pub mod helm;
 pub mod hostile;
 pub mod measure;
@@ -19,6 +21,7 @@ pub mod tars;
 pub mod world;
 
 pub use files::*;
+pub use gnupg::*;
 pub use helm::*;
 pub use hostile::*;
 pub use measure::*;
