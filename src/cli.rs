@@ -612,7 +612,8 @@ fn usage_of(e: clap::Error, args: &[OsString]) -> Usage {
             let subcommand = subcommand_of(args);
             if kind == ErrorKind::MissingRequiredArgument && subcommand.as_deref() == Some("push") {
                 // Charts given but no repository: clap would name the charts as missing.
-                if positionals_after("push", args) > 0 {
+                let positional_missing = message.contains("<CHART>") || message.contains("<REPO>");
+                if positional_missing && positionals_after("push", args) > 0 {
                     message = "missing REPO: the repository comes after the charts".into();
                 }
                 tip = Some(
@@ -848,6 +849,9 @@ mod tests {
             assert!(m.contains("missing REPO") && !m.contains("<CHART>"), "{m}");
             assert!(tip.unwrap().contains("CHART... REPO"));
         }
+        // A flag's missing companion stays named.
+        let (m, _, _) = err(&["push", "./x", "r", "--key", "k"]);
+        assert!(m.contains("--sign"), "{m}");
     }
 
     fn text(args: &[&str]) -> String {
