@@ -18,8 +18,9 @@ Examples:
 Credentials come from the Helm repository entry (--username/--password of `helm repo add`), \
 BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY/BCE_SECURITY_TOKEN, ~/.bce/config.json, or \
 ~/.go-bcecli/credentials.
-Debug output: helm --debug ccr ... (HELM_DEBUG=true).
-Run 'helm ccr help COMMAND' (or 'helm ccr COMMAND --help') for a command's flags and examples.";
+Debug output: --debug anywhere (helm --debug ccr ..., helm ccr ... --debug; HELM_DEBUG=true).
+Run 'helm ccr help COMMAND' (or 'helm ccr COMMAND --help') for a command's flags and examples,
+'helm ccr help environment' for the environment variables helm-ccr reads.";
 
 const PUSH_EXAMPLES: &str = "\
 Examples:
@@ -51,6 +52,23 @@ Examples:
   helm ccr env myccr --check
   helm ccr env ccr://ccr-4k74gw7d/ns-test --region gz";
 
+const HELP_TEMPLATE: &str = "\
+{about-with-newline}
+Usage: {usage}
+
+Arguments:
+  [COMMAND]    push, pull, ls (or list), rm (or delete), env, version: the command's help
+  environment  the environment variables helm-ccr reads
+
+Flags:
+  -h, --help  Print help
+
+Examples:
+  helm ccr help
+  helm ccr help push
+  helm ccr help environment
+";
+
 const VERSION_TEMPLATE: &str = "\
 {about-with-newline}
 Usage: {usage}
@@ -73,6 +91,7 @@ Examples:
     version = env!("CARGO_PKG_VERSION"),
     disable_help_flag = true,
     disable_version_flag = true,
+    disable_help_subcommand = true,
     next_help_heading = "Flags",
     after_help = ROOT_EXAMPLES
 )]
@@ -123,10 +142,18 @@ pub enum Command {
     #[command(after_help = PULL_EXAMPLES, next_help_heading = "Flags")]
     Pull(PullArgs),
     /// List the charts of a repository, or the versions of a chart
-    #[command(after_help = LS_EXAMPLES, next_help_heading = "Flags")]
+    #[command(
+        visible_alias = "list",
+        after_help = LS_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
     Ls(LsArgs),
     /// Delete chart versions, or whole charts with --all
-    #[command(after_help = RM_EXAMPLES, next_help_heading = "Flags")]
+    #[command(
+        visible_alias = "delete",
+        after_help = RM_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
     Rm(RmArgs),
     /// Show the endpoint, region, instance, namespace and credentials in use (--check: test them)
     #[command(after_help = ENV_EXAMPLES, next_help_heading = "Flags")]
@@ -134,6 +161,12 @@ pub enum Command {
     /// Print the plugin's version
     #[command(help_template = VERSION_TEMPLATE, override_usage = "helm ccr version")]
     Version,
+    /// Print help: of a command, or of the environment variables (help environment)
+    #[command(
+        help_template = HELP_TEMPLATE,
+        override_usage = "helm ccr help [COMMAND | environment]"
+    )]
+    Help(HelpArgs),
     /// Helm downloader entry point: CERT KEY CA URL
     #[command(hide = true)]
     Download(DownloadArgs),
@@ -149,6 +182,7 @@ impl Command {
             Command::Rm(_) => "rm",
             Command::Env(_) => "env",
             Command::Version => "version",
+            Command::Help(_) => "help",
             Command::Download(_) => "download",
         }
     }
@@ -338,6 +372,13 @@ pub struct EnvArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// A command, or `environment`
+    #[arg(value_name = "COMMAND")]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DownloadArgs {
     #[arg(id = "getter_cert_file", value_name = "CERT")]
     pub cert_file: String,
@@ -371,7 +412,189 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    Cli::try_parse_from(&args).map_err(|e| usage_of(e, &args))
+    if let Some(u) = negative_timeout(&args) {
+        return Err(u);
+    }
+    let cli = Cli::try_parse_from(&args).map_err(|e| usage_of(e, &args))?;
+    if let Command::Help(h) = &cli.command {
+        return Err(help_topic(h.topic.as_deref()));
+    }
+    Ok(cli)
+}
+
+/// Takes `--debug` (and `--debug=true|false`) out of the arguments, wherever it is before a
+/// `--`: Helm users put it anywhere, and Helm itself turns it into `HELM_DEBUG=true` before the
+/// plugin runs; called directly, the plugin does the same. True when debug output is asked for.
+pub fn take_debug(args: &mut Vec<OsString>) -> bool {
+    let mut debug = false;
+    let mut end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let mut i = 1;
+    while i < end {
+        let on = match args[i].to_str() {
+            Some("--debug") => Some(true),
+            Some(a) => a
+                .strip_prefix("--debug=")
+                .map(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            None => None,
+        };
+        match on {
+            Some(on) => {
+                debug = on;
+                args.remove(i);
+                end -= 1;
+            }
+            None => i += 1,
+        }
+    }
+    debug
+}
+
+/// `--timeout -1s` (clap would take `-1s` for flags and suggest `-- -1s`) or `--timeout=-1s`:
+/// one clear usage error.
+fn negative_timeout(args: &[OsString]) -> Option<Usage> {
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = words.next() {
+        if a == "--" {
+            break;
+        }
+        let value = if a == "--timeout" {
+            words.next().map(|v| v.into_owned())
+        } else if let Some(v) = a.strip_prefix("--timeout=") {
+            Some(v.to_string())
+        } else {
+            continue;
+        };
+        let Some(value) = value else { break };
+        let negative = value
+            .strip_prefix('-')
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+        if negative {
+            return Some(Usage::Error {
+                message: format!(
+                    "--timeout {value}: a duration cannot be negative (use 0 for no limit)"
+                ),
+                tip: None,
+                subcommand: subcommand_of(args),
+            });
+        }
+    }
+    None
+}
+
+/// `helm ccr help [TOPIC]`: the root help, a command's (as `COMMAND --help` prints it), or the
+/// environment variables.
+fn help_topic(topic: Option<&str>) -> Usage {
+    let help_of = |words: &[&str]| -> Usage {
+        let mut argv = vec!["helm-ccr"];
+        argv.extend_from_slice(words);
+        argv.push("--help");
+        match Cli::try_parse_from(argv) {
+            Err(e) => usage_of(e, &[]),
+            Ok(_) => Usage::Text(String::new()),
+        }
+    };
+    match topic {
+        None => help_of(&[]),
+        Some("environment") => Usage::Text(environment_help()),
+        Some(t) if canonical_subcommand(t).is_some() => help_of(&[t]),
+        Some(t) => Usage::Error {
+            message: format!(
+                "unknown help topic {t:?}: name a command ({}) or environment",
+                subcommands()
+                    .iter()
+                    .filter(|s| *s != "help")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            tip: None,
+            subcommand: Some("help".into()),
+        },
+    }
+}
+
+/// Variables helm-ccr reads that are not its own (`HELM_CCR_*`): (names, what they do).
+const OTHER_VARIABLES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Credentials and region (as the BCE CLI reads them)",
+        &[
+            ("BCE_ACCESS_KEY_ID", "The access key id; with BCE_SECRET_ACCESS_KEY, the credentials when the Helm repository entry has none."),
+            ("BCE_SECRET_ACCESS_KEY", "The secret access key that goes with BCE_ACCESS_KEY_ID."),
+            ("BCE_SECURITY_TOKEN", "The STS security token of temporary credentials."),
+            ("BCE_PROFILE", "The profile of ~/.bce/config.json to use (default: its current one, else default)."),
+            ("BCE_REGION", "The region when --region names none (bj, bd, gz, su, fwh, hkg, cd, yq)."),
+        ],
+    ),
+    (
+        "Helm's (Helm sets most of them when it runs the plugin)",
+        &[
+            ("HELM_DEBUG", "true: log every request, the signature and token redacted (helm --debug, or --debug anywhere on the command line)."),
+            ("HELM_BIN", "The helm that push --dependency-update runs (default: helm)."),
+            ("HELM_REPOSITORY_CONFIG", "Helm's repositories.yaml, where repository names are looked up (default: HELM_CONFIG_HOME/repositories.yaml, then XDG_CONFIG_HOME/helm, then ~/.config/helm)."),
+            ("HELM_PLUGIN_USERNAME, HELM_PLUGIN_PASSWORD", "The repository entry's credentials, which Helm hands the ccr:// getter."),
+            ("HELM_KEY_PASSPHRASE", "The signing key's passphrase for push --sign (HELM_CCR_GPG_PASSPHRASE_FILE is safer)."),
+        ],
+    ),
+    (
+        "Others",
+        &[
+            ("SOURCE_DATE_EPOCH", "Seconds since 1970: the file times of packages push makes, for byte-identical packages."),
+            ("GNUPGHOME", "The GnuPG home of push --sign and pull --verify (default: ~/.gnupg)."),
+            ("HOME", "Where ~/.bce, ~/.go-bcecli, ~/.gnupg and ~/.config/helm are."),
+        ],
+    ),
+];
+
+/// The text of `helm ccr help environment`: every `HELM_CCR_*` variable (from
+/// [`vars::TABLE`](crate::settings::env::vars::TABLE), so that it never drifts from what is
+/// read), then the others helm-ccr reads.
+pub fn environment_help() -> String {
+    let mut out = String::new();
+    for line in wrap(
+        "The environment variables helm-ccr reads. A flag beats its variable; an empty variable \
+         counts as unset; a value that does not parse is refused, naming the variable.",
+        100,
+    ) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let mut section = |title: &str, rows: &[(&str, &str)]| {
+        out.push_str(&format!("\n{title}:\n"));
+        for (name, text) in rows {
+            out.push_str(&format!("  {name}\n"));
+            for line in wrap(text, 92) {
+                out.push_str(&format!("      {line}\n"));
+            }
+        }
+    };
+    section("helm-ccr's own", crate::settings::env::vars::TABLE);
+    for (title, rows) in OTHER_VARIABLES {
+        section(title, rows);
+    }
+    out.push_str(
+        "\nExamples:\n  HELM_CCR_TIMEOUT=5m HELM_CCR_RETRIES=6 helm ccr push ./mychart myccr\n  \
+         helm ccr env myccr    shows the endpoint, region and credentials in use, and where each came from\n",
+    );
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn usage_of(e: clap::Error, args: &[OsString]) -> Usage {
@@ -385,9 +608,14 @@ fn usage_of(e: clap::Error, args: &[OsString]) -> Usage {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Usage::Missing(text),
         kind => {
-            let (message, mut tip) = condense(&text);
+            let (mut message, mut tip) = condense(&text);
             let subcommand = subcommand_of(args);
             if kind == ErrorKind::MissingRequiredArgument && subcommand.as_deref() == Some("push") {
+                // Charts given but no repository: clap would name the charts as missing.
+                let positional_missing = message.contains("<CHART>") || message.contains("<REPO>");
+                if positional_missing && positionals_after("push", args) > 0 {
+                    message = "missing REPO: the repository comes after the charts".into();
+                }
                 tip = Some(
                     "tip: push takes one or more charts, then the repository: helm ccr push CHART... REPO"
                         .into(),
@@ -437,7 +665,48 @@ fn condense(text: &str) -> (String, Option<String>) {
     (message, tip)
 }
 
-/// The (visible) subcommand named on the command line, skipping global flags and their values.
+/// The visible subcommand `name` is, or is an alias of (`list`: `ls`).
+pub fn canonical_subcommand(name: &str) -> Option<String> {
+    let cmd = Cli::command();
+    let found = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .find(|c| c.get_name() == name || c.get_visible_aliases().any(|a| a == name))
+        .map(|c| c.get_name().to_string());
+    found
+}
+
+/// How many positional arguments follow the subcommand `sub` on the command line.
+fn positionals_after(sub: &str, args: &[OsString]) -> usize {
+    let flags = flags_of(sub).unwrap_or_default();
+    let takes_value = |w: &str| {
+        flags
+            .iter()
+            .any(|f| f.takes_value && (f.long == w || f.short.as_deref() == Some(w)))
+    };
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    // Up to the subcommand.
+    for w in words.by_ref() {
+        if canonical_subcommand(&w).as_deref() == Some(sub) {
+            break;
+        }
+    }
+    let mut count = 0;
+    let mut skip_next = false;
+    for w in words {
+        if skip_next {
+            skip_next = false;
+        } else if w.starts_with('-') && w.len() > 1 {
+            skip_next = !w.contains('=') && takes_value(&w);
+        } else {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// The (visible) subcommand named on the command line, skipping global flags and their values;
+/// an alias gives the subcommand's name (`list`: `ls`).
 pub fn subcommand_of(args: &[OsString]) -> Option<String> {
     let cmd = Cli::command();
     let takes_value: Vec<String> = cmd
@@ -454,11 +723,6 @@ pub fn subcommand_of(args: &[OsString]) -> Option<String> {
             names
         })
         .collect();
-    let known: Vec<&str> = cmd
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name())
-        .collect();
     let mut skip_next = false;
     for a in args.iter().skip(1) {
         let a = a.to_string_lossy();
@@ -470,7 +734,7 @@ pub fn subcommand_of(args: &[OsString]) -> Option<String> {
             skip_next = !a.contains('=') && takes_value.iter().any(|n| *n == a);
             continue;
         }
-        return known.contains(&a.as_ref()).then(|| a.to_string());
+        return canonical_subcommand(&a);
     }
     None
 }
@@ -485,18 +749,23 @@ pub struct FlagInfo {
     pub takes_value: bool,
 }
 
-/// The visible subcommands, in the order help lists them.
+/// The visible subcommands, in the order help lists them, each followed by its aliases
+/// (`ls`, `list`).
 pub fn subcommands() -> Vec<String> {
     let mut cmd = Cli::command();
     cmd.build();
     cmd.get_subcommands()
         .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name().to_string())
+        .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_visible_aliases()))
+        .map(str::to_string)
         .collect()
 }
 
-/// The visible flags of a subcommand, global flags included; None for an unknown one.
+/// The visible flags of a subcommand (or alias), global flags included; None for an unknown
+/// one.
 pub fn flags_of(subcommand: &str) -> Option<Vec<FlagInfo>> {
+    let subcommand = canonical_subcommand(subcommand)?;
+    let subcommand = subcommand.as_str();
     let mut cmd = Cli::command();
     cmd.build();
     let sub = cmd
@@ -571,9 +840,119 @@ mod tests {
         let (m, _, sub) = err(&["push"]);
         assert!(m.contains("<CHART>...") && m.contains("<REPO>"), "{m}");
         assert_eq!(sub.as_deref(), Some("push"));
-        let (m, tip, _) = err(&["push", "./x"]);
-        assert!(m.contains("<CHART>..."), "{m}");
-        assert!(tip.unwrap().contains("CHART... REPO"));
+        // Charts but no repository: REPO is named, not the charts clap would name.
+        for args in [
+            &["push", "./x"][..],
+            &["push", "-o", "json", "--version", "1.0.0", "./x"],
+        ] {
+            let (m, tip, _) = err(args);
+            assert!(m.contains("missing REPO") && !m.contains("<CHART>"), "{m}");
+            assert!(tip.unwrap().contains("CHART... REPO"));
+        }
+        // A flag's missing companion stays named.
+        let (m, _, _) = err(&["push", "./x", "r", "--key", "k"]);
+        assert!(m.contains("--sign"), "{m}");
+    }
+
+    fn text(args: &[&str]) -> String {
+        let mut v = vec!["helm-ccr"];
+        v.extend_from_slice(args);
+        match parse(v) {
+            Err(Usage::Text(t)) => t,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn list_and_delete_are_ls_and_rm() {
+        let cli = parse(["helm-ccr", "list", "r"]).unwrap();
+        assert!(matches!(cli.command, Command::Ls(_)));
+        let cli = parse(["helm-ccr", "-q", "delete", "r/c", "--all"]).unwrap();
+        assert!(matches!(cli.command, Command::Rm(_)));
+        assert_eq!(text(&["help", "list"]), text(&["ls", "--help"]));
+        assert_eq!(text(&["delete", "--help"]), text(&["rm", "--help"]));
+        let (_, _, sub) = err(&["list"]);
+        assert_eq!(sub.as_deref(), Some("ls"));
+        assert_eq!(canonical_subcommand("delete").as_deref(), Some("rm"));
+        assert_eq!(flags_of("list"), flags_of("ls"));
+        let subs = subcommands();
+        let at = |n: &str| subs.iter().position(|s| s == n).unwrap();
+        assert_eq!((at("ls") + 1, at("rm") + 1), (at("list"), at("delete")));
+    }
+
+    #[test]
+    fn help_has_topics_and_its_own_help() {
+        assert_eq!(text(&["help"]), text(&["--help"]));
+        assert_eq!(text(&["help", "push"]), text(&["push", "--help"]));
+        let own = text(&["help", "--help"]);
+        assert!(
+            own.contains("Usage: helm ccr help [COMMAND | environment]"),
+            "{own}"
+        );
+        assert_eq!(text(&["help", "-h"]), own);
+        let env = text(&["help", "environment"]);
+        for (name, _) in crate::settings::env::vars::TABLE {
+            assert!(env.contains(&format!("\n  {name}\n")), "{name}: {env}");
+        }
+        for name in ["BCE_ACCESS_KEY_ID", "BCE_REGION", "HELM_DEBUG", "HELM_BIN"] {
+            assert!(env.contains(name), "{name}");
+        }
+        assert!(env.lines().all(|l| l.chars().count() <= 100), "{env}");
+        let (m, _, sub) = err(&["help", "nope"]);
+        assert!(m.contains("environment"), "{m}");
+        assert_eq!(sub.as_deref(), Some("help"));
+    }
+
+    #[test]
+    fn debug_is_taken_anywhere_before_a_double_dash() {
+        let take = |args: &[&str]| {
+            let mut v: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let on = take_debug(&mut v);
+            (
+                on,
+                v.iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            take(&["b", "ls", "r", "--debug"]),
+            (true, vec!["b".into(), "ls".into(), "r".into()])
+        );
+        assert_eq!(
+            take(&["b", "--debug", "ls"]),
+            (true, vec!["b".into(), "ls".into()])
+        );
+        assert_eq!(
+            take(&["b", "ls", "--debug=false"]),
+            (false, vec!["b".into(), "ls".into()])
+        );
+        assert!(take(&["b", "ls", "--debug=true"]).0);
+        assert_eq!(
+            take(&["b", "ls", "--", "--debug"]),
+            (
+                false,
+                vec!["b".into(), "ls".into(), "--".into(), "--debug".into()]
+            )
+        );
+    }
+
+    #[test]
+    fn negative_timeouts_are_named() {
+        for args in [
+            &["ls", "r", "--timeout", "-1s"][..],
+            &["--timeout=-1s", "ls", "r"],
+            &["ls", "r", "--timeout", "-.5m"],
+        ] {
+            let (m, tip, sub) = err(args);
+            assert!(
+                m.contains("cannot be negative") && m.contains("use 0 for no limit"),
+                "{m}"
+            );
+            assert_eq!(tip, None);
+            assert_eq!(sub.as_deref(), Some("ls"));
+        }
+        assert!(parse(["helm-ccr", "ls", "r", "--timeout", "0"]).is_ok());
     }
 
     #[test]
