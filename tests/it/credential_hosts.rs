@@ -259,4 +259,18 @@ fn helm3_dependency_update_of_an_unknown_ccr_host_sends_no_credentials() {
         .unwrap();
     assert!(added.status.success(), "{}", stderr(&added));
     assert_signed(&server, ENTRY_AK, None);
+    // The same dependency update now reaches the repository with the entry's key (the
+    // capture server lists no chart, so Helm still finds nothing to download).
+    let before = server.requests().len();
+    let out = h
+        .cmd()
+        .env_remove("HELM_CCR_ENDPOINT")
+        .envs(ambient_env())
+        .args(["dependency", "update"])
+        .arg(&chart)
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("refusing"), "{}", stderr(&out));
+    assert!(server.requests().len() > before, "{}", stderr(&out));
+    assert_signed(&server, ENTRY_AK, None);
 }
