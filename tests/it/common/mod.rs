@@ -8,7 +8,8 @@
 //! - [`hostile`]: a scripted registry that answers what a test says, and the secret;
 //! - [`measure`]: a run with its peak resident memory;
 //! - [`helm`]: the real Helm binaries, with and without the plugin installed;
-//! - [`snapshots`]: text made stable for insta snapshots.
+//! - [`snapshots`]: text made stable for insta snapshots;
+//! - [`tls`]: a throwaway CA (`TestCa`) and a TLS server recording requests (`CaptureServer`).
 
 pub mod files;
 pub mod gnupg;
@@ -18,6 +19,7 @@ pub mod measure;
 pub mod output;
 pub mod snapshots;
 pub mod tars;
+pub mod tls;
 pub mod world;
 
 pub use files::*;
@@ -28,4 +30,5 @@ pub use measure::*;
 pub use output::*;
 pub use snapshots::*;
 pub use tars::*;
+pub use tls::*;
 pub use world::*;
