@@ -104,7 +104,7 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved, global: &Global) -> Vec<(&'sta
             Err(_) => "none usable (see the error below)".into(),
         },
     ));
-    let host = endpoint.value.base_url();
+    let host = resolved.endpoint.value.base_url();
     match &resolved.sending {
         Some(Ok(trust)) => rows.push((
             "sending",

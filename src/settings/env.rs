@@ -49,8 +49,8 @@ pub mod vars {
             ENDPOINT,
             "The API endpoint URL (https://HOST[:PORT], or http:// for a plain-HTTP one). \
              --endpoint and an API host written in a ccr:// URL beat it; it beats the region. \
-             'helm ccr env REPO' shows the endpoint \
-             that applies and where it came from.",
+             Credentials from the environment or a BCE profile may go to it, as to Baidu's CCR \
+             hosts. 'helm ccr env REPO' shows the endpoint that applies and where it came from.",
         ),
         (
             TIMEOUT,
