@@ -10,7 +10,7 @@ use crate::settings::reference::{self, CcrUrl, RepoArg};
 use crate::settings::{self, Global};
 use crate::support::pool;
 use crate::ui::output::{self, Format, Output};
-use crate::ui::text::{redact_userinfo, suggest_on_not_found, table};
+use crate::ui::text::{redact_userinfo, table};
 
 /// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
 const MAX_DESCRIPTION_WIDTH: usize = 50;
@@ -170,16 +170,7 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
             only_prereleases_note(&out, &prerelease_only, &repo.display);
         }
         Some(chart) => {
-            let versions = client
-                .existing_versions(&chart, &repo.display)
-                .map_err(|e| {
-                    suggest_on_not_found(e, &format!("chart {chart:?} not found"), &chart, || {
-                        client
-                            .list_charts()
-                            .ok()
-                            .map(|cs| cs.into_iter().map(|c| c.name).collect())
-                    })
-                })?;
+            let versions = client.existing_versions(&chart, &repo.display)?;
             let (versions, only_pre) = shown_versions(versions, s.devel);
             let text = match s.format {
                 Format::Text => {
