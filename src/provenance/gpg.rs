@@ -359,42 +359,8 @@ impl Gpg {
             Some(file) => vec![file.to_path_buf()],
             None => self.default_keyrings()?,
         };
-        let mut direct = Vec::new();
-        for ring in &rings {
-            let bytes = std::fs::read(ring)
-                .with_context(|| format!("reading keyring {}", ring.display()))?;
-            // A keybox cannot be imported, and the user's own files are read, not copied;
-            // anything else (armored, or perhaps secret keys) is imported.
-            let binary = bytes.first().is_some_and(|b| b & 0x80 != 0);
-            if is_keybox(&bytes) || (keyring.is_none() && binary) {
-                direct.push(std::path::absolute(ring).unwrap_or_else(|_| ring.clone()));
-            } else {
-                self.import(&mut home, ring, false)?;
-            }
-        }
-        let mut base: Vec<OsString> = vec![
-            "--homedir".into(),
-            home.gnupg.clone().into(),
-            "--batch".into(),
-            "--no-tty".into(),
-            "--no-autostart".into(),
-            "--lock-never".into(),
-            "--trust-model".into(),
-            "always".into(),
-            "--no-auto-key-retrieve".into(),
-            "--status-fd".into(),
-            "1".into(),
-        ];
-        if !direct.is_empty() {
-            base.push("--no-default-keyring".into());
-            let own = home.gnupg.join("pubring.kbx");
-            if own.is_file() {
-                base.extend(["--keyring".into(), own.into()]);
-            }
-            for d in &direct {
-                base.extend(["--keyring".into(), d.clone().into()]);
-            }
-        }
+        let direct = self.take_keyrings(&mut home, &rings, keyring.is_some())?;
+        let base = verify_options(&home, &direct);
         let input = home.file("in.prov");
         let plain = home.file("out.txt");
         std::fs::write(&input, signed).context("writing the provenance file")?;
@@ -425,6 +391,41 @@ impl Gpg {
         let text = std::fs::read(&plain).context("reading the signed text")?;
         let text = String::from_utf8(text)
             .map_err(|_| anyhow!("the signed text of the provenance file is not UTF-8"))?;
+        let identities = self.identities(base, &good)?;
+        drop(home);
+        Ok(Verified {
+            text,
+            signature: good,
+            identities,
+        })
+    }
+
+    /// Makes `rings` available to a verification in `home`: the keyboxes (and, by default, the
+    /// user's own binary keyrings) are read in place and returned; anything else (armored, or
+    /// perhaps secret keys) is imported.
+    fn take_keyrings(
+        &self,
+        home: &mut TempHome,
+        rings: &[PathBuf],
+        given: bool,
+    ) -> Result<Vec<PathBuf>> {
+        let mut direct = Vec::new();
+        for ring in rings {
+            let bytes = std::fs::read(ring)
+                .with_context(|| format!("reading keyring {}", ring.display()))?;
+            let binary = bytes.first().is_some_and(|b| b & 0x80 != 0);
+            if is_keybox(&bytes) || (!given && binary) {
+                direct.push(std::path::absolute(ring).unwrap_or_else(|_| ring.clone()));
+            } else {
+                self.import(home, ring, false)?;
+            }
+        }
+        Ok(direct)
+    }
+
+    /// The signer's user ids as its key lists them; the one in the signature when the listing
+    /// gives none.
+    fn identities(&self, base: Vec<OsString>, good: &GoodSignature) -> Result<Vec<String>> {
         let mut list = base;
         list.extend([
             "--with-colons".into(),
@@ -441,12 +442,7 @@ impl Gpg {
         if identities.is_empty() {
             identities.push(good.user_id.clone());
         }
-        drop(home);
-        Ok(Verified {
-            text,
-            signature: good,
-            identities,
-        })
+        Ok(identities)
     }
 
     /// Helm's default keyring and the user's GnuPG public keys, those that exist.
@@ -713,6 +709,35 @@ fn unescape_hex(s: &str, prefix: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The gpg options of a verification in `home`: batch, no agent, no key fetching, status on
+/// fd 1; with keyrings read in place, only those and the home's own.
+fn verify_options(home: &TempHome, direct: &[PathBuf]) -> Vec<OsString> {
+    let mut base: Vec<OsString> = vec![
+        "--homedir".into(),
+        home.gnupg.clone().into(),
+        "--batch".into(),
+        "--no-tty".into(),
+        "--no-autostart".into(),
+        "--lock-never".into(),
+        "--trust-model".into(),
+        "always".into(),
+        "--no-auto-key-retrieve".into(),
+        "--status-fd".into(),
+        "1".into(),
+    ];
+    if !direct.is_empty() {
+        base.push("--no-default-keyring".into());
+        let own = home.gnupg.join("pubring.kbx");
+        if own.is_file() {
+            base.extend(["--keyring".into(), own.into()]);
+        }
+        for d in direct {
+            base.extend(["--keyring".into(), d.clone().into()]);
+        }
+    }
+    base
 }
 
 #[cfg(test)]
