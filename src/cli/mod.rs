@@ -1,0 +1,399 @@
+//! The command line, parsed by clap and turned once into plain settings. Nothing else in the
+//! crate knows clap: [`parse`] hands back either the parsed command line or a [`Usage`] saying
+//! what to print.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const ROOT_EXAMPLES: &str = "\
+Examples:
+  helm ccr push ./mychart myccr                         package and upload a chart
+  helm ccr push charts/*/ myccr --skip-existing -o json  the monorepo pipeline
+  helm ccr pull myccr/mychart --version '^1.2'          download the newest 1.x
+  helm ccr ls myccr                                     list the charts
+  helm ccr env myccr --check                            show the settings in use and test access
+
+Credentials come from the Helm repository entry (--username/--password of `helm repo add`), \
+BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY/BCE_SECURITY_TOKEN, ~/.bce/config.json, or \
+~/.go-bcecli/credentials.
+Debug output: --debug anywhere (helm --debug ccr ..., helm ccr ... --debug; HELM_DEBUG=true).
+Run 'helm ccr help COMMAND' (or 'helm ccr COMMAND --help') for a command's flags and examples,
+'helm ccr help environment' for the environment variables helm-ccr reads.";
+
+const PUSH_EXAMPLES: &str = "\
+Examples:
+  helm ccr push ./mychart myccr
+  helm ccr push mychart-1.2.0.tgz ccr://ccr-4k74gw7d/ns-test --force
+  helm ccr push charts/*/ myccr --skip-existing -o json     (CI: every chart, idempotent)";
+
+const PULL_EXAMPLES: &str = "\
+Examples:
+  helm ccr pull myccr/mychart
+  helm ccr pull myccr/mychart --version '^1.2' -d ./vendor
+  helm ccr pull myccr/mychart --version 1.2.3 --untar -o json";
+
+const LS_EXAMPLES: &str = "\
+Examples:
+  helm ccr ls myccr
+  helm ccr ls myccr/mychart --devel
+  helm ccr ls ccr://ccr-4k74gw7d/ns-test -o json";
+
+const RM_EXAMPLES: &str = "\
+Examples:
+  helm ccr rm myccr/mychart --version 1.0.0,1.0.1
+  helm ccr rm myccr/mychart --version 1.0.0 --dry-run
+  helm ccr rm myccr/old-chart myccr/other --all";
+
+const ENV_EXAMPLES: &str = "\
+Examples:
+  helm ccr env
+  helm ccr env myccr --check
+  helm ccr env ccr://ccr-4k74gw7d/ns-test --region gz";
+
+const HELP_TEMPLATE: &str = "\
+{about-with-newline}
+Usage: {usage}
+
+Arguments:
+  [COMMAND]    push, pull, ls (or list), rm (or delete), env, version: the command's help
+  environment  the environment variables helm-ccr reads
+
+Flags:
+  -h, --help  Print help
+
+Examples:
+  helm ccr help
+  helm ccr help push
+  helm ccr help environment
+";
+
+const VERSION_TEMPLATE: &str = "\
+{about-with-newline}
+Usage: {usage}
+
+Flags:
+  -h, --help  Print help
+
+Examples:
+  helm ccr version
+";
+
+/// Push, pull, list and delete Helm charts in Baidu AI Cloud CCR Enterprise Edition.
+///
+/// REPO is ccr://INSTANCE_ID/NAMESPACE, ccr://API_HOST/INSTANCE_ID/NAMESPACE, or the name of a
+/// Helm repository added with `helm repo add NAME ccr://...`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "helm ccr",
+    bin_name = "helm ccr",
+    version = env!("CARGO_PKG_VERSION"),
+    disable_help_flag = true,
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    next_help_heading = "Flags",
+    after_help = ROOT_EXAMPLES
+)]
+pub struct Cli {
+    /// Print the plugin's version
+    #[arg(short = 'V', long = "version", action = ArgAction::Version)]
+    pub show_version: Option<bool>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global Flags")]
+pub struct GlobalArgs {
+    /// Print help
+    #[arg(short = 'h', long = "help", global = true, action = ArgAction::Help, help_heading = "Flags", display_order = 999)]
+    pub help: Option<bool>,
+    /// CCR region (bj, bd, gz, su, fwh, hkg, cd, yq); default from BCE_REGION, the BCE CLI profile, or bj
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// API endpoint URL, e.g. https://ccr.bj.baidubce.com (overrides the region; also HELM_CCR_ENDPOINT)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Time limit for the whole command, e.g. 90s, 5m
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Verify the registry's TLS certificate with this PEM CA bundle
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification (insecure)
+    #[arg(long, global = true)]
+    pub insecure_skip_tls_verify: bool,
+    /// Print only errors and what the command exists to print
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(next_help_heading = "Flags")]
+pub enum Command {
+    /// Package (if needed) and upload charts: CHART_DIR|CHART.tgz... REPO
+    #[command(after_help = PUSH_EXAMPLES, next_help_heading = "Flags")]
+    Push(PushArgs),
+    /// Download a chart: REPO/CHART
+    #[command(after_help = PULL_EXAMPLES, next_help_heading = "Flags")]
+    Pull(PullArgs),
+    /// List the charts of a repository, or the versions of a chart
+    #[command(
+        visible_alias = "list",
+        after_help = LS_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
+    Ls(LsArgs),
+    /// Delete chart versions, or whole charts with --all
+    #[command(
+        visible_alias = "delete",
+        after_help = RM_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
+    Rm(RmArgs),
+    /// Show the endpoint, region, instance, namespace and credentials in use (--check: test them)
+    #[command(after_help = ENV_EXAMPLES, next_help_heading = "Flags")]
+    Env(EnvArgs),
+    /// Print the plugin's version
+    #[command(help_template = VERSION_TEMPLATE, override_usage = "helm ccr version")]
+    Version,
+    /// Print help: of a command, or of the environment variables (help environment)
+    #[command(
+        help_template = HELP_TEMPLATE,
+        override_usage = "helm ccr help [COMMAND | environment]"
+    )]
+    Help(HelpArgs),
+    /// Helm downloader entry point: CERT KEY CA URL
+    #[command(hide = true)]
+    Download(DownloadArgs),
+}
+
+impl Command {
+    /// The subcommand's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
+            Command::Ls(_) => "ls",
+            Command::Rm(_) => "rm",
+            Command::Env(_) => "env",
+            Command::Version => "version",
+            Command::Help(_) => "help",
+            Command::Download(_) => "download",
+        }
+    }
+
+    /// Whether the command makes temporary files (packages, downloads, unpacking), which a
+    /// signal must clean up. The others skip that setup: `version` stays instant.
+    pub fn makes_temporary_files(&self) -> bool {
+        matches!(
+            self,
+            Command::Push(_) | Command::Pull(_) | Command::Download(_)
+        )
+    }
+}
+
+/// `-o` of the commands that report results: push, pull, rm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+/// `-o` of `ls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Chart directories or packaged .tgz files
+    #[arg(required = true, num_args = 1.., value_name = "CHART", help_heading = "Arguments")]
+    pub charts: Vec<String>,
+    /// The repository: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
+    #[arg(required = true, value_name = "REPO", help_heading = "Arguments")]
+    pub repo: String,
+    /// Set the chart version (one chart only)
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Set the appVersion (one chart only)
+    #[arg(long, value_name = "VERSION")]
+    pub app_version: Option<String>,
+    /// Run `helm dependency update` on chart directories first
+    #[arg(long, short = 'u')]
+    pub dependency_update: bool,
+    /// Replace a version that already exists
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub force: bool,
+    /// Succeed without uploading when the version already exists
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Do everything but upload
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the results
+    #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: ResultFormat,
+    #[command(flatten)]
+    pub signing: SignArgs,
+}
+
+/// `push --sign`: provenance files made with GnuPG.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Provenance")]
+pub struct SignArgs {
+    /// Sign each package with GnuPG and upload its provenance file (.prov) with it
+    #[arg(long)]
+    pub sign: bool,
+    /// Key to sign with: a name, email or fingerprint (default: HELM_CCR_SIGN_KEY, then gpg's default key)
+    #[arg(long, value_name = "NAME", requires = "sign")]
+    pub key: Option<String>,
+    /// Sign from this legacy secret keyring file (e.g. secring.gpg) instead of the GnuPG home
+    #[arg(
+        long = "keyring",
+        id = "sign_keyring",
+        value_name = "FILE",
+        requires = "sign"
+    )]
+    pub keyring: Option<PathBuf>,
+}
+
+/// `pull --verify` and `--prov`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Provenance")]
+pub struct VerifyArgs {
+    /// Check the package against its provenance file (.prov) before writing it
+    #[arg(long)]
+    pub verify: bool,
+    /// Public keyring for --verify (default: ~/.gnupg/pubring.gpg and the GnuPG public keys)
+    #[arg(
+        long = "keyring",
+        id = "verify_keyring",
+        value_name = "FILE",
+        requires = "verify"
+    )]
+    pub keyring: Option<PathBuf>,
+    /// Also write the provenance file (.prov) next to the package
+    #[arg(long)]
+    pub prov: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The chart: REPO/CHART
+    #[arg(value_name = "REPO/CHART", help_heading = "Arguments")]
+    pub chart: String,
+    /// Exact version or constraint (e.g. ^1.2, ~1.2.3, ">=1.0 <2.0"); default: the latest
+    #[arg(long, value_name = "CONSTRAINT")]
+    pub version: Option<String>,
+    /// Consider pre-release versions too
+    #[arg(long)]
+    pub devel: bool,
+    /// Directory to write the package to
+    #[arg(
+        short = 'd',
+        long = "destination",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub destination: PathBuf,
+    /// Unpack the chart after downloading it
+    #[arg(long)]
+    pub untar: bool,
+    /// Directory to unpack into with --untar (relative to --destination)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub untardir: PathBuf,
+    /// Output format of the result
+    #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: ResultFormat,
+    #[command(flatten)]
+    pub verifying: VerifyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// REPO, or REPO/CHART for the versions of a chart
+    #[arg(value_name = "REPO[/CHART]", help_heading = "Arguments")]
+    pub target: String,
+    /// Output format
+    #[arg(
+        short,
+        long,
+        value_enum,
+        default_value = "table",
+        value_name = "FORMAT"
+    )]
+    pub output: ListFormat,
+    /// Show pre-release versions too
+    #[arg(long)]
+    pub devel: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Charts to delete from: REPO/CHART...
+    #[arg(required = true, value_name = "REPO/CHART", help_heading = "Arguments")]
+    pub charts: Vec<String>,
+    /// Versions to delete (repeat the flag or separate with commas)
+    #[arg(
+        long = "version",
+        value_name = "VERSION",
+        value_delimiter = ',',
+        conflicts_with = "all"
+    )]
+    pub versions: Vec<String>,
+    /// Delete the whole charts, every version
+    #[arg(long)]
+    pub all: bool,
+    /// Print what would be deleted and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the results
+    #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: ResultFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The repository to resolve: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
+    #[arg(value_name = "REPO", help_heading = "Arguments")]
+    pub repo: Option<String>,
+    /// Make one signed list call to prove access (needs REPO)
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// A command, or `environment`
+    #[arg(value_name = "COMMAND")]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    #[arg(id = "getter_cert_file", value_name = "CERT")]
+    pub cert_file: String,
+    #[arg(id = "getter_key_file", value_name = "KEY")]
+    pub key_file: String,
+    // Not `ca_file`: that id is the global --ca-file (a PathBuf); sharing it panics in clap.
+    #[arg(id = "getter_ca_file", value_name = "CA")]
+    pub ca_file: String,
+    pub url: String,
+}
+
+/// What to print instead of running a command.
+mod help;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use help::{environment_help, flags_of, subcommands, FlagInfo};
+pub use parse::{canonical_subcommand, parse, subcommand_of, take_debug, Usage};
