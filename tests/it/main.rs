@@ -9,6 +9,7 @@ mod core;
 mod faults;
 mod install;
 mod limits;
+mod networks;
 mod package_limits;
 mod packaging;
 mod parallel;

@@ -13,6 +13,7 @@ pub mod files;
 pub mod helm;
 pub mod hostile;
 pub mod measure;
+pub mod net;
 pub mod output;
 pub mod snapshots;
 pub mod tars;

@@ -1,0 +1,566 @@
+//! Every network Helm works in (issue 18), side by side with Helm 4.1.4: a TLS terminator in
+//! front of the emulator answering for `ccr.corp.example` (reachable only through a proxy that
+//! resolves that name to loopback), proxies with and without auth and with TLS inspection, and
+//! a client-certificate gateway (tests/it/common/net.rs). Helm's own `helm repo add` of an
+//! https repository in the same network is the reference: the CLI (`helm ccr ls`) and the
+//! `ccr://` getter (`helm repo add … ccr://…`) must work exactly where it works.
+
+use std::ffi::OsString;
+use std::process::Output;
+
+use crate::common::net::*;
+use crate::common::*;
+
+/// The emulator's namespace, through the corporate name.
+const CORP_REPO: &str = "ccr://ccr.corp.example/ccr-test/ns";
+const CHARTS_URL: &str = "https://charts.corp.example/";
+const CHART: &str = "corpapp";
+const PROXY_USER: &str = "corp-user";
+const PROXY_PASSWORD: &str = "pw-VERY-secret-4242";
+
+type Env = Vec<(&'static str, OsString)>;
+
+fn env(pairs: &[(&'static str, &dyn AsRef<std::ffi::OsStr>)]) -> Env {
+    pairs
+        .iter()
+        .map(|(k, v)| (*k, v.as_ref().to_os_string()))
+        .collect()
+}
+
+/// A world holding one chart, [`CHART`] 1.0.0.
+fn world() -> World {
+    let w = World::new();
+    w.push_chart(CHART, "1.0.0");
+    w
+}
+
+/// `helm ARGS` (Helm 4 with the plugin) with credentials, no endpoint override (the API host
+/// comes from the `ccr://` URL) and `env`.
+fn helm4(ph: &PluginHelm, env: &Env, args: &[&str]) -> Output {
+    let mut c = ph.cmd();
+    c.env_remove("HELM_CCR_ENDPOINT")
+        .env("BCE_ACCESS_KEY_ID", AK)
+        .env("BCE_SECRET_ACCESS_KEY", SK);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+/// The `helm-ccr` binary directly, with credentials, no endpoint override and `env`.
+fn ccr(world: &World, env: &Env, args: &[&str]) -> Output {
+    let mut c = world.std_cmd();
+    c.env_remove("HELM_CCR_ENDPOINT");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+fn ok(out: &Output) -> bool {
+    out.status.success()
+}
+
+fn show(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// Helm's reference, the CLI and the getter in the same network; `tag` keeps repository
+/// names apart. Returns (helm repo add https://…, helm ccr ls ccr://…, helm repo add ccr://…).
+fn side_by_side(ph: &PluginHelm, env: &Env, tag: &str) -> [Output; 3] {
+    [
+        helm4(ph, env, &["repo", "add", &format!("ref-{tag}"), CHARTS_URL]),
+        helm4(ph, env, &["ccr", "ls", CORP_REPO]),
+        helm4(ph, env, &["repo", "add", &format!("corp-{tag}"), CORP_REPO]),
+    ]
+}
+
+/// All three work (and the CLI lists the chart).
+fn assert_all_work(sides: &[Output; 3], setup: &str) {
+    let [helm, cli, getter] = sides;
+    assert!(
+        ok(helm),
+        "Helm's reference must work {setup}: {}",
+        show("helm", helm)
+    );
+    assert!(ok(cli), "{setup}: {}", show("helm ccr ls", cli));
+    assert!(
+        stdout(cli).contains(CHART),
+        "{setup}: {}",
+        show("helm ccr ls", cli)
+    );
+    assert!(
+        ok(getter),
+        "{setup}: {}",
+        show("helm repo add ccr://", getter)
+    );
+}
+
+/// All three fail: Helm with Go's unknown-authority error, the CLI and the getter with the
+/// untrusted-certificate message (the name, and the ways to trust it).
+fn assert_all_untrusted(sides: &[Output; 3], setup: &str) {
+    let [helm, cli, getter] = sides;
+    assert!(
+        !ok(helm),
+        "Helm's reference must fail {setup}: {}",
+        show("helm", helm)
+    );
+    assert!(
+        stderr(helm).contains("x509"),
+        "{setup}: {}",
+        show("helm", helm)
+    );
+    for (what, out) in [("helm ccr ls", cli), ("helm repo add ccr://", getter)] {
+        assert!(!ok(out), "{setup}: {}", show(what, out));
+        assert_untrusted(out, &format!("{setup}, {what}"));
+    }
+}
+
+fn assert_untrusted(out: &Output, what: &str) {
+    let err = stderr(out);
+    for needle in [CORP_HOST, "--ca-file", "SSL_CERT_FILE"] {
+        assert!(
+            err.contains(needle),
+            "{what}: the untrusted-certificate message should name {needle:?}: {err}"
+        );
+    }
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
+/// CONNECTs to the registry's name the proxy saw.
+fn connects(proxy: &Proxy) -> usize {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.starts_with(&format!("CONNECT {CORP_HOST}")))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust: SSL_CERT_FILE, SSL_CERT_DIR, a TLS-inspecting proxy.
+
+#[test]
+fn ssl_cert_file_is_trusted_where_helm_trusts_it() {
+    let world = world();
+    let corp = Corp::new(&world);
+    let ph = PluginHelm::install(4, &world);
+
+    let proxy_only = env(&[("HTTPS_PROXY", &corp.proxy.url())]);
+    let sides = side_by_side(&ph, &proxy_only, "untrusted");
+    assert_all_untrusted(&sides, "without the corporate CA");
+
+    // Not retried: one connection for the failed `ls`.
+    corp.proxy.reset();
+    let out = ccr(&world, &proxy_only, &["ls", CORP_REPO]);
+    assert!(!ok(&out));
+    assert_untrusted(&out, "helm-ccr ls");
+    assert_eq!(connects(&corp.proxy), 1, "{:?}", corp.proxy.seen());
+
+    let with_file = env(&[
+        ("HTTPS_PROXY", &corp.proxy.url()),
+        ("SSL_CERT_FILE", &corp.ca_file()),
+    ]);
+    assert_all_work(&side_by_side(&ph, &with_file, "file"), "with SSL_CERT_FILE");
+    assert!(connects(&corp.proxy) > 1, "{:?}", corp.proxy.seen());
+}
+
+#[test]
+fn ssl_cert_dir_is_trusted_where_helm_trusts_it() {
+    let world = world();
+    let corp = Corp::new(&world);
+    let ph = PluginHelm::install(4, &world);
+    let dir = hashed_dir(&corp.dir.path().join("certs"), &[&corp.ca]);
+    let with_dir = env(&[("HTTPS_PROXY", &corp.proxy.url()), ("SSL_CERT_DIR", &dir)]);
+    assert_all_work(&side_by_side(&ph, &with_dir, "dir"), "with SSL_CERT_DIR");
+
+    // An empty directory trusts nothing more.
+    let empty = corp.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let with_empty = env(&[("HTTPS_PROXY", &corp.proxy.url()), ("SSL_CERT_DIR", &empty)]);
+    assert_all_untrusted(
+        &side_by_side(&ph, &with_empty, "empty"),
+        "with an empty SSL_CERT_DIR",
+    );
+}
+
+#[test]
+fn a_tls_inspecting_proxy_works_where_helm_works() {
+    let world = world();
+    let corp = Corp::new(&world);
+    let ph = PluginHelm::install(4, &world);
+    let (inspecting, inspect_ca) = corp.inspecting_proxy();
+
+    // The corporate CA alone does not vouch for the inspecting proxy's certificates.
+    let corp_ca_only = env(&[
+        ("HTTPS_PROXY", &inspecting.url()),
+        ("SSL_CERT_FILE", &corp.ca_file()),
+    ]);
+    assert_all_untrusted(
+        &side_by_side(&ph, &corp_ca_only, "uninspected"),
+        "through TLS inspection without its CA",
+    );
+
+    let with_its_ca = env(&[
+        ("HTTPS_PROXY", &inspecting.url()),
+        ("SSL_CERT_FILE", &inspect_ca),
+    ]);
+    assert_all_work(
+        &side_by_side(&ph, &with_its_ca, "inspected"),
+        "through TLS inspection with its CA in SSL_CERT_FILE",
+    );
+    assert!(connects(&inspecting) > 0, "{:?}", inspecting.seen());
+    assert_eq!(corp.proxy.count(), 0, "{:?}", corp.proxy.seen());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy selection in the real binary.
+
+#[test]
+fn a_loopback_endpoint_is_never_proxied() {
+    let world = world();
+    let dead = "http://127.0.0.1:1";
+    let out = world
+        .cmd()
+        .env("HTTPS_PROXY", dead)
+        .env("HTTP_PROXY", dead)
+        .env("https_proxy", dead)
+        .env("http_proxy", dead)
+        .args(["ls", REPO])
+        .output()
+        .unwrap();
+    assert!(ok(&out), "{}", show("ls with a dead proxy", &out));
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+}
+
+/// `0.0.0.0` is not loopback for Go's proxy selection (so a proxy applies to it) but Linux
+/// connects it to the local host: a direct connection stays on this machine, and the proxy
+/// resolves it to the emulator's loopback address.
+#[test]
+fn no_proxy_cidr_and_host_port_are_honoured() {
+    let world = world();
+    let emu: std::net::SocketAddr = world
+        .emu
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    // Helm's reference: a plain Helm repository on loopback, added as http://0.0.0.0:PORT/.
+    let repo = Scripted::start(Box::new(|_, url, _| {
+        if url.ends_with("index.yaml") {
+            Answer::Bytes(CHARTS_INDEX.as_bytes().to_vec())
+        } else {
+            Answer::Json(404, "{}".into(), Vec::new())
+        }
+    }));
+    let repo_port = repo.url.rsplit(':').next().unwrap().to_string();
+    let proxy = Proxy::start(
+        ProxyConfig::default()
+            .name(&format!("0.0.0.0:{}", emu.port()), emu)
+            .name(
+                &format!("0.0.0.0:{repo_port}"),
+                repo.url.trim_start_matches("http://").parse().unwrap(),
+            ),
+    );
+    let endpoint = format!("http://0.0.0.0:{}", emu.port());
+    let port = emu.port();
+    let home = tempfile::tempdir().unwrap();
+    for (no_proxy, proxied) in [
+        ("10.0.0.0/8".to_string(), true),
+        ("0.0.0.0/8".to_string(), false),
+        ("192.168.0.0/16, 0.0.0.0/32".to_string(), false),
+        (format!("0.0.0.0:{port}"), false),
+        ("0.0.0.0:1".to_string(), true),
+    ] {
+        proxy.reset();
+        let reference = std::process::Command::new(helm(4))
+            .args(["repo", "add", "--force-update", "ref"])
+            .arg(format!("http://0.0.0.0:{repo_port}/"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("HELM_CONFIG_HOME", home.path().join("config"))
+            .env("HELM_DATA_HOME", home.path().join("data"))
+            .env("HELM_CACHE_HOME", home.path().join("cache"))
+            .env("HTTP_PROXY", proxy.url())
+            .env("HTTPS_PROXY", proxy.url())
+            .env("NO_PROXY", &no_proxy)
+            .output()
+            .unwrap();
+        assert!(ok(&reference), "{}", show("helm repo add", &reference));
+        assert_eq!(
+            proxy.count() > 0,
+            proxied,
+            "Helm's reference, NO_PROXY={no_proxy}: the proxy saw {:?}",
+            proxy.seen()
+        );
+        proxy.reset();
+        let out = world
+            .cmd_at(&endpoint)
+            .env("HTTP_PROXY", proxy.url())
+            .env("HTTPS_PROXY", proxy.url())
+            .env("NO_PROXY", &no_proxy)
+            .args(["ls", REPO])
+            .output()
+            .unwrap();
+        assert!(ok(&out), "{}", show(&format!("NO_PROXY={no_proxy}"), &out));
+        assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+        assert_eq!(
+            proxy.count() > 0,
+            proxied,
+            "NO_PROXY={no_proxy}: the proxy saw {:?}",
+            proxy.seen()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client certificates.
+
+#[test]
+fn a_client_certificate_gateway_works_with_the_certificate() {
+    let world = world();
+    let corp = Corp::gateway(&world);
+    let ph = PluginHelm::install(4, &world);
+    let (cert, key) = corp.client_files();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let e = env(&[
+        ("HTTPS_PROXY", &corp.proxy.url()),
+        ("SSL_CERT_FILE", &corp.ca_file()),
+    ]);
+
+    // Helm's reference, with and without the certificate.
+    let with = ["--cert-file", cert, "--key-file", key];
+    let out = helm4(
+        &ph,
+        &e,
+        &[&["repo", "add", "ref", CHARTS_URL][..], &with].concat(),
+    );
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add https:// with a certificate", &out)
+    );
+    let out = helm4(&ph, &e, &["repo", "add", "ref-nocert", CHARTS_URL]);
+    assert!(
+        !ok(&out),
+        "{}",
+        show("helm repo add https:// without", &out)
+    );
+
+    // The CLI.
+    let out = helm4(&ph, &e, &[&["ccr"][..], &with, &["ls", CORP_REPO]].concat());
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm ccr --cert-file --key-file ls", &out)
+    );
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+    let out = ccr(&world, &e, &[&with[..], &["ls", CORP_REPO]].concat());
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm-ccr --cert-file --key-file ls", &out)
+    );
+    let out = ccr(&world, &e, &["ls", CORP_REPO]);
+    assert!(
+        !ok(&out),
+        "{}",
+        show("helm-ccr ls without a certificate", &out)
+    );
+    assert_asked_for_certificate(&out, "helm-ccr ls without a certificate");
+    assert!(
+        !corp.api.failures().is_empty(),
+        "the gateway refused a handshake"
+    );
+
+    // The getter, and the entry's certificate reused by the CLI.
+    let out = helm4(
+        &ph,
+        &e,
+        &[&["repo", "add", "corp", CORP_REPO][..], &with].concat(),
+    );
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add ccr:// --cert-file --key-file", &out)
+    );
+    let out = helm4(&ph, &e, &["ccr", "ls", "corp"]);
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm ccr ls ENTRY (its certFile/keyFile)", &out)
+    );
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+    let out = helm4(&ph, &e, &["repo", "add", "corp-nocert", CORP_REPO]);
+    assert!(!ok(&out), "{}", show("helm repo add ccr:// without", &out));
+    assert_asked_for_certificate(&out, "helm repo add ccr:// without a certificate");
+}
+
+fn assert_asked_for_certificate(out: &Output, what: &str) {
+    let err = stderr(out).to_lowercase();
+    assert!(
+        err.contains("client certificate"),
+        "{what}: the message should say the server asked for a client certificate: {err}"
+    );
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A repository entry's TLS settings.
+
+#[test]
+fn a_repository_entrys_ca_file_and_insecure_flag_are_reused() {
+    let world = world();
+    let corp = Corp::new(&world);
+    let ph = PluginHelm::install(4, &world);
+    let ca = corp.ca_file();
+    let ca = ca.to_str().unwrap();
+    let e = env(&[("HTTPS_PROXY", &corp.proxy.url())]);
+
+    // Helm's reference.
+    let out = helm4(
+        &ph,
+        &e,
+        &["repo", "add", "ref-ca", CHARTS_URL, "--ca-file", ca],
+    );
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add https:// --ca-file", &out)
+    );
+    let out = helm4(
+        &ph,
+        &e,
+        &[
+            "repo",
+            "add",
+            "ref-insecure",
+            CHARTS_URL,
+            "--insecure-skip-tls-verify",
+        ],
+    );
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add https:// --insecure", &out)
+    );
+
+    let out = helm4(
+        &ph,
+        &e,
+        &["repo", "add", "named", CORP_REPO, "--ca-file", ca],
+    );
+    assert!(ok(&out), "{}", show("helm repo add ccr:// --ca-file", &out));
+    let out = helm4(&ph, &e, &["ccr", "ls", "named"]);
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm ccr ls NAME (the entry's caFile)", &out)
+    );
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+    // The URL alone has no CA.
+    let out = helm4(&ph, &e, &["ccr", "ls", CORP_REPO]);
+    assert!(!ok(&out), "{}", show("helm ccr ls URL", &out));
+
+    let out = helm4(
+        &ph,
+        &e,
+        &[
+            "repo",
+            "add",
+            "insecure",
+            CORP_REPO,
+            "--insecure-skip-tls-verify",
+        ],
+    );
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add ccr:// --insecure-skip-tls-verify", &out)
+    );
+    let out = helm4(&ph, &e, &["ccr", "ls", "insecure"]);
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm ccr ls NAME (insecure entry)", &out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy credentials never show.
+
+#[test]
+fn no_proxy_password_appears_in_any_output() {
+    let world = world();
+    let corp = Corp::with_proxy(
+        &world,
+        ProxyConfig::default().auth(PROXY_USER, PROXY_PASSWORD),
+    );
+    let ph = PluginHelm::install(4, &world);
+    let good = corp.proxy.url_with(PROXY_USER, PROXY_PASSWORD);
+    let wrong = corp.proxy.url_with(PROXY_USER, "wrong-VERY-secret-1");
+    let none = corp.proxy.url();
+
+    let mut n = 0;
+    for (proxy, works) in [(&good, true), (&wrong, false), (&none, false)] {
+        for debug in [false, true] {
+            n += 1;
+            let mut e = env(&[("HTTPS_PROXY", proxy), ("SSL_CERT_FILE", &corp.ca_file())]);
+            let mut runs = Vec::new();
+            if debug {
+                e.push(("HELM_DEBUG", "true".into()));
+                runs.push(helm4(&ph, &e, &["--debug", "ccr", "ls", CORP_REPO]));
+                runs.push(helm4(&ph, &e, &["--debug", "ccr", "env"]));
+                runs.push(helm4(
+                    &ph,
+                    &e,
+                    &["--debug", "repo", "add", &format!("c{n}"), CORP_REPO],
+                ));
+            } else {
+                runs.push(helm4(&ph, &e, &["ccr", "ls", CORP_REPO]));
+                runs.push(helm4(&ph, &e, &["ccr", "env"]));
+                runs.push(helm4(
+                    &ph,
+                    &e,
+                    &["repo", "add", &format!("c{n}"), CORP_REPO],
+                ));
+            }
+            runs.push(ccr(&world, &e, &["ls", CORP_REPO]));
+            runs.push(ccr(&world, &e, &["env"]));
+            let reference = helm4(&ph, &e, &["repo", "add", &format!("r{n}"), CHARTS_URL]);
+            let setup = format!("proxy {proxy}, debug {debug}");
+            assert_eq!(
+                ok(&reference),
+                works,
+                "{setup}: {}",
+                show("helm", &reference)
+            );
+            for (i, out) in runs.iter().enumerate() {
+                assert_no_secret(out, &format!("{setup}, run {i}"));
+            }
+            let [ls, _, getter, direct, _] = &runs[..] else {
+                unreachable!()
+            };
+            for (what, out) in [("ls", ls), ("getter", getter), ("direct ls", direct)] {
+                assert_eq!(ok(out), works, "{setup}: {}", show(what, out));
+                if !works {
+                    assert!(
+                        stderr(out).contains("asks for authentication"),
+                        "{setup}: {}",
+                        show(what, out)
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        corp.proxy.seen().iter().any(|s| s.ends_with(" 407")),
+        "{:?}",
+        corp.proxy.seen()
+    );
+}
