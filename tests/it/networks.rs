@@ -530,8 +530,19 @@ fn no_proxy_password_appears_in_any_output() {
                     &["repo", "add", &format!("c{n}"), CORP_REPO],
                 ));
             }
+            corp.proxy.reset();
             runs.push(ccr(&world, &e, &["ls", CORP_REPO]));
+            if !works {
+                // A 407 is not retried.
+                assert_eq!(corp.proxy.count(), 1, "{:?}", corp.proxy.seen());
+            }
             runs.push(ccr(&world, &e, &["env"]));
+            // `helm ccr env` shows the proxy in use (without its password).
+            assert!(
+                stdout(runs.last().unwrap()).contains(&corp.proxy.addr.to_string()),
+                "{}",
+                show("env", runs.last().unwrap())
+            );
             let reference = helm4(&ph, &e, &["repo", "add", &format!("r{n}"), CHARTS_URL]);
             let setup = format!("proxy {proxy}, debug {debug}");
             assert_eq!(
@@ -563,4 +574,61 @@ fn no_proxy_password_appears_in_any_output() {
         "{:?}",
         corp.proxy.seen()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network failures: words for the user, at once.
+
+#[test]
+fn network_failures_say_what_to_do_at_once() {
+    let world = world();
+
+    // https:// to a plain-HTTP server: once, and it says so.
+    let plain = PlainHttp::start();
+    let out = ccr(
+        &world,
+        &Vec::new(),
+        &["--endpoint", &format!("https://{}", plain.addr), "ls", REPO],
+    );
+    assert!(!ok(&out), "{}", show("https:// to plain http", &out));
+    assert!(
+        error_line(&out).contains("does not speak TLS"),
+        "{}",
+        show("https:// to plain http", &out)
+    );
+    assert_eq!(plain.connections(), 1, "not retried");
+
+    // A dead proxy: named, with the variable it came from.
+    let dead = env(&[("HTTPS_PROXY", &"http://127.0.0.1:1")]);
+    let out = ccr(&world, &dead, &["ls", CORP_REPO]);
+    assert!(!ok(&out), "{}", show("dead proxy", &out));
+    let line = error_line(&out);
+    assert!(
+        line.contains("127.0.0.1:1") && line.contains("HTTPS_PROXY"),
+        "{}",
+        show("dead proxy", &out)
+    );
+
+    // An unparseable proxy URL: an error naming the variable, not silence.
+    let bad = env(&[("HTTPS_PROXY", &"http://[not-a-proxy")]);
+    let out = ccr(&world, &bad, &["ls", CORP_REPO]);
+    assert!(!ok(&out), "{}", show("unparseable proxy", &out));
+    assert!(
+        error_line(&out).contains("HTTPS_PROXY"),
+        "{}",
+        show("unparseable proxy", &out)
+    );
+
+    // Endpoint schemes in any case.
+    let out = ccr(
+        &world,
+        &Vec::new(),
+        &[
+            "--endpoint",
+            &world.emu.url().replace("http://", "HTTP://"),
+            "ls",
+            REPO,
+        ],
+    );
+    assert!(ok(&out), "{}", show("HTTP:// endpoint", &out));
 }

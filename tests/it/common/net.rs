@@ -410,6 +410,38 @@ impl Terminator {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A plain-HTTP server that answers anything with 400 (to be reached with https://).
+
+/// Answers every connection, whatever it sends, with a plain-HTTP 400; counts connections.
+pub struct PlainHttp {
+    pub addr: SocketAddr,
+    connections: Arc<Mutex<usize>>,
+    _server: Server,
+}
+
+impl PlainHttp {
+    pub fn start() -> PlainHttp {
+        let connections = Arc::new(Mutex::new(0));
+        let c2 = connections.clone();
+        let server = Server::start(move |mut tcp, _| {
+            *c2.lock().unwrap() += 1;
+            let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
+            let _ = tcp.read(&mut [0u8; 4096]);
+            respond(&mut tcp, "400 Bad Request", "");
+        });
+        PlainHttp {
+            addr: server.addr,
+            connections,
+            _server: server,
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Forward proxies.
 
 /// What a [`Proxy`] does.
