@@ -235,6 +235,26 @@ fn a_loopback_endpoint_is_never_proxied() {
         .unwrap();
     assert!(ok(&out), "{}", show("ls with a dead proxy", &out));
     assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+
+    // The same on IPv6 loopback, http://[::1]:PORT.
+    let mut config = ccr_emulator::Config::new(vec![ccr_emulator::Key::new(AK, SK)]);
+    config.host = "::1".into();
+    let world6 = World::with(config);
+    world6.push_chart(CHART, "1.0.0");
+    assert!(
+        world6.emu.url().starts_with("http://[::1]:"),
+        "{}",
+        world6.emu.url()
+    );
+    let out = world6
+        .cmd()
+        .env("HTTPS_PROXY", dead)
+        .env("HTTP_PROXY", dead)
+        .args(["ls", REPO])
+        .output()
+        .unwrap();
+    assert!(ok(&out), "{}", show("ls on [::1] with a dead proxy", &out));
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
 }
 
 /// `0.0.0.0` is not loopback for Go's proxy selection (so a proxy applies to it) but Linux
