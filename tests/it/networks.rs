@@ -652,3 +652,30 @@ fn network_failures_say_what_to_do_at_once() {
     );
     assert!(ok(&out), "{}", show("HTTP:// endpoint", &out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// What already worked before issue 18 keeps working: --ca-file, the insecure flag, proxy auth.
+
+#[test]
+fn ca_file_insecure_flag_and_proxy_auth_keep_working() {
+    let world = world();
+    let corp = Corp::with_proxy(
+        &world,
+        ProxyConfig::default().auth(PROXY_USER, PROXY_PASSWORD),
+    );
+    let e = env(&[(
+        "HTTPS_PROXY",
+        &corp.proxy.url_with(PROXY_USER, PROXY_PASSWORD),
+    )]);
+    let ca = corp.ca_file();
+    for args in [
+        &["--ca-file", ca.to_str().unwrap(), "ls", CORP_REPO][..],
+        &["--insecure-skip-tls-verify", "ls", CORP_REPO],
+    ] {
+        let out = ccr(&world, &e, args);
+        assert!(ok(&out), "{}", show(&format!("{args:?}"), &out));
+        assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
+        assert_no_secret(&out, "ls through an authenticating proxy");
+    }
+    assert!(connects(&corp.proxy) >= 2, "{:?}", corp.proxy.seen());
+}
