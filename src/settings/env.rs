@@ -180,6 +180,23 @@ impl Env {
         self.var(vars::SIGN_KEY)
     }
 
+    /// The proxy variables ([`crate::transport::proxy::VARIABLES`]) as Go reads them: an
+    /// empty upper-case value does not hide the lower-case one.
+    pub fn proxy(&self) -> crate::transport::ProxyEnv {
+        crate::transport::ProxyEnv::from_lookup(|k| self.vars.get(k).cloned())
+    }
+
+    /// `SSL_CERT_FILE`: the CA bundle that replaces the system's (as Go reads it).
+    pub fn ssl_cert_file(&self) -> Option<PathBuf> {
+        self.get("SSL_CERT_FILE").map(PathBuf::from)
+    }
+
+    /// `SSL_CERT_DIR`: `:`-separated directories that replace the system's certificate
+    /// directories (as Go reads it).
+    pub fn ssl_cert_dir(&self) -> Option<&str> {
+        self.get("SSL_CERT_DIR")
+    }
+
     /// Where `helm repo add` writes repositories.
     pub fn repository_config(&self) -> Option<PathBuf> {
         if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
@@ -339,5 +356,25 @@ mod tests {
         assert_eq!(env(vars::ENDPOINT, "").endpoint(), None);
         assert!(env(vars::ENDPOINT, "x").is_set(vars::ENDPOINT));
         assert!(vars::ALL.iter().all(|v| v.starts_with("HELM_CCR_")));
+    }
+
+    #[test]
+    fn network_variables_are_in_the_snapshot() {
+        let env = Env::from_pairs(
+            [
+                ("HTTPS_PROXY", ""),
+                ("https_proxy", "http://u:p@proxy:3128"),
+                ("NO_PROXY", "10.0.0.0/8"),
+                ("SSL_CERT_FILE", "/corp.pem"),
+                ("SSL_CERT_DIR", "/a:/b"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let proxy = env.proxy();
+        assert_eq!(proxy.https.as_ref().unwrap().0, "https_proxy");
+        assert_eq!(proxy.no_proxy.as_ref().unwrap().1, "10.0.0.0/8");
+        assert!(!format!("{proxy:?}").contains(":p@"));
+        assert_eq!(env.ssl_cert_file(), Some(PathBuf::from("/corp.pem")));
+        assert_eq!(env.ssl_cert_dir(), Some("/a:/b"));
     }
 }

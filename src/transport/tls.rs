@@ -1,0 +1,423 @@
+//! TLS as Helm has it: the roots Go trusts (the system's bundle and certificate directories,
+//! `SSL_CERT_FILE`, `SSL_CERT_DIR`), `--ca-file` replacing them (Helm builds a pool holding only
+//! that file), a client certificate, and `--insecure-skip-tls-verify`.
+//!
+//! Nothing here reads the environment: [`TlsSettings`] carries `SSL_CERT_FILE`/`SSL_CERT_DIR`
+//! as the settings layer read them. The system roots are read once per process and setting.
+//! When nothing loads (a minimal container without a CA bundle), ureq's bundled Mozilla roots
+//! (webpki-roots) are used, where Go would fail every request.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+
+/// Go's CA bundles on Linux (`crypto/x509/root_linux.go`): the first one that reads is used.
+#[cfg(all(unix, not(target_os = "macos")))]
+const CERT_FILES: [&str; 6] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Go's certificate directories on Linux: every file of each is read.
+#[cfg(all(unix, not(target_os = "macos")))]
+const CERT_DIRS: [&str; 2] = ["/etc/ssl/certs", "/etc/pki/tls/certs"];
+
+/// A client certificate and its key, PEM files, and where they were named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientCertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// `--cert-file/--key-file`, `the Helm repository's certFile/keyFile`, ...
+    pub source: String,
+}
+
+/// The TLS settings of one transport.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM certificates trusted instead of the system's roots (`--ca-file`, the getter's CA,
+    /// the repository entry's `caFile`).
+    pub ca_file: Option<PathBuf>,
+    /// How `ca_file` was named, for messages: `--ca-file`, ...
+    pub ca_file_source: String,
+    /// `SSL_CERT_FILE`, as set: replaces Go's list of CA bundles.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// `SSL_CERT_DIR`, as set (`:`-separated): replaces Go's certificate directories.
+    pub ssl_cert_dir: Option<String>,
+    pub client_cert: Option<ClientCertFiles>,
+    /// `--insecure-skip-tls-verify` (or the repository entry's `insecure_skip_tls_verify`).
+    pub insecure: bool,
+}
+
+/// Where the trusted roots come from, with how many certificates were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Verification is off.
+    Insecure,
+    /// Only the certificates of this file (`--ca-file` and kin).
+    CaFile {
+        path: PathBuf,
+        source: String,
+        count: usize,
+    },
+    /// The system's roots: `read` names the files and directories that gave certificates,
+    /// `variables` is `SSL_CERT_FILE=…`/`SSL_CERT_DIR=…` when set.
+    System {
+        read: Vec<String>,
+        variables: Vec<String>,
+        count: usize,
+    },
+    /// Nothing loaded from the system: the bundled Mozilla roots.
+    Bundled { variables: Vec<String> },
+}
+
+impl std::fmt::Display for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let vars = |v: &[String]| {
+            if v.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", v.join(", "))
+            }
+        };
+        match self {
+            Trust::Insecure => f.write_str("none: certificates are not verified (insecure)"),
+            Trust::CaFile {
+                path,
+                source,
+                count,
+            } => write!(
+                f,
+                "{} ({count} certificate{}, from {source}; replaces the system's roots)",
+                path.display(),
+                if *count == 1 { "" } else { "s" }
+            ),
+            Trust::System {
+                read,
+                variables,
+                count,
+            } => {
+                let what = if variables.is_empty() {
+                    "the system store"
+                } else {
+                    "the system store as set by"
+                };
+                if variables.is_empty() {
+                    write!(f, "{what} ({count} certificates from {})", read.join(", "))
+                } else {
+                    write!(
+                        f,
+                        "{what} {} ({count} certificates from {})",
+                        variables.join(", "),
+                        read.join(", ")
+                    )
+                }
+            }
+            Trust::Bundled { variables } => write!(
+                f,
+                "{}the bundled Mozilla roots (no certificate found in the system store)",
+                vars(variables)
+            ),
+        }
+    }
+}
+
+/// What the transport needs: ureq's configuration and a description of the roots.
+pub struct Built {
+    pub config: TlsConfig,
+    pub trust: Trust,
+}
+
+/// Builds the TLS configuration: reads `--ca-file` or the system's roots (once per process),
+/// and the client certificate, checking the key against the certificate.
+pub fn build(settings: &TlsSettings) -> Result<Built> {
+    let mut tls = TlsConfig::builder();
+    let trust = if settings.insecure {
+        tls = tls.disable_verification(true);
+        Trust::Insecure
+    } else if let Some(ca) = &settings.ca_file {
+        let certs = read_ca_file(ca, &settings.ca_file_source)?;
+        let count = certs.len();
+        tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        Trust::CaFile {
+            path: ca.clone(),
+            source: settings.ca_file_source.clone(),
+            count,
+        }
+    } else {
+        let (roots, trust) = system_roots(settings);
+        if let Some(roots) = roots {
+            tls = tls.root_certs(RootCerts::Specific(roots));
+        } else {
+            tls = tls.root_certs(RootCerts::WebPki);
+        }
+        trust
+    };
+    if let Some(files) = &settings.client_cert {
+        tls = tls.client_cert(Some(client_cert(files)?));
+    }
+    Ok(Built {
+        config: tls.build(),
+        trust,
+    })
+}
+
+/// The trust roots `settings` give, described, without building a client (`helm ccr env`).
+pub fn describe(settings: &TlsSettings) -> Result<Trust> {
+    Ok(build(settings)?.trust)
+}
+
+fn read_ca_file(ca: &Path, source: &str) -> Result<Vec<Certificate<'static>>> {
+    let pem = std::fs::read(ca).with_context(|| format!("reading {source} {}", ca.display()))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        bail!("{source} {}: no PEM certificate in it", ca.display());
+    }
+    Ok(certs)
+}
+
+type RootsKey = (Option<PathBuf>, Option<String>);
+type Loaded = (Option<Arc<Vec<Certificate<'static>>>>, Trust);
+
+/// The system's roots, read once per process for each (`SSL_CERT_FILE`, `SSL_CERT_DIR`).
+fn system_roots(settings: &TlsSettings) -> Loaded {
+    static CACHE: Mutex<Option<HashMap<RootsKey, Loaded>>> = Mutex::new(None);
+    let key = (
+        settings.ssl_cert_file.clone(),
+        settings.ssl_cert_dir.clone(),
+    );
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            load_system_roots(
+                settings.ssl_cert_file.as_deref(),
+                settings.ssl_cert_dir.as_deref(),
+            )
+        })
+        .clone()
+}
+
+fn variables(file: Option<&Path>, dir: Option<&str>) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(f) = file {
+        v.push(format!("SSL_CERT_FILE={}", f.display()));
+    }
+    if let Some(d) = dir {
+        v.push(format!("SSL_CERT_DIR={d}"));
+    }
+    v
+}
+
+/// Go's `loadSystemRoots` on Linux: `SSL_CERT_FILE` replaces the list of bundles (the first
+/// that reads counts), `SSL_CERT_DIR` the list of directories (each file of each is read).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn load_system_roots(file: Option<&Path>, dir: Option<&str>) -> Loaded {
+    let mut certs = Vec::new();
+    let mut read = Vec::new();
+    let files: Vec<PathBuf> = match file {
+        Some(f) => vec![f.to_path_buf()],
+        None => CERT_FILES.iter().map(PathBuf::from).collect(),
+    };
+    for f in &files {
+        // Go takes the first bundle that reads, whatever it holds.
+        if std::fs::File::open(f).is_err() {
+            continue;
+        }
+        let loaded = rustls_native_certs::load_certs_from_paths(Some(f), None);
+        if !loaded.certs.is_empty() {
+            read.push(f.display().to_string());
+        }
+        certs.extend(loaded.certs);
+        break;
+    }
+    let dirs: Vec<PathBuf> = match dir {
+        Some(d) => d
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        None => CERT_DIRS.iter().map(PathBuf::from).collect(),
+    };
+    for d in &dirs {
+        let loaded = rustls_native_certs::load_certs_from_paths(None, Some(d));
+        if !loaded.certs.is_empty() {
+            read.push(d.display().to_string());
+        }
+        certs.extend(loaded.certs);
+    }
+    finish(certs, read, variables(file, dir))
+}
+
+/// Elsewhere: the platform's store through rustls-native-certs (which reads `SSL_CERT_FILE`
+/// and `SSL_CERT_DIR` itself).
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn load_system_roots(file: Option<&Path>, dir: Option<&str>) -> Loaded {
+    let loaded = rustls_native_certs::load_native_certs();
+    finish(
+        loaded.certs,
+        vec!["the platform's store".into()],
+        variables(file, dir),
+    )
+}
+
+fn finish(
+    mut certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+    read: Vec<String>,
+    variables: Vec<String>,
+) -> Loaded {
+    certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    certs.dedup();
+    if certs.is_empty() {
+        return (None, Trust::Bundled { variables });
+    }
+    let count = certs.len();
+    let roots: Vec<Certificate<'static>> = certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    (
+        Some(Arc::new(roots)),
+        Trust::System {
+            read,
+            variables,
+            count,
+        },
+    )
+}
+
+/// Reads a client certificate (chain) and its key (PKCS#8, PKCS#1 `RSA PRIVATE KEY` or SEC1
+/// `EC PRIVATE KEY`; RSA, ECDSA or Ed25519), and checks that they belong together: a mismatch
+/// is an error here, before any request, naming both files.
+pub fn client_cert(files: &ClientCertFiles) -> Result<ClientCert> {
+    let what = &files.source;
+    let cert_pem = std::fs::read(&files.cert).with_context(|| {
+        format!(
+            "reading the client certificate {} ({what})",
+            files.cert.display()
+        )
+    })?;
+    let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(&cert_pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if chain.is_empty() {
+        bail!(
+            "the client certificate {} ({what}) holds no PEM certificate",
+            files.cert.display()
+        );
+    }
+    let key_pem = std::fs::read(&files.key)
+        .with_context(|| format!("reading the client key {} ({what})", files.key.display()))?;
+    let key: PrivateKey<'static> = ureq::tls::parse_pem(&key_pem)
+        .find_map(|item| match item {
+            Ok(PemItem::PrivateKey(k)) => Some(k),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "the client key {} ({what}) holds no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY; an encrypted key must be decrypted first)",
+                files.key.display()
+            )
+        })?;
+    check_pair(&chain, &key_pem).map_err(|e| {
+        anyhow!(
+            "the client key {} does not go with the certificate {} ({what}): {e}",
+            files.key.display(),
+            files.cert.display()
+        )
+    })?;
+    Ok(ClientCert::new_with_certs(&chain, key))
+}
+
+/// What ureq would do with the pair on the first connection (where a failure panics): the
+/// key as rustls reads it, then rustls's check that it goes with the certificate.
+fn check_pair(chain: &[Certificate<'static>], key_pem: &[u8]) -> Result<(), rustls::Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| rustls::Error::General(format!("the key does not read: {e}")))?;
+    let chain = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_replaces_the_roots_and_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let settings = TlsSettings {
+            ca_file: Some(empty.clone()),
+            ca_file_source: "--ca-file".into(),
+            ..TlsSettings::default()
+        };
+        let err = build(&settings).err().unwrap().to_string();
+        assert!(
+            err.contains("--ca-file") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let insecure = TlsSettings {
+            insecure: true,
+            ..settings
+        };
+        assert_eq!(build(&insecure).unwrap().trust, Trust::Insecure);
+    }
+
+    #[test]
+    fn ssl_cert_dir_without_certificates_falls_back_to_the_bundled_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = TlsSettings {
+            ssl_cert_file: Some(dir.path().join("missing.pem")),
+            ssl_cert_dir: Some(dir.path().display().to_string()),
+            ..TlsSettings::default()
+        };
+        let trust = build(&settings).unwrap().trust;
+        assert!(
+            matches!(&trust, Trust::Bundled { variables } if variables.len() == 2),
+            "{trust:?}"
+        );
+        assert!(trust.to_string().contains("SSL_CERT_FILE="), "{trust}");
+    }
+
+    #[test]
+    fn a_client_key_must_be_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("k.pem");
+        std::fs::write(&cert, "nothing").unwrap();
+        std::fs::write(&key, "nothing").unwrap();
+        let files = ClientCertFiles {
+            cert,
+            key,
+            source: "--cert-file/--key-file".into(),
+        };
+        let err = client_cert(&files).err().unwrap().to_string();
+        assert!(err.contains("holds no PEM certificate"), "{err}");
+    }
+}
