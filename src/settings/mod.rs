@@ -2,6 +2,7 @@
 //! repository (URL or Helm repository name), the endpoint and the credentials, each value with
 //! where it came from ([`resolve`] -> [`Resolved`]).
 pub mod credentials;
+pub mod destination;
 pub mod duration;
 pub mod env;
 pub mod reference;
@@ -29,8 +30,7 @@ use crate::transport::{route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, Tls
 use crate::ui::output::Output;
 use credentials::Credentials;
 
-/// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
-pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];
+pub use destination::{Trust, REGIONS};
 
 /// Default number of attempts for a request that meets a transient fault.
 pub const DEFAULT_ATTEMPTS: u32 = 4;
@@ -197,6 +197,10 @@ pub struct Resolved {
     /// The credentials ([`Credentials::source`] says where from), or why none are usable:
     /// `helm ccr env` shows the other settings before that error.
     pub credentials: Result<Credentials>,
+    /// With credentials: why they may go to the endpoint's host, or the refusal naming it
+    /// (see [`destination`]); [`Resolved::into_registry`] fails on a refusal before any
+    /// request.
+    pub sending: Option<Result<Trust>>,
     /// The other per-connection values, or the first environment variable that does not
     /// parse (only a command that connects fails on it).
     pub connection: Result<Connection>,
@@ -277,12 +281,59 @@ pub fn resolve(
     let endpoint = explain_endpoint(url, global, profile_region)?;
     let region = resolve_region(global, profile_region);
     let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
+    let sending = credentials
+        .as_ref()
+        .ok()
+        .map(|c| may_send(&endpoint, url, c, global, profile.as_ref()));
     Ok(Resolved {
         endpoint,
         region,
         credentials,
+        sending,
         connection: resolve_connection(global, url),
     })
+}
+
+/// Whether `credentials` may go to the final `endpoint` (see [`destination::check`]). The
+/// endpoints the user configured: `--endpoint`, `HELM_CCR_ENDPOINT` and the BCE CLI profile's
+/// (read here, silently, when it was not needed before and only it could allow the host).
+fn may_send(
+    endpoint: &Sourced<Endpoint>,
+    url: Option<&CcrUrl>,
+    credentials: &Credentials,
+    global: &Global,
+    profile: Option<&credentials::Profile>,
+) -> Result<Trust> {
+    let parsed =
+        |e: Option<&str>, source: Source| Endpoint::parse(e?).ok().map(|e| Sourced::new(e, source));
+    let mut configured: Vec<Sourced<Endpoint>> = [
+        parsed(global.endpoint.as_deref(), Source::Flag("--endpoint")),
+        parsed(global.env.endpoint(), Source::Env(env_vars::ENDPOINT)),
+        parsed(
+            profile.and_then(|p| p.endpoint.as_deref()),
+            Source::BceProfile,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let first = destination::check(endpoint, url, credentials, &configured);
+    if first.is_ok() || profile.is_some() {
+        return first;
+    }
+    let read = credentials::bce_profile(&global.env, &mut |_| {})
+        .ok()
+        .flatten();
+    match parsed(
+        read.as_ref().and_then(|p| p.endpoint.as_deref()),
+        Source::BceProfile,
+    ) {
+        Some(e) => {
+            configured.push(e);
+            destination::check(endpoint, url, credentials, &configured)
+        }
+        None => first,
+    }
 }
 
 fn resolve_connection(global: &Global, url: Option<&CcrUrl>) -> Result<Connection> {
@@ -355,6 +406,9 @@ impl Resolved {
     /// request when no credentials were found, or a per-connection value does not parse.
     pub fn into_registry(self, url: &CcrUrl, out: Output) -> Result<Registry> {
         let credentials = self.credentials?;
+        if let Some(Err(refused)) = self.sending {
+            return Err(refused);
+        }
         out.debug(&format!(
             "endpoint {}, access key {} (from {})",
             self.endpoint.value.base_url(),

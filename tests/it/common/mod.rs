@@ -7,7 +7,8 @@
 //! - [`hostile`]: a scripted registry that answers what a test says, and the secret;
 //! - [`measure`]: a run with its peak resident memory;
 //! - [`helm`]: the real Helm binaries, with and without the plugin installed;
-//! - [`snapshots`]: text made stable for insta snapshots.
+//! - [`snapshots`]: text made stable for insta snapshots;
+//! - [`tls`]: a throwaway CA (`TestCa`) and a TLS server recording requests (`CaptureServer`).
 
 pub mod files;
 pub mod helm;
@@ -17,6 +18,7 @@ pub mod net;
 pub mod output;
 pub mod snapshots;
 pub mod tars;
+pub mod tls;
 pub mod world;
 
 pub use files::*;
@@ -26,4 +28,5 @@ pub use measure::*;
 pub use output::*;
 pub use snapshots::*;
 pub use tars::*;
+pub use tls::*;
 pub use world::*;
