@@ -1,4 +1,4 @@
-//! A corporate network on loopback only: test CAs and certificates (rcgen), a TLS terminator
+//! A corporate network on loopback only: certificates from tls.rs's `TestCa`, a TLS terminator
 //! answering for names that are not loopback (reachable only through a proxy that maps them to
 //! its loopback port: no DNS, no /etc/hosts), forward proxies (CONNECT and absolute-form plain
 //! http; with or without basic auth; counting what they were asked), a TLS-inspecting proxy
@@ -16,14 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
 use super::hostile::{Answer, Scripted};
+use super::tls::TestCa;
 use super::world::World;
 
 /// The registry's name in the corporate network (behind the TLS terminator).
@@ -44,107 +42,36 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Certificates.
+// Certificates: the CAs are tls.rs's TestCa; here, what TLS servers and clients need of them.
 
-/// A test certificate authority.
-pub struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
+fn der(pem: &str) -> CertificateDer<'static> {
+    CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
 }
 
-impl Ca {
-    pub fn new(name: &str) -> Ca {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        p.distinguished_name
-            .push(DnType::OrganizationName, "helm-ccr tests");
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        Ca {
-            issuer: CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap(),
-        }
-    }
-
-    pub fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    pub fn der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
-
-    /// Writes the CA certificate (PEM) to `path`.
-    pub fn write(&self, path: &Path) -> PathBuf {
-        std::fs::write(path, self.pem()).unwrap();
-        path.to_path_buf()
-    }
-
-    /// A server certificate for `names` (DNS names or IP addresses).
-    pub fn server(&self, names: &[&str]) -> Leaf {
-        self.leaf(names, ExtendedKeyUsagePurpose::ServerAuth)
-    }
-
-    /// A client certificate.
-    pub fn client(&self, common_name: &str) -> Leaf {
-        let mut leaf = self.leaf(&[], ExtendedKeyUsagePurpose::ClientAuth);
-        leaf.name = common_name.to_string();
-        leaf
-    }
-
-    fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        let cn = names.first().copied().unwrap_or("helm-ccr test client");
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![usage];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            name: cn.to_string(),
-            cert: cert.der().clone(),
-            cert_pem: cert.pem(),
-            key: key.serialize_der(),
-            key_pem: key.serialize_pem(),
-        }
-    }
+/// Writes `ca`'s certificate (PEM) to `path`.
+pub fn write_ca(ca: &TestCa, path: &Path) -> PathBuf {
+    std::fs::write(path, ca.pem()).unwrap();
+    path.to_path_buf()
 }
 
-/// A certificate and its private key (PKCS#8), signed by a [`Ca`].
-pub struct Leaf {
-    pub name: String,
-    pub cert: CertificateDer<'static>,
-    pub cert_pem: String,
-    key: Vec<u8>,
-    pub key_pem: String,
-}
-
-impl Leaf {
-    fn private_key(&self) -> PrivateKeyDer<'static> {
-        PrivatePkcs8KeyDer::from(self.key.clone()).into()
-    }
-
-    /// Writes `STEM.pem` and `STEM-key.pem` in `dir`; returns (certificate, key).
-    pub fn write(&self, dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
-        let (c, k) = (
-            dir.join(format!("{stem}.pem")),
-            dir.join(format!("{stem}-key.pem")),
-        );
-        std::fs::write(&c, &self.cert_pem).unwrap();
-        std::fs::write(&k, &self.key_pem).unwrap();
-        (c, k)
-    }
+/// Writes a certificate signed by `ca` and its key as `STEM.pem` and `STEM-key.pem` in `dir`
+/// (a client certificate: TLS servers here check only who signed it); returns (cert, key).
+pub fn write_leaf(ca: &TestCa, name: &str, dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = ca.leaf(&[name]);
+    let (c, k) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}-key.pem")),
+    );
+    std::fs::write(&c, cert).unwrap();
+    std::fs::write(&k, key).unwrap();
+    (c, k)
 }
 
 /// A directory in OpenSSL's hashed layout (`openssl rehash`) holding `cas`, for SSL_CERT_DIR.
-pub fn hashed_dir(dir: &Path, cas: &[&Ca]) -> PathBuf {
+pub fn hashed_dir(dir: &Path, cas: &[&TestCa]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     for (i, ca) in cas.iter().enumerate() {
-        ca.write(&dir.join(format!("test-ca-{i}.pem")));
+        write_ca(ca, &dir.join(format!("test-ca-{i}.pem")));
     }
     let out = std::process::Command::new("openssl")
         .arg("rehash")
@@ -159,37 +86,40 @@ pub fn hashed_dir(dir: &Path, cas: &[&Ca]) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// A TLS server configuration presenting `leaf`; with `client_ca`, a client certificate
-/// signed by it is required.
-pub fn server_config(leaf: &Leaf, client_ca: Option<&Ca>) -> Arc<ServerConfig> {
-    let b = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap();
-    let b = match client_ca {
-        None => b.with_no_client_auth(),
-        Some(ca) => {
+/// A TLS server configuration presenting a certificate for `names` signed by `ca`, speaking
+/// HTTP/1.1 (ALPN); with `client_ca`, a client certificate signed by it is required.
+pub fn server_config(ca: &TestCa, names: &[&str], client_ca: Option<&TestCa>) -> Arc<ServerConfig> {
+    let mut c = match client_ca {
+        None => (*ca.server_config(names)).clone(),
+        Some(client_ca) => {
             let mut roots = RootCertStore::empty();
-            roots.add(ca.der()).unwrap();
-            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.add(der(&client_ca.pem())).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider(),
             )
             .build()
             .unwrap();
-            b.with_client_cert_verifier(v)
+            let (cert, key) = ca.leaf(names);
+            ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(
+                    vec![der(&cert)],
+                    PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+                )
+                .unwrap()
         }
     };
-    let mut c = b
-        .with_single_cert(vec![leaf.cert.clone()], leaf.private_key())
-        .unwrap();
     c.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(c)
 }
 
-fn client_config(roots: &[&Ca]) -> Arc<ClientConfig> {
+fn client_config(roots: &[Arc<TestCa>]) -> Arc<ClientConfig> {
     let mut store = RootCertStore::empty();
     for ca in roots {
-        store.add(ca.der()).unwrap();
+        store.add(der(&ca.pem())).unwrap();
     }
     Arc::new(
         ClientConfig::builder_with_provider(provider())
@@ -455,7 +385,7 @@ pub struct ProxyConfig {
     pub auth: Option<(String, String)>,
     /// TLS inspection: CONNECTed streams are terminated with certificates minted by this CA
     /// and re-originated with TLS to the target, trusting `upstream`.
-    pub inspect: Option<(Arc<Ca>, Vec<Arc<Ca>>)>,
+    pub inspect: Option<(Arc<TestCa>, Vec<Arc<TestCa>>)>,
 }
 
 impl ProxyConfig {
@@ -469,7 +399,7 @@ impl ProxyConfig {
         self
     }
 
-    pub fn inspect(mut self, ca: Arc<Ca>, upstream: Vec<Arc<Ca>>) -> ProxyConfig {
+    pub fn inspect(mut self, ca: Arc<TestCa>, upstream: Vec<Arc<TestCa>>) -> ProxyConfig {
         self.inspect = Some((ca, upstream));
         self
     }
@@ -654,25 +584,23 @@ fn serve_proxy(config: &ProxyConfig, seen: &Mutex<Vec<String>>, mut tcp: TcpStre
 /// TLS inspection of one CONNECTed stream: a certificate for `host` minted by `ca` towards
 /// the client, TLS to the target trusting `upstream`, and the plaintext piped between them.
 fn inspect(
-    ca: &Ca,
-    upstream: &[Arc<Ca>],
+    ca: &TestCa,
+    upstream: &[Arc<TestCa>],
     host: &str,
     mut tcp: TcpStream,
     mut back: TcpStream,
     stop: &Stop,
 ) {
-    let leaf = ca.server(&[host]);
-    let Ok(mut down) = ServerConnection::new(server_config(&leaf, None)) else {
+    let Ok(mut down) = ServerConnection::new(server_config(ca, &[host], None)) else {
         return;
     };
     if handshake(&mut down, &mut tcp).is_err() {
         return;
     }
-    let roots: Vec<&Ca> = upstream.iter().map(|c| c.as_ref()).collect();
     let Ok(name) = ServerName::try_from(host.to_string()) else {
         return;
     };
-    let Ok(mut up) = ClientConnection::new(client_config(&roots), name) else {
+    let Ok(mut up) = ClientConnection::new(client_config(upstream), name) else {
         return;
     };
     if handshake(&mut up, &mut back).is_err() {
@@ -713,7 +641,7 @@ fn base64(bytes: &[u8]) -> String {
 /// emulator) and [`CHARTS_HOST`] (a static Helm repository, Helm's own reference) behind TLS
 /// terminators, or behind client-certificate gateways; a proxy that resolves both names.
 pub struct Corp {
-    pub ca: Arc<Ca>,
+    pub ca: Arc<TestCa>,
     pub dir: tempfile::TempDir,
     pub api: Terminator,
     pub charts: Terminator,
@@ -742,19 +670,13 @@ impl Corp {
     }
 
     fn build(world: &World, mtls: bool, proxy: ProxyConfig) -> Corp {
-        let ca = Arc::new(Ca::new("helm-ccr test corporate CA"));
-        let client_ca = Ca::new("helm-ccr test client CA");
+        let ca = Arc::new(TestCa::new());
+        let client_ca = TestCa::new();
         let dir = tempfile::tempdir().unwrap();
-        ca.write(&dir.path().join("corp-ca.pem"));
-        let (c, _) = client_ca
-            .client("helm-ccr test client")
-            .write(dir.path(), "client");
-        assert!(c.is_file());
+        write_ca(&ca, &dir.path().join("corp-ca.pem"));
+        write_leaf(&client_ca, "client.corp.example", dir.path(), "client");
         let required = mtls.then_some(&client_ca);
-        let api = Terminator::start(
-            server_config(&ca.server(&[CORP_HOST]), required),
-            &world.emu.url(),
-        );
+        let api = Terminator::start(server_config(&ca, &[CORP_HOST], required), &world.emu.url());
         let repo = Scripted::start(Box::new(|_, url, _| {
             if url.ends_with("index.yaml") {
                 Answer::Bytes(CHARTS_INDEX.as_bytes().to_vec())
@@ -762,10 +684,7 @@ impl Corp {
                 Answer::Json(404, "{}".into(), Vec::new())
             }
         }));
-        let charts = Terminator::start(
-            server_config(&ca.server(&[CHARTS_HOST]), required),
-            &repo.url,
-        );
+        let charts = Terminator::start(server_config(&ca, &[CHARTS_HOST], required), &repo.url);
         let proxy = Proxy::start(
             proxy
                 .name(CORP_HOST, api.addr)
@@ -797,8 +716,8 @@ impl Corp {
     /// A proxy inspecting TLS with its own CA (written to `inspect-ca.pem` here), trusting the
     /// corporate CA upstream, resolving the same names.
     pub fn inspecting_proxy(&self) -> (Proxy, PathBuf) {
-        let own = Arc::new(Ca::new("helm-ccr test inspecting proxy CA"));
-        let file = own.write(&self.dir.path().join("inspect-ca.pem"));
+        let own = Arc::new(TestCa::new());
+        let file = write_ca(&own, &self.dir.path().join("inspect-ca.pem"));
         let proxy = Proxy::start(
             ProxyConfig::default()
                 .name(CORP_HOST, self.api.addr)
