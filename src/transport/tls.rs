@@ -77,53 +77,42 @@ pub enum Trust {
     Bundled { variables: Vec<String> },
 }
 
+/// `helm ccr env`'s words: where the roots come from, not the machine's details (see
+/// [`Trust::detail`]).
 impl std::fmt::Display for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let vars = |v: &[String]| {
-            if v.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", v.join(", "))
-            }
-        };
         match self {
             Trust::Insecure => f.write_str("none: certificates are not verified (insecure)"),
-            Trust::CaFile {
-                path,
-                source,
-                count,
-            } => write!(
+            Trust::CaFile { path, source, .. } => write!(
                 f,
-                "{} ({count} certificate{}, from {source}; replaces the system's roots)",
-                path.display(),
-                if *count == 1 { "" } else { "s" }
+                "{source} {} (only its certificates, as Helm)",
+                path.display()
             ),
-            Trust::System {
-                read,
-                variables,
-                count,
-            } => {
-                let what = if variables.is_empty() {
-                    "the system store"
-                } else {
-                    "the system store as set by"
-                };
-                if variables.is_empty() {
-                    write!(f, "{what} ({count} certificates from {})", read.join(", "))
-                } else {
-                    write!(
-                        f,
-                        "{what} {} ({count} certificates from {})",
-                        variables.join(", "),
-                        read.join(", ")
-                    )
-                }
+            Trust::System { variables, .. } if variables.is_empty() => {
+                f.write_str("the system store")
+            }
+            Trust::System { variables, .. } => f.write_str(&variables.join(", ")),
+            Trust::Bundled { variables } if variables.is_empty() => {
+                f.write_str("the bundled Mozilla roots (the system store has no certificate)")
             }
             Trust::Bundled { variables } => write!(
                 f,
-                "{}the bundled Mozilla roots (no certificate found in the system store)",
-                vars(variables)
+                "the bundled Mozilla roots ({} hold no certificate)",
+                variables.join(", ")
             ),
+        }
+    }
+}
+
+impl Trust {
+    /// The debug line's words: also how many certificates, read from where.
+    pub fn detail(&self) -> String {
+        match self {
+            Trust::CaFile { count, .. } => format!("{self}: {count} certificates"),
+            Trust::System { read, count, .. } => {
+                format!("{self}: {count} certificates from {}", read.join(", "))
+            }
+            _ => self.to_string(),
         }
     }
 }
@@ -403,6 +392,10 @@ mod tests {
             "{trust:?}"
         );
         assert!(trust.to_string().contains("SSL_CERT_FILE="), "{trust}");
+        assert!(
+            trust.to_string().starts_with("the bundled Mozilla roots"),
+            "{trust}"
+        );
     }
 
     #[test]
