@@ -398,6 +398,54 @@ mod tests {
         );
     }
 
+    /// RSA (PKCS#8 and PKCS#1), ECDSA (SEC1) and Ed25519 keys, made with the `openssl` tool
+    /// when there is one; a key of another certificate is refused.
+    #[test]
+    fn client_keys_of_every_kind_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let sh = |script: &str| {
+            std::process::Command::new("sh")
+                .current_dir(d)
+                .args(["-c", script])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !sh("openssl version") {
+            eprintln!("no openssl: skipped");
+            return;
+        }
+        assert!(sh(concat!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa8.pem -out rsa.crt -subj /CN=c -days 2",
+            " && openssl rsa -in rsa8.pem -traditional -out rsa1.pem",
+            " && openssl ecparam -name prime256v1 -genkey -noout -out ec.pem",
+            " && openssl req -x509 -new -key ec.pem -out ec.crt -subj /CN=c -days 2",
+            " && openssl genpkey -algorithm ed25519 -out ed.pem",
+            " && openssl req -x509 -new -key ed.pem -out ed.crt -subj /CN=c -days 2"
+        )));
+        let files = |cert: &str, key: &str| ClientCertFiles {
+            cert: d.join(cert),
+            key: d.join(key),
+            source: "--cert-file/--key-file".into(),
+        };
+        for (cert, key, begins) in [
+            ("rsa.crt", "rsa8.pem", "BEGIN PRIVATE KEY"),
+            ("rsa.crt", "rsa1.pem", "BEGIN RSA PRIVATE KEY"),
+            ("ec.crt", "ec.pem", "BEGIN EC PRIVATE KEY"),
+            ("ed.crt", "ed.pem", "BEGIN PRIVATE KEY"),
+        ] {
+            assert!(std::fs::read_to_string(d.join(key))
+                .unwrap()
+                .contains(begins));
+            client_cert(&files(cert, key)).unwrap_or_else(|e| panic!("{cert} {key}: {e:#}"));
+        }
+        let err = client_cert(&files("rsa.crt", "ec.pem"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("does not go with the certificate"), "{err}");
+    }
+
     #[test]
     fn a_client_key_must_be_a_key() {
         let dir = tempfile::tempdir().unwrap();
