@@ -352,6 +352,172 @@ fn check_pair(chain: &[Certificate<'static>], key_pem: &[u8]) -> Result<(), rust
         .map(drop)
 }
 
+/// Who issued the certificate `host:port` presents (`CN=…, O=…`), for the message about an
+/// untrusted certificate: one more handshake, direct or through an `http://` proxy without
+/// credentials, that stops as soon as the certificate arrives. `None` when that does not work.
+pub fn peer_issuer(
+    host: &str,
+    port: u16,
+    via: Option<&super::proxy::ProxyUrl>,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let connect = |h: &str, p: u16| -> Option<TcpStream> {
+        let addr = (h, p).to_socket_addrs().ok()?.next()?;
+        let s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+        s.set_read_timeout(Some(timeout)).ok()?;
+        s.set_write_timeout(Some(timeout)).ok()?;
+        Some(s)
+    };
+    let mut sock = match via {
+        None => connect(bare, port)?,
+        Some(p) if p.scheme == super::proxy::ProxyScheme::Http && p.username.is_none() => {
+            let proxy_host = p.host.trim_start_matches('[').trim_end_matches(']');
+            let mut s = connect(proxy_host, p.port())?;
+            write!(
+                s,
+                "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+            )
+            .ok()?;
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+                s.read_exact(&mut byte).ok()?;
+                head.push(byte[0]);
+            }
+            let status = String::from_utf8_lossy(&head);
+            if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+                return None;
+            }
+            s
+        }
+        Some(_) => return None,
+    };
+    let seen = Arc::new(Mutex::new(None));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Capture {
+            seen: seen.clone(),
+            schemes: provider
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(bare.to_string()).ok()?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).ok()?;
+    // Fails by design once the certificate is seen.
+    let _ = conn.complete_io(&mut sock);
+    let der: Vec<u8> = seen.lock().ok()?.take()?;
+    issuer_of(&der)
+}
+
+/// Keeps the server's certificate and ends the handshake.
+#[derive(Debug)]
+struct Capture {
+    seen: Arc<Mutex<Option<Vec<u8>>>>,
+    schemes: Vec<rustls::SignatureScheme>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(end_entity.as_ref().to_vec());
+        }
+        Err(rustls::Error::General("certificate captured".into()))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not verifying".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not verifying".into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// One DER element: its tag, its content and what follows it.
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |l, b| (l << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The issuer of a DER certificate as `CN=…, O=…` (its common name and organisation, else
+/// every attribute that is text).
+pub fn issuer_of(cert: &[u8]) -> Option<String> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, mut tbs, _) = der(certificate)?;
+    // [0] version (optional), serial, signature algorithm, then the issuer.
+    let (tag, _, rest) = der(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+        tbs = der(tbs)?.2;
+    } else {
+        tbs = rest;
+    }
+    tbs = der(tbs)?.2;
+    let (_, mut name, _) = der(tbs)?;
+    let mut parts = Vec::new();
+    while let Some((_, set, rest)) = der(name) {
+        name = rest;
+        let Some((_, attr, _)) = der(set) else {
+            continue;
+        };
+        let Some((0x06, oid, value)) = der(attr) else {
+            continue;
+        };
+        let Some((_, text, _)) = der(value) else {
+            continue;
+        };
+        let label = match oid {
+            [0x55, 0x04, 0x03] => "CN",
+            [0x55, 0x04, 0x0a] => "O",
+            _ => continue,
+        };
+        if let Ok(text) = std::str::from_utf8(text) {
+            let text: String = text.chars().filter(|c| !c.is_control()).collect();
+            parts.push(format!("{label}={text}"));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
