@@ -388,7 +388,7 @@ pub fn peer_issuer(
                 head.push(byte[0]);
             }
             let status = String::from_utf8_lossy(&head);
-            if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+            if status.split_whitespace().nth(1) != Some("200") {
                 return None;
             }
             s
