@@ -26,7 +26,7 @@ pub use crate::settings::repositories::{
 };
 pub use crate::settings::source::{Source, Sourced};
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
-use crate::transport::{route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, TlsSettings};
+use crate::transport::{route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, TlsSettings, Trust};
 use crate::ui::output::Output;
 use credentials::Credentials;
 
@@ -252,6 +252,12 @@ impl Connection {
             }),
             insecure: self.insecure_skip_tls_verify.value,
         }
+    }
+
+    /// The trust roots these settings give, described (reads them, and the client
+    /// certificate, as a client would).
+    pub fn trust(&self) -> Result<Trust> {
+        crate::transport::tls::describe(&self.tls())
     }
 
     /// The route requests to `endpoint` take, as Go decides it; an unusable proxy value is

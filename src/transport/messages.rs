@@ -35,9 +35,12 @@ impl Transport {
         match stall_of(e) {
             Some(stall) => (self.stall_text(stall, transfer), stall != Stall::Overall),
             None => {
-                if let Some(fault) =
+                if let Some(mut fault) =
                     classify(e, self.route.proxy().is_some(), self.has_client_cert())
                 {
+                    if let NetFault::Untrusted { issuer } = &mut fault {
+                        *issuer = self.peer_issuer();
+                    }
                     return (
                         network_message(&fault, &self.net_context()),
                         fault.transient(),
@@ -59,6 +62,21 @@ impl Transport {
 impl Transport {
     fn has_client_cert(&self) -> bool {
         self.cfg.tls.client_cert.is_some()
+    }
+
+    /// Who issued the untrusted certificate, asked in one more handshake bounded by the
+    /// connect limit (and the deadline).
+    fn peer_issuer(&self) -> Option<String> {
+        let e = &self.cfg.endpoint;
+        let port = e.port.unwrap_or(if e.https { 443 } else { 80 });
+        let mut limit = self.limits.connect;
+        if let Ok(Some(left)) = self.remaining() {
+            limit = limit.min(left);
+        }
+        if limit.is_zero() {
+            return None;
+        }
+        super::tls::peer_issuer(&e.host, port, self.route.proxy(), limit)
     }
 
     fn net_context(&self) -> NetContext {
@@ -90,8 +108,8 @@ pub enum NetFault {
     NotTls,
     /// The server's certificate chains to no trusted root.
     Untrusted { issuer: Option<String> },
-    /// The certificate is not for the name connected to.
-    WrongName,
+    /// The certificate is not for the name connected to; the names it has.
+    WrongName(Vec<String>),
     /// The certificate has expired or is not yet valid.
     Expired,
     /// Another certificate problem, as rustls words it.
@@ -153,7 +171,19 @@ pub fn classify(e: &ureq::Error, proxied: bool, client_cert: bool) -> Option<Net
             }
             rustls::Error::InvalidCertificate(c) => match c {
                 C::UnknownIssuer => NetFault::Untrusted { issuer: None },
-                C::NotValidForName | C::NotValidForNameContext { .. } => NetFault::WrongName,
+                C::NotValidForName => NetFault::WrongName(Vec::new()),
+                C::NotValidForNameContext { presented, .. } => {
+                    // rustls words them `DnsName("x")`: keep the name.
+                    NetFault::WrongName(
+                        presented
+                            .iter()
+                            .map(|n| {
+                                let inner = n.split_once('(').map_or(n.as_str(), |(_, r)| r);
+                                inner.trim_end_matches(')').trim_matches('"').to_string()
+                            })
+                            .collect(),
+                    )
+                }
                 C::Expired
                 | C::ExpiredContext { .. }
                 | C::NotValidYet
@@ -228,8 +258,12 @@ pub fn network_message(fault: &NetFault, c: &NetContext) -> String {
                 c.trust
             )
         }
-        NetFault::WrongName => format!(
+        NetFault::WrongName(names) if names.is_empty() => format!(
             "the certificate {authority} presented is not for the name {host}; use the endpoint's name as its certificate gives it"
+        ),
+        NetFault::WrongName(names) => format!(
+            "the certificate {authority} presented is not for the name {host} but for {}; use one of those names in the endpoint",
+            names.join(", ")
         ),
         NetFault::Expired => format!(
             "the certificate {authority} presented has expired or is not yet valid (check the clock of this machine too)"
@@ -510,8 +544,7 @@ mod tests {
             authority: "ccr.corp.example:443".into(),
             proxy: None,
             client_cert: None,
-            trust: "the system store (140 certificates from /etc/ssl/certs/ca-certificates.crt)"
-                .into(),
+            trust: "the system store".into(),
         };
         let proxied = NetContext {
             proxy: Some((
@@ -544,7 +577,8 @@ mod tests {
                 },
                 &direct,
             ),
-            (NetFault::WrongName, &direct),
+            (NetFault::WrongName(Vec::new()), &direct),
+            (NetFault::WrongName(vec!["ccr.internal".into()]), &direct),
             (NetFault::Expired, &direct),
             (NetFault::ClientCertRequired, &direct),
             (NetFault::ClientCertRefused("UnknownCA".into()), &mtls),

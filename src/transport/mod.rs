@@ -132,7 +132,7 @@ impl Transport {
         cfg.output.debug(&format!(
             "{}: {route}; trusting {}",
             cfg.endpoint.base_url(),
-            tls.trust
+            tls.trust.detail()
         ));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -77,53 +77,42 @@ pub enum Trust {
     Bundled { variables: Vec<String> },
 }
 
+/// `helm ccr env`'s words: where the roots come from, not the machine's details (see
+/// [`Trust::detail`]).
 impl std::fmt::Display for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let vars = |v: &[String]| {
-            if v.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", v.join(", "))
-            }
-        };
         match self {
             Trust::Insecure => f.write_str("none: certificates are not verified (insecure)"),
-            Trust::CaFile {
-                path,
-                source,
-                count,
-            } => write!(
+            Trust::CaFile { path, source, .. } => write!(
                 f,
-                "{} ({count} certificate{}, from {source}; replaces the system's roots)",
-                path.display(),
-                if *count == 1 { "" } else { "s" }
+                "{source} {} (only its certificates, as Helm)",
+                path.display()
             ),
-            Trust::System {
-                read,
-                variables,
-                count,
-            } => {
-                let what = if variables.is_empty() {
-                    "the system store"
-                } else {
-                    "the system store as set by"
-                };
-                if variables.is_empty() {
-                    write!(f, "{what} ({count} certificates from {})", read.join(", "))
-                } else {
-                    write!(
-                        f,
-                        "{what} {} ({count} certificates from {})",
-                        variables.join(", "),
-                        read.join(", ")
-                    )
-                }
+            Trust::System { variables, .. } if variables.is_empty() => {
+                f.write_str("the system store")
+            }
+            Trust::System { variables, .. } => f.write_str(&variables.join(", ")),
+            Trust::Bundled { variables } if variables.is_empty() => {
+                f.write_str("the bundled Mozilla roots (the system store has no certificate)")
             }
             Trust::Bundled { variables } => write!(
                 f,
-                "{}the bundled Mozilla roots (no certificate found in the system store)",
-                vars(variables)
+                "the bundled Mozilla roots ({} hold no certificate)",
+                variables.join(", ")
             ),
+        }
+    }
+}
+
+impl Trust {
+    /// The debug line's words: also how many certificates, read from where.
+    pub fn detail(&self) -> String {
+        match self {
+            Trust::CaFile { count, .. } => format!("{self}: {count} certificates"),
+            Trust::System { read, count, .. } => {
+                format!("{self}: {count} certificates from {}", read.join(", "))
+            }
+            _ => self.to_string(),
         }
     }
 }
@@ -363,6 +352,172 @@ fn check_pair(chain: &[Certificate<'static>], key_pem: &[u8]) -> Result<(), rust
         .map(drop)
 }
 
+/// Who issued the certificate `host:port` presents (`CN=…, O=…`), for the message about an
+/// untrusted certificate: one more handshake, direct or through an `http://` proxy without
+/// credentials, that stops as soon as the certificate arrives. `None` when that does not work.
+pub fn peer_issuer(
+    host: &str,
+    port: u16,
+    via: Option<&super::proxy::ProxyUrl>,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let connect = |h: &str, p: u16| -> Option<TcpStream> {
+        let addr = (h, p).to_socket_addrs().ok()?.next()?;
+        let s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+        s.set_read_timeout(Some(timeout)).ok()?;
+        s.set_write_timeout(Some(timeout)).ok()?;
+        Some(s)
+    };
+    let mut sock = match via {
+        None => connect(bare, port)?,
+        Some(p) if p.scheme == super::proxy::ProxyScheme::Http && p.username.is_none() => {
+            let proxy_host = p.host.trim_start_matches('[').trim_end_matches(']');
+            let mut s = connect(proxy_host, p.port())?;
+            write!(
+                s,
+                "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+            )
+            .ok()?;
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+                s.read_exact(&mut byte).ok()?;
+                head.push(byte[0]);
+            }
+            let status = String::from_utf8_lossy(&head);
+            if status.split_whitespace().nth(1) != Some("200") {
+                return None;
+            }
+            s
+        }
+        Some(_) => return None,
+    };
+    let seen = Arc::new(Mutex::new(None));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Capture {
+            seen: seen.clone(),
+            schemes: provider
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(bare.to_string()).ok()?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).ok()?;
+    // Fails by design once the certificate is seen.
+    let _ = conn.complete_io(&mut sock);
+    let der: Vec<u8> = seen.lock().ok()?.take()?;
+    issuer_of(&der)
+}
+
+/// Keeps the server's certificate and ends the handshake.
+#[derive(Debug)]
+struct Capture {
+    seen: Arc<Mutex<Option<Vec<u8>>>>,
+    schemes: Vec<rustls::SignatureScheme>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(end_entity.as_ref().to_vec());
+        }
+        Err(rustls::Error::General("certificate captured".into()))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not verifying".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("not verifying".into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// One DER element: its tag, its content and what follows it.
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |l, b| (l << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The issuer of a DER certificate as `CN=…, O=…` (its common name and organisation, else
+/// every attribute that is text).
+pub fn issuer_of(cert: &[u8]) -> Option<String> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, mut tbs, _) = der(certificate)?;
+    // [0] version (optional), serial, signature algorithm, then the issuer.
+    let (tag, _, rest) = der(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+        tbs = der(tbs)?.2;
+    } else {
+        tbs = rest;
+    }
+    tbs = der(tbs)?.2;
+    let (_, mut name, _) = der(tbs)?;
+    let mut parts = Vec::new();
+    while let Some((_, set, rest)) = der(name) {
+        name = rest;
+        let Some((_, attr, _)) = der(set) else {
+            continue;
+        };
+        let Some((0x06, oid, value)) = der(attr) else {
+            continue;
+        };
+        let Some((_, text, _)) = der(value) else {
+            continue;
+        };
+        let label = match oid {
+            [0x55, 0x04, 0x03] => "CN",
+            [0x55, 0x04, 0x0a] => "O",
+            _ => continue,
+        };
+        if let Ok(text) = std::str::from_utf8(text) {
+            let text: String = text.chars().filter(|c| !c.is_control()).collect();
+            parts.push(format!("{label}={text}"));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +558,58 @@ mod tests {
             "{trust:?}"
         );
         assert!(trust.to_string().contains("SSL_CERT_FILE="), "{trust}");
+        assert!(
+            trust.to_string().starts_with("the bundled Mozilla roots"),
+            "{trust}"
+        );
+    }
+
+    /// RSA (PKCS#8 and PKCS#1), ECDSA (SEC1) and Ed25519 keys, made with the `openssl` tool
+    /// when there is one; a key of another certificate is refused.
+    #[test]
+    fn client_keys_of_every_kind_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let sh = |script: &str| {
+            std::process::Command::new("sh")
+                .current_dir(d)
+                .args(["-c", script])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !sh("openssl version") {
+            eprintln!("no openssl: skipped");
+            return;
+        }
+        assert!(sh(concat!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa8.pem -out rsa.crt -subj /CN=c -days 2",
+            " && openssl rsa -in rsa8.pem -traditional -out rsa1.pem",
+            " && openssl ecparam -name prime256v1 -genkey -noout -out ec.pem",
+            " && openssl req -x509 -new -key ec.pem -out ec.crt -subj /CN=c -days 2",
+            " && openssl genpkey -algorithm ed25519 -out ed.pem",
+            " && openssl req -x509 -new -key ed.pem -out ed.crt -subj /CN=c -days 2"
+        )));
+        let files = |cert: &str, key: &str| ClientCertFiles {
+            cert: d.join(cert),
+            key: d.join(key),
+            source: "--cert-file/--key-file".into(),
+        };
+        for (cert, key, begins) in [
+            ("rsa.crt", "rsa8.pem", "BEGIN PRIVATE KEY"),
+            ("rsa.crt", "rsa1.pem", "BEGIN RSA PRIVATE KEY"),
+            ("ec.crt", "ec.pem", "BEGIN EC PRIVATE KEY"),
+            ("ed.crt", "ed.pem", "BEGIN PRIVATE KEY"),
+        ] {
+            assert!(std::fs::read_to_string(d.join(key))
+                .unwrap()
+                .contains(begins));
+            client_cert(&files(cert, key)).unwrap_or_else(|e| panic!("{cert} {key}: {e:#}"));
+        }
+        let err = client_cert(&files("rsa.crt", "ec.pem"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("does not go with the certificate"), "{err}");
     }
 
     #[test]
