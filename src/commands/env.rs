@@ -110,7 +110,7 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved) -> Vec<(&'static str, String)>
             Err(_) => "none usable (see the error below)".into(),
         },
     ));
-    let host = endpoint.value.host_header();
+    let host = endpoint.value.base_url();
     match &resolved.sending {
         Some(Ok(trust)) => rows.push((
             "sending",

@@ -768,6 +768,67 @@ mod tests {
     }
 
     #[test]
+    fn ambient_credentials_may_go_to_configured_endpoints_only() {
+        let home = tempfile::tempdir().unwrap();
+        let evil = CcrUrl::parse("ccr://ccr.evil.example/i/ns").unwrap();
+        let g = |pairs: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> = [
+                ("BCE_ACCESS_KEY_ID", "ak"),
+                ("BCE_SECRET_ACCESS_KEY", "sk"),
+                ("BCE_SECURITY_TOKEN", "tok"),
+            ]
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            v.push(("HOME".into(), home.path().display().to_string()));
+            Global::new(Env::from_pairs(v))
+        };
+        let sending = |g: &Global| resolve(Some(&evil), None, g).unwrap().sending.unwrap();
+        let err = sending(&g(&[])).unwrap_err().to_string();
+        assert!(
+            err.starts_with("refusing to send credentials to ccr.evil.example (named in ccr://ccr.evil.example/i/ns)"),
+            "{err}"
+        );
+        let r = resolve(Some(&evil), None, &g(&[])).unwrap();
+        assert!(r.into_registry(&evil, Output::new(true, false)).is_err());
+        // Configured by the variable, the flag, or the BCE CLI profile (read for this alone).
+        assert_eq!(
+            sending(&g(&[("HELM_CCR_ENDPOINT", "https://ccr.evil.example")])).unwrap(),
+            Trust::Configured(Source::Env("HELM_CCR_ENDPOINT"))
+        );
+        let mut flagged = g(&[]);
+        flagged.endpoint = Some("ccr.evil.example:443".into());
+        assert_eq!(
+            sending(&flagged).unwrap(),
+            Trust::Configured(Source::Flag("--endpoint"))
+        );
+        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
+        std::fs::write(
+            home.path().join(".bce/config.json"),
+            r#"{"current":"p","profiles":[{"name":"p","endpoint":"https://ccr.evil.example"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sending(&g(&[])).unwrap(),
+            Trust::Configured(Source::BceProfile)
+        );
+        // The repository entry's own credentials go to its URL's host.
+        std::fs::remove_file(home.path().join(".bce/config.json")).unwrap();
+        let entry = Credentials::new(
+            "rak",
+            "rsk",
+            None,
+            Source::Repository {
+                name: "third".into(),
+                by_url: true,
+            },
+        );
+        let r = resolve(Some(&evil), entry, &g(&[])).unwrap();
+        assert_eq!(r.sending.unwrap().unwrap(), Trust::RepositoryUrl);
+    }
+
+    #[test]
     fn time_limits_and_attempts_say_where_they_came_from() {
         let env = Env::from_pairs([("HELM_CCR_TIMEOUT".to_string(), "9s".to_string())]);
         let origin = |flag: Option<&str>, getter: bool, env: &Env| {

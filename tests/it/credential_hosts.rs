@@ -130,7 +130,7 @@ fn ambient_credentials_never_reach_an_unknown_host_named_in_the_url() {
     let text = stdout(&out);
     assert!(
         text.contains(&format!(
-            "sending:     nothing: credentials may not go to {addr}"
+            "sending:     nothing: credentials may not go to https://{addr}"
         )),
         "{text}"
     );
@@ -162,7 +162,7 @@ fn a_configured_endpoint_or_the_entrys_own_url_gets_credentials() {
     assert!(shown.status.success(), "{}", stderr(&shown));
     assert!(
         stdout(&shown).contains(&format!(
-            "sending:     credentials to {addr}: allowed, the endpoint HELM_CCR_ENDPOINT names"
+            "sending:     credentials to https://{addr}: allowed, the endpoint HELM_CCR_ENDPOINT names"
         )),
         "{}",
         stdout(&shown)
@@ -203,7 +203,7 @@ fn a_configured_endpoint_or_the_entrys_own_url_gets_credentials() {
     assert!(shown.status.success(), "{}", stderr(&shown));
     assert!(
         stdout(&shown).contains(&format!(
-            "sending:     credentials to {addr2}: allowed, the API host in the URL"
+            "sending:     credentials to https://{addr2}: allowed, the API host in the URL"
         )),
         "{}",
         stdout(&shown)
@@ -239,13 +239,13 @@ fn helm3_dependency_update_of_an_unknown_ccr_host_sends_no_credentials() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "{}", stdout(&out));
+    assert_untouched(&server);
     let err = stderr(&out);
     assert!(
         err.contains(&format!("refusing to send credentials to {addr}")),
         "{err}"
     );
     assert!(!err.contains(SK) && !err.contains(TOKEN), "{err}");
-    assert_untouched(&server);
 
     // Added with its own credentials (and the CA): the entry's key signs, no ambient token.
     let added = h
@@ -258,5 +258,19 @@ fn helm3_dependency_update_of_an_unknown_ccr_host_sends_no_credentials() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{}", stderr(&added));
+    assert_signed(&server, ENTRY_AK, None);
+    // The same dependency update now reaches the repository with the entry's key (the
+    // capture server lists no chart, so Helm still finds nothing to download).
+    let before = server.requests().len();
+    let out = h
+        .cmd()
+        .env_remove("HELM_CCR_ENDPOINT")
+        .envs(ambient_env())
+        .args(["dependency", "update"])
+        .arg(&chart)
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("refusing"), "{}", stderr(&out));
+    assert!(server.requests().len() > before, "{}", stderr(&out));
     assert_signed(&server, ENTRY_AK, None);
 }
