@@ -26,7 +26,9 @@ pub use crate::settings::repositories::{
 };
 pub use crate::settings::source::{Source, Sourced};
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
-use crate::transport::{route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, TlsSettings, Trust};
+use crate::transport::{
+    route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, TlsSettings, Trust as TrustRoots,
+};
 use crate::ui::output::Output;
 use credentials::Credentials;
 
@@ -256,7 +258,7 @@ impl Connection {
 
     /// The trust roots these settings give, described (reads them, and the client
     /// certificate, as a client would).
-    pub fn trust(&self) -> Result<Trust> {
+    pub fn trust(&self) -> Result<TrustRoots> {
         crate::transport::tls::describe(&self.tls())
     }
 

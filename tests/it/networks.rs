@@ -157,12 +157,12 @@ fn ssl_cert_file_is_trusted_where_helm_trusts_it() {
     let sides = side_by_side(&ph, &proxy_only, "untrusted");
     assert_all_untrusted(&sides, "without the corporate CA");
 
-    // Not retried: one connection for the failed `ls`.
+    // Not retried: the failed request, and at most the one handshake that reads the issuer.
     corp.proxy.reset();
     let out = ccr(&world, &proxy_only, &["ls", CORP_REPO]);
     assert!(!ok(&out));
     assert_untrusted(&out, "helm-ccr ls");
-    assert_eq!(connects(&corp.proxy), 1, "{:?}", corp.proxy.seen());
+    assert!(connects(&corp.proxy) <= 2, "{:?}", corp.proxy.seen());
 
     let with_file = env(&[
         ("HTTPS_PROXY", &corp.proxy.url()),
@@ -582,8 +582,11 @@ fn no_proxy_password_appears_in_any_output() {
             for (what, out) in [("ls", ls), ("getter", getter), ("direct ls", direct)] {
                 assert_eq!(ok(out), works, "{setup}: {}", show(what, out));
                 if !works {
+                    // "the proxy … asks for authentication (set user:password in HTTPS_PROXY)",
+                    // "the proxy … refused the user:password in HTTPS_PROXY (407)".
+                    let err = stderr(out);
                     assert!(
-                        stderr(out).contains("asks for authentication"),
+                        err.contains("the proxy http://") && err.contains("in HTTPS_PROXY"),
                         "{setup}: {}",
                         show(what, out)
                     );
