@@ -221,6 +221,39 @@ fn a_tls_inspecting_proxy_works_where_helm_works() {
     assert_eq!(corp.proxy.count(), 0, "{:?}", corp.proxy.seen());
 }
 
+#[test]
+fn a_socks5_proxy_works_where_helm_works() {
+    let world = world();
+    let corp = Corp::new(&world);
+    let ph = PluginHelm::install(4, &world);
+    let socks = Socks::start(
+        ProxyConfig::default()
+            .name(CORP_HOST, corp.api.addr)
+            .name(CHARTS_HOST, corp.charts.addr),
+    );
+    let e = env(&[
+        ("HTTPS_PROXY", &socks.url("socks5")),
+        ("SSL_CERT_FILE", &corp.ca_file()),
+    ]);
+    assert_all_work(&side_by_side(&ph, &e, "socks5"), "through a SOCKS5 proxy");
+    // socks5h: the proxy resolves the name (the CLI alone).
+    let e = env(&[
+        ("HTTPS_PROXY", &socks.url("socks5h")),
+        ("SSL_CERT_FILE", &corp.ca_file()),
+    ]);
+    let out = ccr(&world, &e, &["ls", CORP_REPO]);
+    assert!(ok(&out), "{}", show("ls through socks5h://", &out));
+    assert!(
+        socks
+            .seen()
+            .iter()
+            .any(|s| s.starts_with(&format!("SOCKS {CORP_HOST}:443 ok"))),
+        "{:?}",
+        socks.seen()
+    );
+    assert_eq!(corp.proxy.count(), 0, "{:?}", corp.proxy.seen());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Proxy selection in the real binary.
 

@@ -581,6 +581,130 @@ fn serve_proxy(config: &ProxyConfig, seen: &Mutex<Vec<String>>, mut tcp: TcpStre
     }
 }
 
+/// A SOCKS5 proxy on loopback (RFC 1928 CONNECT; RFC 1929 user/password when `auth` is
+/// set), resolving names by its [`ProxyConfig`]; counts what it was asked like [`Proxy`].
+pub struct Socks {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+    _server: Server,
+}
+
+impl Socks {
+    pub fn start(config: ProxyConfig) -> Socks {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let config = Arc::new(config);
+        let server = Server::start(move |tcp, stop| serve_socks(&config, &s2, tcp, stop));
+        Socks {
+            addr: server.addr,
+            seen,
+            _server: server,
+        }
+    }
+
+    /// `SCHEME://127.0.0.1:PORT` (`socks5`, `socks5h`).
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Every CONNECT it was asked, as `SOCKS HOST:PORT STATUS`.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Reads exactly `n` bytes (polling the stop flag).
+fn read_exact(tcp: &mut TcpStream, n: usize, stop: &Stop) -> Option<Vec<u8>> {
+    let _ = tcp.set_read_timeout(Some(POLL));
+    let (mut buf, mut got, start) = (vec![0u8; n], 0, Instant::now());
+    while got < n {
+        if stop.load(Ordering::Relaxed) || start.elapsed() > IDLE {
+            return None;
+        }
+        match tcp.read(&mut buf[got..]) {
+            Ok(0) => return None,
+            Ok(k) => got += k,
+            Err(e) if timed_out(&e) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(buf)
+}
+
+fn serve_socks(config: &ProxyConfig, seen: &Mutex<Vec<String>>, mut tcp: TcpStream, stop: &Stop) {
+    let Some(hello) = read_exact(&mut tcp, 2, stop) else {
+        return;
+    };
+    let Some(methods) = read_exact(&mut tcp, usize::from(hello[1]), stop) else {
+        return;
+    };
+    let want = if config.auth.is_some() { 2 } else { 0 };
+    if hello[0] != 5 || !methods.contains(&want) {
+        let _ = tcp.write_all(&[5, 0xff]);
+        seen.lock()
+            .unwrap()
+            .push("SOCKS ? no acceptable method".into());
+        return;
+    }
+    if tcp.write_all(&[5, want]).is_err() {
+        return;
+    }
+    if let Some((user, password)) = &config.auth {
+        let field = |tcp: &mut TcpStream| -> Option<Vec<u8>> {
+            let len = read_exact(tcp, 1, stop)?[0];
+            read_exact(tcp, usize::from(len), stop)
+        };
+        let Some(_version) = read_exact(&mut tcp, 1, stop) else {
+            return;
+        };
+        let (Some(u), Some(p)) = (field(&mut tcp), field(&mut tcp)) else {
+            return;
+        };
+        if u != user.as_bytes() || p != password.as_bytes() {
+            let _ = tcp.write_all(&[1, 1]);
+            seen.lock()
+                .unwrap()
+                .push("SOCKS ? refused credentials".into());
+            return;
+        }
+        if tcp.write_all(&[1, 0]).is_err() {
+            return;
+        }
+    }
+    let Some(req) = read_exact(&mut tcp, 4, stop) else {
+        return;
+    };
+    let host = match req[3] {
+        1 => read_exact(&mut tcp, 4, stop)
+            .map(|a| std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()),
+        3 => read_exact(&mut tcp, 1, stop)
+            .and_then(|l| read_exact(&mut tcp, usize::from(l[0]), stop))
+            .map(|n| String::from_utf8_lossy(&n).into_owned()),
+        4 => read_exact(&mut tcp, 16, stop).map(|a| {
+            let a: [u8; 16] = a.try_into().unwrap();
+            std::net::Ipv6Addr::from(a).to_string()
+        }),
+        _ => None,
+    };
+    let (Some(host), Some(port)) = (host, read_exact(&mut tcp, 2, stop)) else {
+        return;
+    };
+    let port = u16::from_be_bytes([port[0], port[1]]);
+    let target = resolve(config, &host, port).and_then(connect_loopback);
+    let status = if target.is_some() { "ok" } else { "refused" };
+    seen.lock()
+        .unwrap()
+        .push(format!("SOCKS {host}:{port} {status}"));
+    let reply = if target.is_some() { 0 } else { 4 };
+    if tcp.write_all(&[5, reply, 0, 1, 0, 0, 0, 0, 0, 0]).is_err() {
+        return;
+    }
+    if let Some(mut back) = target {
+        polling(&tcp);
+        pump(&mut tcp, &mut back, stop);
+    }
+}
+
 /// TLS inspection of one CONNECTed stream: a certificate for `host` minted by `ca` towards
 /// the client, TLS to the target trusting `upstream`, and the plaintext piped between them.
 fn inspect(
