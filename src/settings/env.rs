@@ -64,20 +64,40 @@ pub mod vars {
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+    /// The `ccr://` URLs of the parent process's command line when it also holds
+    /// `--insecure-skip-tls-verify` (see [`Env::parent_insecure`]).
+    parent_insecure: Vec<String>,
 }
 
 impl Env {
     pub fn from_process() -> Env {
-        Env::from_pairs(
+        let mut env = Env::from_pairs(
             std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        );
+        env.parent_insecure = parent_insecure_urls();
+        env
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
         Env {
             vars: pairs.into_iter().collect(),
+            parent_insecure: Vec::new(),
         }
+    }
+
+    /// `ccr://` URLs that the command running this one (Helm, for the getter) was given with
+    /// `--insecure-skip-tls-verify`: Helm does not pass that flag to a getter, and during
+    /// `helm repo add NAME ccr://… --insecure-skip-tls-verify` the repository entry that would
+    /// say so is not written yet.
+    pub fn parent_insecure(&self) -> &[String] {
+        &self.parent_insecure
+    }
+
+    /// [`Env::parent_insecure`] as given (tests).
+    pub fn with_parent_insecure(mut self, urls: Vec<String>) -> Env {
+        self.parent_insecure = urls;
+        self
     }
 
     /// A variable's value, if set and not empty. Not for `HELM_CCR_*`: those have accessors.
@@ -211,6 +231,40 @@ impl Env {
         self.home()
             .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
     }
+}
+
+/// The parent's `ccr://` arguments when its command line holds `--insecure-skip-tls-verify`
+/// (Linux: `/proc/PPID/cmdline`); none elsewhere or when it cannot be read.
+fn parent_insecure_urls() -> Vec<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let ppid = std::os::unix::process::parent_id();
+        let Ok(raw) = std::fs::read(format!("/proc/{ppid}/cmdline")) else {
+            return Vec::new();
+        };
+        parse_parent_args(&raw)
+    }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
+}
+
+/// The `ccr://` arguments of a NUL-separated command line that holds
+/// `--insecure-skip-tls-verify` (or `=true`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn parse_parent_args(raw: &[u8]) -> Vec<String> {
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let insecure = args
+        .iter()
+        .any(|a| a == "--insecure-skip-tls-verify" || a == "--insecure-skip-tls-verify=true");
+    if !insecure {
+        return Vec::new();
+    }
+    args.into_iter()
+        .filter(|a| a.starts_with("ccr://"))
+        .collect()
 }
 
 /// A numeric setting of the environment (not a `HELM_CCR_*` one: those have [`Env`]
@@ -356,6 +410,25 @@ mod tests {
         assert_eq!(env(vars::ENDPOINT, "").endpoint(), None);
         assert!(env(vars::ENDPOINT, "x").is_set(vars::ENDPOINT));
         assert!(vars::ALL.iter().all(|v| v.starts_with("HELM_CCR_")));
+    }
+
+    #[test]
+    fn the_parent_s_insecure_flag_names_its_ccr_urls() {
+        let line = |args: &[&str]| args.join("\0").into_bytes();
+        assert_eq!(
+            parse_parent_args(&line(&[
+                "helm",
+                "repo",
+                "add",
+                "r",
+                "ccr://inst/ns",
+                "--insecure-skip-tls-verify"
+            ])),
+            ["ccr://inst/ns"]
+        );
+        assert!(
+            parse_parent_args(&line(&["helm", "repo", "add", "r", "ccr://inst/ns"])).is_empty()
+        );
     }
 
     #[test]

@@ -391,6 +391,15 @@ fn resolve_connection(global: &Global, url: Option<&CcrUrl>) -> Result<Connectio
         Sourced::new(true, Source::Flag("--insecure-skip-tls-verify"))
     } else if entry.as_ref().is_some_and(|e| e.insecure_skip_tls_verify) {
         Sourced::new(true, from_entry("insecure_skip_tls_verify"))
+    } else if url.is_some_and(|u| {
+        env.parent_insecure().iter().any(|p| {
+            CcrUrl::parse(p.trim_end_matches('/')).is_ok_and(|p| p.repo_url() == u.repo_url())
+        })
+    }) {
+        Sourced::new(
+            true,
+            Source::Helm("--insecure-skip-tls-verify of the helm command running the getter"),
+        )
     } else {
         Sourced::new(false, Source::Default)
     };
