@@ -475,39 +475,25 @@ fn assert_asked_for_certificate(out: &Output, what: &str) {
 fn a_repository_entrys_ca_file_and_insecure_flag_are_reused() {
     let world = world();
     let corp = Corp::new(&world);
-    let ph = PluginHelm::install(4, &world);
     let ca = corp.ca_file();
     let ca = ca.to_str().unwrap();
     let e = env(&[("HTTPS_PROXY", &corp.proxy.url())]);
 
-    // Helm's reference.
+    // Each flag in its own Helm, so that no other entry has the same URL.
+    let ph = PluginHelm::install(4, &world);
     let out = helm4(
         &ph,
         &e,
-        &["repo", "add", "ref-ca", CHARTS_URL, "--ca-file", ca],
+        &["repo", "add", "ref", CHARTS_URL, "--ca-file", ca],
     );
     assert!(
         ok(&out),
         "{}",
         show("helm repo add https:// --ca-file", &out)
     );
-    let out = helm4(
-        &ph,
-        &e,
-        &[
-            "repo",
-            "add",
-            "ref-insecure",
-            CHARTS_URL,
-            "--insecure-skip-tls-verify",
-        ],
-    );
-    assert!(
-        ok(&out),
-        "{}",
-        show("helm repo add https:// --insecure", &out)
-    );
-
+    // The URL alone, before any entry names it, has no CA.
+    let out = helm4(&ph, &e, &["ccr", "ls", CORP_REPO]);
+    assert!(!ok(&out), "{}", show("helm ccr ls URL", &out));
     let out = helm4(
         &ph,
         &e,
@@ -515,35 +501,26 @@ fn a_repository_entrys_ca_file_and_insecure_flag_are_reused() {
     );
     assert!(ok(&out), "{}", show("helm repo add ccr:// --ca-file", &out));
     let out = helm4(&ph, &e, &["ccr", "ls", "named"]);
-    assert!(
-        ok(&out),
-        "{}",
-        show("helm ccr ls NAME (the entry's caFile)", &out)
-    );
+    assert!(ok(&out), "{}", show("helm ccr ls NAME (its caFile)", &out));
     assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
 
-    let out = helm4(
-        &ph,
-        &e,
-        &[
-            "repo",
-            "add",
-            "insecure",
-            CORP_REPO,
-            "--insecure-skip-tls-verify",
-        ],
-    );
+    let ph = PluginHelm::install(4, &world);
+    let insecure = "--insecure-skip-tls-verify";
+    let out = helm4(&ph, &e, &["repo", "add", "ref", CHARTS_URL, insecure]);
     assert!(
         ok(&out),
         "{}",
-        show("helm repo add ccr:// --insecure-skip-tls-verify", &out)
+        show("helm repo add https:// --insecure", &out)
+    );
+    let out = helm4(&ph, &e, &["repo", "add", "insecure", CORP_REPO, insecure]);
+    assert!(
+        ok(&out),
+        "{}",
+        show("helm repo add ccr:// --insecure", &out)
     );
     let out = helm4(&ph, &e, &["ccr", "ls", "insecure"]);
-    assert!(
-        ok(&out),
-        "{}",
-        show("helm ccr ls NAME (insecure entry)", &out)
-    );
+    assert!(ok(&out), "{}", show("helm ccr ls NAME (insecure)", &out));
+    assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
 }
 
 // ---------------------------------------------------------------------------------------------
