@@ -298,7 +298,7 @@ fn a_loopback_endpoint_is_never_proxied() {
 /// connects it to the local host: a direct connection stays on this machine, and the proxy
 /// resolves it to the emulator's loopback address.
 #[test]
-fn no_proxy_cidr_and_host_port_are_honoured() {
+fn proxy_variables_are_read_as_go_reads_them() {
     let world = world();
     let emu: std::net::SocketAddr = world
         .emu
@@ -325,17 +325,37 @@ fn no_proxy_cidr_and_host_port_are_honoured() {
     );
     let endpoint = format!("http://0.0.0.0:{}", emu.port());
     let home = tempfile::tempdir().unwrap();
-    // `{port}`: the port of the server each run talks to (the repository, the emulator).
-    for (template, proxied) in [
-        ("10.0.0.0/8", true),
-        ("0.0.0.0/8", false),
-        ("192.168.0.0/16, 0.0.0.0/32", false),
-        ("0.0.0.0:{port}", false),
-        ("0.0.0.0:1", true),
-    ] {
-        let no_proxy = template.replace("{port}", &repo_port);
+    // Side by side with Go: `{proxy}` is the counting proxy, `{port}` the port of the server
+    // each run talks to (the repository for Helm, the emulator for helm-ccr).
+    let both = [("HTTP_PROXY", "{proxy}"), ("HTTPS_PROXY", "{proxy}")];
+    let with = |extra: &[(&'static str, &'static str)]| [&both[..], extra].concat();
+    let cases: Vec<(Vec<(&str, &str)>, bool)> = vec![
+        (with(&[("NO_PROXY", "10.0.0.0/8")]), true),
+        (with(&[("NO_PROXY", "0.0.0.0/8")]), false),
+        (with(&[("NO_PROXY", "192.168.0.0/16, 0.0.0.0/32")]), false),
+        (with(&[("NO_PROXY", "0.0.0.0:{port}")]), false),
+        (with(&[("NO_PROXY", "0.0.0.0:1")]), true),
+        // An empty NO_PROXY does not hide no_proxy.
+        (with(&[("NO_PROXY", ""), ("no_proxy", "0.0.0.0/8")]), false),
+        // Lower case alone; ALL_PROXY ignored; HTTPS_PROXY is not for http://.
+        (vec![("http_proxy", "{proxy}")], true),
+        (with(&[("ALL_PROXY", "http://127.0.0.1:1")]), true),
+        (vec![("ALL_PROXY", "{proxy}")], false),
+        (vec![("HTTPS_PROXY", "{proxy}")], false),
+    ];
+    let proxy_url = proxy.url();
+    let fill = |vars: &[(&'static str, &str)], port: &str| -> Env {
+        vars.iter()
+            .map(|(k, v)| {
+                let v = v.replace("{proxy}", &proxy_url).replace("{port}", port);
+                (*k, OsString::from(v))
+            })
+            .collect()
+    };
+    for (vars, proxied) in cases {
         proxy.reset();
-        let reference = std::process::Command::new(helm(4))
+        let mut reference = std::process::Command::new(helm(4));
+        reference
             .args(["repo", "add", "--force-update", "ref"])
             .arg(format!("http://0.0.0.0:{repo_port}/"))
             .env_clear()
@@ -343,35 +363,31 @@ fn no_proxy_cidr_and_host_port_are_honoured() {
             .env("HOME", home.path())
             .env("HELM_CONFIG_HOME", home.path().join("config"))
             .env("HELM_DATA_HOME", home.path().join("data"))
-            .env("HELM_CACHE_HOME", home.path().join("cache"))
-            .env("HTTP_PROXY", proxy.url())
-            .env("HTTPS_PROXY", proxy.url())
-            .env("NO_PROXY", &no_proxy)
-            .output()
-            .unwrap();
+            .env("HELM_CACHE_HOME", home.path().join("cache"));
+        for (k, v) in fill(&vars, &repo_port) {
+            reference.env(k, v);
+        }
+        let reference = reference.output().unwrap();
         assert!(ok(&reference), "{}", show("helm repo add", &reference));
         assert_eq!(
             proxy.count() > 0,
             proxied,
-            "Helm's reference, NO_PROXY={no_proxy}: the proxy saw {:?}",
+            "Helm's reference, {vars:?}: the proxy saw {:?}",
             proxy.seen()
         );
+
         proxy.reset();
-        let no_proxy = template.replace("{port}", &emu.port().to_string());
-        let out = world
-            .cmd_at(&endpoint)
-            .env("HTTP_PROXY", proxy.url())
-            .env("HTTPS_PROXY", proxy.url())
-            .env("NO_PROXY", &no_proxy)
-            .args(["ls", REPO])
-            .output()
-            .unwrap();
-        assert!(ok(&out), "{}", show(&format!("NO_PROXY={no_proxy}"), &out));
+        let mut c = world.std_cmd_at(&endpoint);
+        for (k, v) in fill(&vars, &emu.port().to_string()) {
+            c.env(k, v);
+        }
+        let out = c.args(["ls", REPO]).output().unwrap();
+        assert!(ok(&out), "{}", show(&format!("{vars:?}"), &out));
         assert!(stdout(&out).contains(CHART), "{}", show("ls", &out));
         assert_eq!(
             proxy.count() > 0,
             proxied,
-            "NO_PROXY={no_proxy}: the proxy saw {:?}",
+            "{vars:?}: the proxy saw {:?}",
             proxy.seen()
         );
     }
