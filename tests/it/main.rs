@@ -14,6 +14,7 @@ mod packaging;
 mod parallel;
 mod paths;
 mod provenance;
+mod proxy_selection;
 mod push_dir;
 mod recipes;
 mod registry_answers;
