@@ -26,4 +26,5 @@ mod snapshots;
 mod structure;
 mod tar_safety;
 mod timeouts;
+mod tls_words;
 mod ux;
