@@ -151,12 +151,15 @@ fn network_rows(resolved: &Resolved) -> Vec<(&'static str, String)> {
     if let Some(cert) = &c.client_cert {
         rows.push((
             "client cert",
-            format!(
-                "{} with key {} (from {})",
-                cert.value.0.display(),
-                cert.value.1.display(),
-                cert.source
-            ),
+            match c.check_client_cert() {
+                Ok(()) => format!(
+                    "{} with key {} (from {})",
+                    cert.value.0.display(),
+                    cert.value.1.display(),
+                    cert.source
+                ),
+                Err(e) => format!("unusable: {e:#}"),
+            },
         ));
     }
     rows

@@ -256,10 +256,21 @@ impl Connection {
         }
     }
 
-    /// The trust roots these settings give, described (reads them, and the client
-    /// certificate, as a client would).
+    /// The trust roots these settings give, described (reads them as a client would).
     pub fn trust(&self) -> Result<TrustRoots> {
-        crate::transport::tls::describe(&self.tls())
+        crate::transport::tls::describe(&TlsSettings {
+            client_cert: None,
+            ..self.tls()
+        })
+    }
+
+    /// Reads the client certificate and key, if any, as a client would: an error says what
+    /// is wrong with them.
+    pub fn check_client_cert(&self) -> Result<()> {
+        match self.tls().client_cert {
+            Some(files) => crate::transport::tls::client_cert(&files).map(drop),
+            None => Ok(()),
+        }
     }
 
     /// The route requests to `endpoint` take, as Go decides it; an unusable proxy value is
