@@ -337,6 +337,16 @@ impl Terminator {
     pub fn failures(&self) -> Vec<String> {
         self.failures.lock().unwrap().clone()
     }
+
+    /// [`Terminator::failures`] once there are at least `n` (the client may have read the
+    /// server's alert before the server thread wrote the failure down), or after 10 s.
+    pub fn failures_at_least(&self, n: usize) -> Vec<String> {
+        let start = Instant::now();
+        while self.failures().len() < n && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(POLL);
+        }
+        self.failures()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
