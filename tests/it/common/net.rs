@@ -1,8 +1,9 @@
 //! A corporate network on loopback only: certificates from tls.rs's `TestCa`, a TLS terminator
 //! answering for names that are not loopback (reachable only through a proxy that maps them to
 //! its loopback port: no DNS, no /etc/hosts), forward proxies (CONNECT and absolute-form plain
-//! http; with or without basic auth; counting what they were asked), a TLS-inspecting proxy
-//! that mints certificates with its own CA, and a client-certificate gateway.
+//! http; with or without basic auth; counting what they were asked), a SOCKS5 proxy, a
+//! TLS-inspecting proxy that mints certificates with its own CA, a client-certificate gateway,
+//! and a plain-HTTP server to be reached with https://. [`Corp`] puts them together.
 //!
 //! Every server listens on 127.0.0.1 only, connects only to loopback addresses, polls a stop
 //! flag in every loop (accept, reads, pumps) and stops, joining its threads, when dropped.
