@@ -17,6 +17,7 @@ pub mod gnupg;
 pub mod helm;
 pub mod hostile;
 pub mod measure;
+pub mod net;
 pub mod output;
 pub mod process;
 pub mod snapshots;
