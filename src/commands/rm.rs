@@ -60,33 +60,48 @@ pub fn run(s: &RmSettings, global: &Global) -> Result<()> {
         text: s.format == Format::Text,
         index: 0,
     };
-    let mut failed = 0;
-    let mut pruned = 0;
+    if let Some(rule) = &retention {
+        let (failed, pruned) = retain(rule, &groups, &mut done, global)?;
+        let finished = report.finish();
+        if failed > 0 {
+            bail!("deleting failed for {failed} of {} charts", failed + pruned);
+        }
+        return finished;
+    }
     for (repo, target) in groups.values() {
         let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-        if let Some(rule) = &retention {
-            // Every chart is listed and judged first; then each loses what the rule selects.
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            let plans = look_up_retention(&client, target, rule, now, &repo.display)?;
-            let (f, p) = prune(&client, &plans, &repo.display, &mut done, &global.output());
-            failed += f;
-            pruned += p;
-            continue;
-        }
         // Everything named is checked first: nothing is deleted unless it all exists.
         let plan = look_up(&client, &target.charts, &versions, s.all, &repo.display)?;
         delete(&client, &plan, &versions, &repo.display, &mut done)?;
     }
-    let finished = report.finish();
-    if failed > 0 {
-        bail!(
-            "deleting failed for {failed} of {} charts",
-            failed + pruned
-        );
+    report.finish()
+}
+
+/// Retention over every repository named: every chart is listed and judged first (an unknown
+/// chart deletes nothing), then each loses what `rule` selects. Returns how many charts failed
+/// to lose their versions and how many did.
+fn retain(
+    rule: &Retention,
+    groups: &BTreeMap<String, (settings::Repo, Target)>,
+    done: &mut Done<'_>,
+    global: &Global,
+) -> Result<(usize, usize)> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut judged = Vec::new();
+    for (repo, target) in groups.values() {
+        let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
+        let plans = look_up_retention(&client, target, rule, now, &repo.display)?;
+        judged.push((client, plans, &repo.display));
     }
-    finished
+    let (mut failed, mut pruned) = (0, 0);
+    for (client, plans, repo) in &judged {
+        let (f, p) = prune(client, plans, repo, done, &global.output());
+        failed += f;
+        pruned += p;
+    }
+    Ok((failed, pruned))
 }
 
 /// The retention rule of `--keep`/`--older-than`, checked; `None` without either.
@@ -560,7 +575,11 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         return None;
     }
     let (y, mo, d) = (digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?);
-    let (h, mi, sec) = (digits(&s[11..13])?, digits(&s[14..16])?, digits(&s[17..19])?);
+    let (h, mi, sec) = (
+        digits(&s[11..13])?,
+        digits(&s[14..16])?,
+        digits(&s[17..19])?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -683,7 +702,12 @@ mod tests {
     /// A version created `age` days before [`NOW`] (`None`: no `created` field).
     fn v(version: &str, age: Option<i64>) -> HelmChartVersion {
         let created = age
-            .map(|d| format!(",\"created\":\"{}\"", clock::format_timestamp(NOW - d * DAY)))
+            .map(|d| {
+                format!(
+                    ",\"created\":\"{}\"",
+                    clock::format_timestamp(NOW - d * DAY)
+                )
+            })
             .unwrap_or_default();
         HelmChartVersion::from_json(&format!(
             "{{\"name\":\"app\",\"version\":\"{version}\"{created}}}"
@@ -784,7 +808,18 @@ mod tests {
         assert_eq!(parse_age("36h").unwrap(), Duration::from_secs(36 * 3600));
         assert_eq!(parse_age("1.5d").unwrap(), Duration::from_secs(36 * 3600));
         assert_eq!(parse_age("90m").unwrap(), Duration::from_secs(5400));
-        for bad in ["", "30", "30x", "d", "-1d", "0d", "0s", "1y", "1.2.3d", "99999999999w"] {
+        for bad in [
+            "",
+            "30",
+            "30x",
+            "d",
+            "-1d",
+            "0d",
+            "0s",
+            "1y",
+            "1.2.3d",
+            "99999999999w",
+        ] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }
     }

@@ -184,7 +184,11 @@ fn repo_alone_prunes_every_chart_and_several_charts_combine() {
     assert_eq!(ls(&w, "app"), ["2.0.0", "2.1.0-rc.1"]);
     assert_eq!(ls(&w, "web"), ["0.4.0", "0.5.0-alpha"]);
     assert_eq!(ls(&w, "solo"), ["1.0.0"]);
-    assert_eq!(w.count("DELETE"), 2, "one call per chart that loses versions");
+    assert_eq!(
+        w.count("DELETE"),
+        2,
+        "one call per chart that loses versions"
+    );
     let text = stdout(&out);
     assert!(text.contains("Nothing to delete from solo"), "{text}");
 
@@ -229,11 +233,18 @@ fn dry_run_lists_and_deletes_nothing() {
         text.contains("Would delete web 0.2.0, 0.1.0 from ccr://ccr-test/ns (4 kept)"),
         "{text}"
     );
-    assert_eq!((ls(&w, "app"), ls(&w, "web"), ls(&w, "solo")), (app, web, solo));
+    assert_eq!(
+        (ls(&w, "app"), ls(&w, "web"), ls(&w, "solo")),
+        (app, web, solo)
+    );
 
     let out = rm(&w, &[REPO, "--older-than", "1d", "--dry-run", "-o", "yaml"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("action: would delete"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("action: would delete"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(w.count("DELETE"), 0);
 }
 
@@ -250,7 +261,10 @@ fn older_than_alone_keeps_the_newest_version_unless_all() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ls(&w, "app"), ["2.0.0"]);
 
-    let out = rm(&w, &[&format!("{REPO}/solo"), "--older-than", "30d", "--all"]);
+    let out = rm(
+        &w,
+        &[&format!("{REPO}/solo"), "--older-than", "30d", "--all"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ls(&w, "solo"), Vec::<String>::new());
 }
@@ -288,7 +302,10 @@ fn a_failed_delete_fails_the_run_and_the_other_charts_go_on() {
     assert!(err.contains("Error: app: "), "{err}");
     assert!(err.contains("deleting failed for 1 of 2 charts"), "{err}");
     assert_eq!(ls(&w, "app").len(), 6);
-    assert_eq!(ls(&w, "web"), ["0.3.0", "0.3.0-beta.1", "0.4.0", "0.5.0-alpha"]);
+    assert_eq!(
+        ls(&w, "web"),
+        ["0.3.0", "0.3.0-beta.1", "0.4.0", "0.5.0-alpha"]
+    );
 }
 
 #[test]
@@ -305,6 +322,10 @@ fn bad_input_is_one_error_line() {
     // An unknown chart: nothing is deleted, even from the charts that exist.
     let out = rm(&w, &[&app, &format!("{REPO}/nope"), "--keep", "1"]);
     assert_one_error(&out, 1, "\"nope\" not found");
+    // ... nor from another repository (every repository is judged before the first delete).
+    let out = rm(&w, &["ccr://ccr-test/ns2/nope", &app, "--older-than", "1d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(error_line(&out).contains("\"nope\" not found"));
     // REPO alone without a retention rule.
     let out = rm(&w, &[REPO, "--all"]);
     assert_one_error(&out, 2, "--keep N or --older-than");
