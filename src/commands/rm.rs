@@ -26,7 +26,7 @@ use crate::settings::{self, Global};
 use crate::support::clock;
 use crate::ui::output::{Format, Output};
 use crate::ui::report::{Action, Record, Reporter};
-use crate::ui::text::{did_you_mean, redact_userinfo, suggest_on_not_found};
+use crate::ui::text::{did_you_mean, redact_userinfo};
 
 /// What `rm` was asked for.
 pub struct RmSettings {
@@ -314,14 +314,7 @@ fn look_up<'a>(
     }
     let mut plan = Vec::new();
     for chart in charts {
-        let present = client.existing_versions(chart, repo).map_err(|e| {
-            suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
-                client
-                    .list_charts()
-                    .ok()
-                    .map(|cs| cs.into_iter().map(|c| c.name).collect())
-            })
-        })?;
+        let present = client.existing_versions(chart, repo)?;
         let missing: Vec<&String> = versions
             .iter()
             .filter(|v| !present.iter().any(|p| &&p.version == v))
@@ -447,19 +440,6 @@ struct Pruning {
     selection: Selection,
 }
 
-/// The versions a chart holds; a chart that does not exist is an error naming it, with the
-/// closest name the registry has.
-fn versions_of(client: &Registry, chart: &str, repo: &str) -> Result<Vec<HelmChartVersion>> {
-    client.existing_versions(chart, repo).map_err(|e| {
-        suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
-            client
-                .list_charts()
-                .ok()
-                .map(|cs| cs.into_iter().map(|c| c.name).collect())
-        })
-    })
-}
-
 /// Lists every chart concerned (those named, then with `REPO` alone every chart the
 /// repository holds) and judges each by `rule`; nothing is deleted here.
 fn look_up_retention(
@@ -479,7 +459,7 @@ fn look_up_retention(
     }
     let mut plans = Vec::new();
     for chart in charts {
-        let present = versions_of(client, &chart, repo)?;
+        let present = client.existing_versions(&chart, repo)?;
         let selection = select(&present, rule, now);
         plans.push(Pruning {
             chart,
