@@ -43,7 +43,10 @@ const RM_EXAMPLES: &str = "\
 Examples:
   helm ccr rm myccr/mychart --version 1.0.0,1.0.1
   helm ccr rm myccr/mychart --version 1.0.0 --dry-run
-  helm ccr rm myccr/old-chart myccr/other --all";
+  helm ccr rm myccr/old-chart myccr/other --all
+  helm ccr rm myccr/mychart --keep 5 --dry-run     keep the newest 5 (and 5 pre-releases)
+  helm ccr rm myccr --older-than 90d               every chart: what is over 90 days old
+  helm ccr rm myccr --keep 3 --older-than 30d      only what both select";
 
 const ENV_EXAMPLES: &str = "\
 Examples:
@@ -344,18 +347,31 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Charts to delete from: REPO/CHART...
-    #[arg(required = true, value_name = "REPO/CHART", help_heading = "Arguments")]
+    /// Charts to delete from: REPO/CHART..., or REPO (every chart) with --keep/--older-than
+    #[arg(
+        required = true,
+        value_name = "REPO[/CHART]",
+        help_heading = "Arguments"
+    )]
     pub charts: Vec<String>,
     /// Versions to delete (repeat the flag or separate with commas)
     #[arg(
         long = "version",
         value_name = "VERSION",
         value_delimiter = ',',
-        conflicts_with = "all"
+        conflicts_with_all = ["all", "keep", "older_than"]
     )]
     pub versions: Vec<String>,
-    /// Delete the whole charts, every version
+    /// Keep the newest N versions of each chart, delete the rest (pre-releases counted apart)
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    pub keep: Option<usize>,
+    /// Delete the versions created more than DURATION ago (e.g. 30d, 12w, 36h)
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// With --keep: count pre-releases with the stable versions
+    #[arg(long, requires = "keep")]
+    pub devel: bool,
+    /// Delete the whole charts, every version (with --older-than: the last version too)
     #[arg(long)]
     pub all: bool,
     /// Print what would be deleted and delete nothing

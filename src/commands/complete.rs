@@ -276,6 +276,10 @@ fn flag_value(
         "--region" => (pick(REGIONS), NO_FILE),
         "-d" | "--destination" | "--untardir" => (Vec::new(), FILTER_DIRS),
         "--ca-file" | "--keyring" => (Vec::new(), DEFAULT),
+        "--keep" if sub == "rm" => (pick(&["1", "3", "5", "10"]), NO_FILE | KEEP_ORDER),
+        "--older-than" if sub == "rm" => {
+            (pick(&["30d", "90d", "180d", "365d"]), NO_FILE | KEEP_ORDER)
+        }
         "--version" if sub == "pull" || sub == "rm" => {
             let Some((repo, chart)) = positionals.iter().find_map(|p| p.split_once('/')) else {
                 return (Vec::new(), NO_FILE);
@@ -419,6 +423,12 @@ mod tests {
         assert_eq!(c(&["push", "x", "--output", "j"]).0, ["json"]);
         assert!(c(&["ls", "--region", ""]).0.contains(&"bj".to_string()));
         assert_eq!(c(&["pull", "--untar", "--untardir", ""]).1, FILTER_DIRS);
+        assert_eq!(
+            c(&["rm", "myccr", "--older-than", "3"]),
+            (vec!["30d".into(), "365d".into()], NO_FILE | KEEP_ORDER)
+        );
+        assert_eq!(c(&["rm", "--keep", "1"]).0, ["1", "10"]);
+        assert_eq!(c(&["rm", "--keep", "3", ""]).0, ["myccr/", "other/"]);
         assert_eq!(
             c(&["pull", "r/c", "--verify", "--keyring", ""]),
             (vec![], DEFAULT)

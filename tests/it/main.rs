@@ -23,6 +23,7 @@ mod push_dir;
 mod recipes;
 mod registry_answers;
 mod release;
+mod retention;
 mod secrets;
 mod settings_env;
 mod signals;
