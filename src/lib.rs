@@ -159,6 +159,7 @@ fn run(cli: Cli, env: Env) -> Result<()> {
         Command::Pull(a) => commands::pull::run(
             &commands::pull::PullSettings {
                 chart: a.chart,
+                all: a.all,
                 version: a.version,
                 devel: a.devel,
                 destination: a.destination,
@@ -168,6 +169,19 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 verify: a.verifying.verify,
                 keyring: a.verifying.keyring,
                 prov: a.verifying.prov,
+            },
+            &global,
+        ),
+        Command::Copy(a) => commands::copy::run(
+            &commands::copy::CopySettings {
+                sources: a.sources,
+                dest: a.dest,
+                version: a.version,
+                devel: a.devel,
+                all: a.all,
+                force: a.force,
+                dry_run: a.dry_run,
+                format: result_format(a.output),
             },
             &global,
         ),

@@ -33,6 +33,15 @@ pub enum Action {
     WouldDelete,
     #[serde(rename = "failed")]
     Failed,
+    /// `copy`: the version was copied to the destination.
+    #[serde(rename = "copied")]
+    Copied,
+    /// `copy --dry-run`: the version would be copied.
+    #[serde(rename = "would copy")]
+    WouldCopy,
+    /// The destination already holds the same package: nothing was uploaded.
+    #[serde(rename = "unchanged")]
+    Unchanged,
 }
 
 /// One chart's result. Absent fields are left out of JSON and YAML.
