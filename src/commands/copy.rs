@@ -107,12 +107,14 @@ fn parse_sources(s: &CopySettings) -> Result<(RepoArg, Charts)> {
             .into());
         }
         match &repo {
-            Some(first) if *first != r => return Err(UsageError(format!(
+            Some(first) if *first != r => {
+                return Err(UsageError(format!(
                 "the charts to copy come from one repository: {:?} is not in the same one as {:?}",
                 redact_userinfo(arg),
                 redact_userinfo(&s.sources[0])
             ))
-            .into()),
+                .into())
+            }
             Some(_) => {}
             None => repo = Some(r),
         }

@@ -397,8 +397,9 @@ mod export {
         );
         if s.format == crate::ui::output::Format::Text {
             out.result(&summary);
-        } else {
-            out.info(&summary);
+        } else if !global.quiet {
+            // With -o json|yaml stdout is the list alone.
+            eprintln!("{summary}");
         }
         report.finish()
     }

@@ -5,6 +5,7 @@ mod chart_walk;
 mod common;
 mod completion;
 mod config_files;
+mod copy;
 mod core;
 mod faults;
 mod force_replace;
