@@ -217,7 +217,7 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
     match (sub, positionals.len()) {
         ("push", 0) => (Vec::new(), DEFAULT),
         ("push", _) => (prefixed(src.repositories()), DEFAULT),
-        ("pull", 0) | ("ls", 0) | ("rm", _) => chart_refs(cur, src),
+        ("pull", 0) | ("ls", 0) | ("rm", _) | ("copy", _) => chart_refs(cur, src),
         ("env", 0) => (prefixed(src.repositories()), NO_FILE),
         ("help", 0) => (
             prefixed(subcommands.into_iter().filter(|s| s != "help").collect()),
@@ -269,7 +269,7 @@ fn flag_value(
         "--region" => (pick(REGIONS), NO_FILE),
         "-d" | "--destination" | "--untardir" => (Vec::new(), FILTER_DIRS),
         "--ca-file" | "--keyring" => (Vec::new(), DEFAULT),
-        "--version" if sub == "pull" || sub == "rm" => {
+        "--version" if sub == "pull" || sub == "rm" || sub == "copy" => {
             let Some((repo, chart)) = positionals.iter().find_map(|p| p.split_once('/')) else {
                 return (Vec::new(), NO_FILE);
             };
@@ -402,6 +402,16 @@ mod tests {
             ["1.10.0", "1.2.0", "0.9.0"]
         );
         assert_eq!(c(&["env", ""]).0, ["myccr", "other"]);
+        assert_eq!(c(&["copy", "myccr/w"]).0, ["myccr/web", "myccr/worker"]);
+        assert_eq!(c(&["copy", "myccr/web", "o"]).0, ["other/"]);
+        assert_eq!(
+            c(&["copy", "myccr/web", "other", "--version", "1."]).0,
+            ["1.10.0", "1.2.0"]
+        );
+        assert!(c(&["copy", "--"])
+            .0
+            .iter()
+            .any(|f| f.starts_with("--all\t")));
         assert_eq!(c(&["push", ""]), (vec![], DEFAULT));
         assert_eq!(c(&["push", "./chart", "o"]).0, ["other"]);
     }
