@@ -365,10 +365,10 @@ pub fn plan(
                     )),
                 },
                 Existing::Fail if dry_run => Plan::WouldFail(format!(
-                    "Would fail: {id} changed without a version bump: {what} from the version in {repo}; bump the version, or use --force to replace it"
+                    "Would fail: {id} already exists in {repo} with different content: {what} (changed without a version bump); bump the version, or use --force to replace it"
                 )),
                 Existing::Fail => Plan::Fail(format!(
-                    "{id} changed without a version bump: {what} from the version in {repo}; bump the version, or use --force to replace it"
+                    "{id} already exists in {repo} with different content: {what} (changed without a version bump); bump the version, or use --force to replace it"
                 )),
                 Existing::Replace if dry_run => Plan::DryRun { replacing: true },
                 Existing::Replace => Plan::Replace {
@@ -633,11 +633,11 @@ mod tests {
         }
         assert_eq!(
             plan(&changed(5), "app", "1.0.0", Existing::Fail, false, "r"),
-            Plan::Fail("app 1.0.0 changed without a version bump: f0, f1 and 3 more files differ from the version in r; bump the version, or use --force to replace it".into())
+            Plan::Fail("app 1.0.0 already exists in r with different content: f0, f1 and 3 more files differ (changed without a version bump); bump the version, or use --force to replace it".into())
         );
         assert!(matches!(
             plan(&changed(1), "app", "1.0.0", Existing::Fail, true, "r"),
-            Plan::WouldFail(l) if l.starts_with("Would fail: app 1.0.0 changed without a version bump: f0 differs")
+            Plan::WouldFail(l) if l.starts_with("Would fail: app 1.0.0 already exists in r with different content: f0 differs")
         ));
         assert!(matches!(
             plan(&changed(1), "app", "1.0.0", Existing::Skip, false, "r"),
@@ -652,6 +652,25 @@ mod tests {
         assert_eq!(
             plan(&changed(1), "app", "1.0.0", Existing::Replace, true, "r"),
             Plan::DryRun { replacing: true }
+        );
+    }
+
+    #[test]
+    fn a_refused_upload_is_decided_again() {
+        assert_eq!(
+            plan_on_conflict("app", "1.0.0", Existing::Skip, "r"),
+            Plan::Skip {
+                line: "Skipped app 1.0.0: already in r".into(),
+                warning: None
+            }
+        );
+        assert_eq!(
+            plan_on_conflict("app", "1.0.0", Existing::Fail, "r"),
+            Plan::Fail("app 1.0.0 already exists in r; use --force to replace it or --skip-existing to keep it".into())
+        );
+        assert_eq!(
+            plan_on_conflict("app", "1.0.0", Existing::Replace, "r"),
+            Plan::Replace { replacing: None }
         );
     }
 }
