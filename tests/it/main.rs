@@ -16,6 +16,7 @@ mod package_limits;
 mod packaging;
 mod parallel;
 mod paths;
+mod pipeline;
 mod provenance;
 mod push_dir;
 mod recipes;

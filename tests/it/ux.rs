@@ -360,7 +360,7 @@ fn results_are_machine_readable() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["skipped", "failed", "pushed"]);
+    assert_eq!(actions, ["unchanged", "failed", "pushed"]);
     assert_eq!(v[1]["source"], "./missing");
     assert_eq!(v[1]["error"], "no such chart directory");
     assert!(
