@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 
+use crate::chart::compare::{self, Stored};
 use crate::chart::constraint;
 use crate::error::UsageError;
 use crate::provenance;
@@ -380,7 +381,10 @@ impl Copier<'_> {
             .collect())
     }
 
-    /// Copies one version (or says what it would do).
+    /// Copies one version (or says what it would do), by push's rules at the destination:
+    /// the same digest is `unchanged` without a download; another digest is compared by
+    /// content (`chart::compare`): the same chart is `unchanged`, another one is refused
+    /// unless `--force`.
     fn copy(&self, job: &Job) -> Result<Record> {
         let v = &job.v;
         let src_repo = &self.src.repo.display;
@@ -396,36 +400,22 @@ impl Copier<'_> {
                 line,
                 ..Record::new(dest_repo, action)
             };
+        let same_package = format!("Unchanged {id}: {dest_repo} holds the same package");
         // The fast path: the destination lists the source's digest.
-        let mut replacing: Option<Option<String>> = None;
-        if let Some(e) = &job.existing {
-            if e.digest.is_some() && e.digest == v.digest {
-                return Ok(record(
-                    Action::Unchanged,
-                    v.digest.as_deref(),
-                    None,
-                    format!("Unchanged {id}: {dest_repo} holds the same package"),
-                ));
+        if let (Some(e), Some(d)) = (&job.existing, &v.digest) {
+            if e.digest.as_deref() == Some(d.as_str()) {
+                return Ok(record(Action::Unchanged, Some(d), None, same_package));
             }
-            if v.digest.is_some() && e.digest.is_some() && !self.s.force {
-                bail!(
-                    "{id} already exists in {dest_repo} with different content; use --force to replace it"
-                );
-            }
-            replacing = Some(e.digest.clone());
         }
-        if self.s.dry_run {
-            let (action, how) = match replacing {
-                Some(_) => (Action::WouldReplace, ", replacing the existing version"),
-                None => (Action::WouldCopy, ""),
-            };
+        if job.existing.is_none() && self.s.dry_run {
             return Ok(record(
-                action,
+                Action::WouldCopy,
                 v.digest.as_deref(),
                 None,
-                format!("Would copy {id} from {src_repo} to {dest_repo}{how}"),
+                format!("Would copy {id} from {src_repo} to {dest_repo}"),
             ));
         }
+        // Nothing goes to the destination before the whole package is here and verified.
         let file_name = v.file_name();
         let downloaded = self
             .src
@@ -434,30 +424,61 @@ impl Copier<'_> {
             .with_context(|| format!("downloading {file_name} from {src_repo}"))?;
         let package = downloaded.file;
         let sha256 = downloaded.sha256;
-        let selected = Selected {
-            name: &v.name,
-            version: &v.version,
-        };
+        let size = Some(downloaded.size);
         identity::check_package(
             io::BufReader::new(package.reopen().context("reading the package again")?),
             &file_name,
-            selected,
+            Selected {
+                name: &v.name,
+                version: &v.version,
+            },
         )?;
-        if let Some(e) = &job.existing {
-            // The source listed no digest: compare now that the bytes are known.
-            if e.digest.as_deref() == Some(sha256.as_str()) {
-                return Ok(record(
-                    Action::Unchanged,
-                    Some(&sha256),
-                    Some(downloaded.size),
-                    format!("Unchanged {id}: {dest_repo} holds the same package"),
-                ));
+        let stored = compare::against_registry(
+            &self.dest.client,
+            job.existing.as_ref(),
+            package.path(),
+            &sha256,
+        )
+        .with_context(|| format!("in {dest_repo}"))?;
+        let replacing = match stored {
+            Stored::Absent => None,
+            Stored::Identical { digest } => {
+                let line = if digest.as_deref() == Some(sha256.as_str()) {
+                    same_package
+                } else {
+                    format!("Unchanged {id}: {dest_repo} holds the same chart (the same files, other package bytes)")
+                };
+                return Ok(record(Action::Unchanged, Some(&sha256), size, line));
             }
-            if !self.s.force {
-                bail!(
-                    "{id} already exists in {dest_repo} with different content; use --force to replace it"
-                );
+            Stored::Different { digest, comparison } => {
+                let what = comparison.describe();
+                if !self.s.force && self.s.dry_run {
+                    return Ok(record(
+                        Action::WouldFail,
+                        Some(&sha256),
+                        size,
+                        format!("Would fail: {id} already exists in {dest_repo} with different content ({what}); use --force to replace it"),
+                    ));
+                }
+                if !self.s.force {
+                    bail!(
+                        "{id} already exists in {dest_repo} with different content ({what}); use --force to replace it"
+                    );
+                }
+                Some(digest)
             }
+        };
+        if self.s.dry_run {
+            let (action, how) = match replacing {
+                Some(_) => (Action::WouldReplace, ", replacing the existing version"),
+                None => (Action::WouldCopy, ""),
+            };
+            return Ok(record(
+                action,
+                Some(&sha256),
+                size,
+                format!("Would copy {id} from {src_repo} to {dest_repo}{how}"),
+            ));
         }
         let prov = self.provenance(&file_name)?;
         let up = Upload {
@@ -480,18 +501,22 @@ impl Copier<'_> {
         {
             Ok(o) => o,
             Err(e) if is_conflict(&e) => {
-                if !self.s.force {
-                    // Stored by someone else since we listed: the same bytes are fine.
-                    let there = self.dest.client.find_version(&v.name, &v.version)?;
-                    if there.and_then(|t| t.digest).as_deref() == Some(sha256.as_str()) {
-                        return Ok(record(
-                            Action::Unchanged,
-                            Some(&sha256),
-                            Some(downloaded.size),
-                            format!("Unchanged {id}: {dest_repo} holds the same package"),
-                        ));
+                // Stored since we looked (or a registry that refuses to overwrite): look again.
+                let again = self.dest.client.find_version(&v.name, &v.version)?;
+                match compare::against_registry(
+                    &self.dest.client,
+                    again.as_ref(),
+                    package.path(),
+                    &sha256,
+                )? {
+                    Stored::Identical { .. } => {
+                        return Ok(record(Action::Unchanged, Some(&sha256), size, same_package))
                     }
-                    bail!("{id} already exists in {dest_repo}; use --force to replace it");
+                    Stored::Different { comparison, .. } if !self.s.force => bail!(
+                        "{id} already exists in {dest_repo} with different content ({}); use --force to replace it",
+                        comparison.describe()
+                    ),
+                    _ => {}
                 }
                 action = Action::Replaced;
                 self.dest.client.replace(&up, dest_repo, &self.keep_in, &|kept| {
@@ -520,7 +545,7 @@ impl Copier<'_> {
         Ok(record(
             action,
             Some(&sha256),
-            Some(downloaded.size),
+            size,
             format!(
                 "{verb} {id} from {src_repo} to {dest_repo} (sha256:{sha256}){with_prov}{note}"
             ),

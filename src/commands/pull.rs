@@ -291,7 +291,7 @@ fn export_all(s: &PullSettings, global: &Global) -> Result<()> {
     std::fs::create_dir_all(&s.destination)
         .with_context(|| format!("creating {}", s.destination.display()))?;
     let out = global.output();
-    let report = Reporter::new(s.format, out.clone(), true);
+    let report = Reporter::new(s.format, out, true);
     let pages = Mutex::new(client.chart_pages());
     let seen: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
     let next_chart = AtomicUsize::new(0);

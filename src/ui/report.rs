@@ -46,9 +46,6 @@ pub enum Action {
     /// `copy --dry-run`: the version would be copied.
     #[serde(rename = "would copy")]
     WouldCopy,
-    /// The destination already holds the same package: nothing was uploaded.
-    #[serde(rename = "unchanged")]
-    Unchanged,
 }
 
 /// One chart's result. Absent fields are left out of JSON and YAML.

@@ -258,7 +258,7 @@ fn a_version_changed_at_the_destination_is_refused_unless_forced() {
     assert_one_error(
         &out,
         1,
-        "app 1.0.0 already exists in ccr://ccr-test/prod with different content; use --force",
+        "app 1.0.0 already exists in ccr://ccr-test/prod with different content (values.yaml differs); use --force",
     );
     assert_eq!(uploads(&w), 0);
     assert_eq!(
@@ -276,6 +276,23 @@ fn a_version_changed_at_the_destination_is_refused_unless_forced() {
         stdout(&out)
     );
     assert_eq!(uploads(&w), 0);
+    // --dry-run says it would fail, and fails.
+    let out = w
+        .cmd()
+        .args([
+            "copy",
+            &format!("{REPO}/app"),
+            PROD,
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records[0]["action"], "would fail", "{records}");
+    assert_eq!(uploads(&w), 0);
     let out = w.ok(&["copy", &format!("{REPO}/app"), PROD, "--force"]);
     assert!(
         stdout(&out).contains("Replaced app 1.0.0"),
@@ -285,6 +302,33 @@ fn a_version_changed_at_the_destination_is_refused_unless_forced() {
     assert_eq!(
         w.emu.chart_bytes(INSTANCE, "prod", "app", "1.0.0"),
         Some(source)
+    );
+}
+
+#[test]
+fn the_same_chart_in_other_package_bytes_is_unchanged() {
+    use std::io::{Read, Write};
+    let w = World::new();
+    let source = put(&w, INSTANCE, NS, "app", "1.0.0", "");
+    // The same files, compressed again at another level: another digest, the same chart.
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(source.as_slice())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar).unwrap();
+    let other = gz.finish().unwrap();
+    assert_ne!(sha256(&other), sha256(&source));
+    w.emu
+        .put_raw(INSTANCE, "prod", "app", "1.0.0", other.clone());
+    w.emu.clear_requests();
+    let out = w.ok(&["copy", &format!("{REPO}/app"), PROD, "-o", "json"]);
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records[0]["action"], "unchanged", "{records}");
+    assert_eq!(uploads(&w), 0);
+    assert_eq!(
+        w.emu.chart_bytes(INSTANCE, "prod", "app", "1.0.0"),
+        Some(other)
     );
 }
 
