@@ -189,6 +189,7 @@ pub fn run(s: &CopySettings, global: &Global) -> Result<()> {
         src: &src,
         dest: &dest,
         report: &report,
+        every: charts == Charts::Every,
         charts_seen: Mutex::new(HashMap::new()),
         next_chart: AtomicUsize::new(0),
         pages: Mutex::new(src.client.chart_pages()),
@@ -242,6 +243,8 @@ struct Copier<'a> {
     src: &'a Side,
     dest: &'a Side,
     report: &'a Reporter,
+    /// `SRC --all`: the charts come from the source's chart list.
+    every: bool,
     /// Charts queued so far and their position (records come out in that order).
     charts_seen: Mutex<HashMap<String, usize>>,
     next_chart: AtomicUsize,
@@ -321,6 +324,11 @@ impl Copier<'_> {
         chart: &str,
     ) -> Result<Vec<(HelmChartVersion, Option<HelmChartVersion>)>> {
         let src = &self.src;
+        if self.every {
+            // Named by the chart list: one that is gone since has nothing to copy.
+            let versions = src.client.find_versions(chart)?.unwrap_or_default();
+            return self.with_destination(chart, self.every_version(versions));
+        }
         let versions = src
             .client
             .existing_versions(chart, &src.repo.display)
@@ -338,10 +346,7 @@ impl Copier<'_> {
                 )
             })?;
         let chosen: Vec<HelmChartVersion> = if self.s.all {
-            let mut all = versions;
-            all.sort_by(|a, b| constraint::compare(&a.version, &b.version));
-            all.dedup_by(|a, b| a.version == b.version);
-            all
+            self.every_version(versions)
         } else {
             let wanted = self.s.version.as_deref();
             match constraint::select(&versions, wanted, self.s.devel)? {
@@ -358,6 +363,26 @@ impl Copier<'_> {
                 },
             }
         };
+        self.with_destination(chart, chosen)
+    }
+
+    /// Every version, oldest first, each once.
+    fn every_version(&self, mut all: Vec<HelmChartVersion>) -> Vec<HelmChartVersion> {
+        all.sort_by(|a, b| constraint::compare(&a.version, &b.version));
+        all.dedup_by(|a, b| a.version == b.version);
+        all
+    }
+
+    /// Pairs each chosen version of `chart` with the destination's version of the same
+    /// number, if any (one listing of the chart at the destination).
+    fn with_destination(
+        &self,
+        chart: &str,
+        chosen: Vec<HelmChartVersion>,
+    ) -> Result<Vec<(HelmChartVersion, Option<HelmChartVersion>)>> {
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
         let at_dest: BTreeMap<String, HelmChartVersion> = self
             .dest
             .client
@@ -598,5 +623,62 @@ impl Dest for SpoolFile {
     }
     fn land(&self, temp: Self::Temp) -> Result<Self::Landed> {
         Ok(temp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(sources: &[&str], all: bool) -> CopySettings {
+        CopySettings {
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            dest: "prod".into(),
+            version: None,
+            devel: false,
+            all,
+            force: false,
+            dry_run: false,
+            format: Format::Text,
+        }
+    }
+
+    fn usage(s: &CopySettings) -> String {
+        let e = parse_sources(s).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "{e:#}");
+        e.to_string()
+    }
+
+    #[test]
+    fn the_argument_forms() {
+        let (repo, charts) = parse_sources(&settings(&["staging"], true)).unwrap();
+        assert_eq!(repo, RepoArg::Named("staging".into()));
+        assert_eq!(charts, Charts::Every);
+        let (repo, charts) = parse_sources(&settings(
+            &["ccr://i/ns/web", "ccr://i/ns/api", "ccr://i/ns/web"],
+            false,
+        ))
+        .unwrap();
+        assert!(matches!(repo, RepoArg::Url(u) if u.repo_url() == "ccr://i/ns"));
+        assert_eq!(charts, Charts::Named(vec!["web".into(), "api".into()]));
+        let (_, charts) = parse_sources(&settings(&["staging/web"], true)).unwrap();
+        assert_eq!(charts, Charts::Named(vec!["web".into()]));
+    }
+
+    #[test]
+    fn bad_combinations_are_usage_errors() {
+        assert!(usage(&settings(&["staging"], false)).contains("add --all"));
+        assert!(usage(&settings(&["staging", "staging/web"], true)).contains("is a repository"));
+        assert!(usage(&settings(&["a/web", "b/api"], false)).contains("one repository"));
+        assert!(usage(&settings(&["a/web:1.0.0"], false)).contains("--version 1.0.0"));
+        let mut s = settings(&["staging"], true);
+        s.version = Some("1.0.0".into());
+        assert!(usage(&s).contains("no --version"));
+        let mut s = settings(&["staging"], true);
+        s.devel = true;
+        assert!(usage(&s).contains("no --devel"));
+        let mut s = settings(&["staging/web"], false);
+        s.version = Some("not a version".into());
+        assert!(usage(&s).contains("invalid --version"));
     }
 }
