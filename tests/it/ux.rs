@@ -372,8 +372,9 @@ fn results_are_machine_readable() {
         &w,
         &["push", "web-1.0.0.tgz", REPO, "--force", "-o", "yaml"],
     );
-    assert!(out.contains("action: replaced"), "{out}");
-    insta::assert_snapshot!("yaml_push_replaced", out);
+    // The same content: --force uploads nothing over it.
+    assert!(out.contains("action: unchanged"), "{out}");
+    insta::assert_snapshot!("yaml_push_force_unchanged", out);
 
     let (code, out, err) = run(
         &w,
