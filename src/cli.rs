@@ -32,7 +32,7 @@ Examples:
   helm ccr pull myccr/mychart
   helm ccr pull myccr/mychart --version '^1.2' -d ./vendor
   helm ccr pull myccr/mychart --version 1.2.3 --untar -o json
-  helm ccr pull myccr --all -d ./export                 every version of every chart (air gap)";
+  helm ccr pull myccr --all -d ./export        (air gap: every version of every chart)";
 
 const COPY_EXAMPLES: &str = "\
 Examples:
@@ -43,8 +43,8 @@ Examples:
 
 SRC and DEST are each a ccr:// URL or a Helm repository name, each with its own credentials
 (its repository entry's, else the usual chain). The packages are copied byte for byte, with
-their provenance files (.prov). A version the destination holds with the same digest is
-left unchanged; with other bytes it is refused unless --force.";
+their provenance files (.prov). A version the destination holds with the same content is
+left unchanged; another chart under the same version is refused unless --force.";
 
 const LS_EXAMPLES: &str = "\
 Examples:
@@ -307,10 +307,21 @@ pub struct PullArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// The charts to copy: SRC/CHART..., or SRC alone with --all
-    #[arg(required = true, num_args = 1.., value_name = "SRC/CHART", help_heading = "Arguments")]
+    #[arg(
+        required = true,
+        num_args = 1..,
+        value_name = "SRC/CHART",
+        help_heading = "Arguments",
+        display_order = 1
+    )]
     pub sources: Vec<String>,
     /// The repository to copy to: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
-    #[arg(required = true, value_name = "DEST", help_heading = "Arguments")]
+    #[arg(
+        required = true,
+        value_name = "DEST",
+        help_heading = "Arguments",
+        display_order = 2
+    )]
     pub dest: String,
     /// Exact version or constraint (e.g. ^1.2, ~1.2.3); default: the latest stable
     #[arg(long, value_name = "CONSTRAINT")]
@@ -321,7 +332,7 @@ pub struct CopyArgs {
     /// Copy every version (of the charts named, or of every chart of SRC)
     #[arg(long)]
     pub all: bool,
-    /// Replace a version the destination holds with other bytes
+    /// Replace a version the destination holds with another chart
     #[arg(long)]
     pub force: bool,
     /// Print what would be copied and copy nothing

@@ -465,3 +465,37 @@ fn pull_all_exports_every_version_with_its_prov() {
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn copy_help_and_messages() {
+    let w = World::new();
+    let out = w.bare().args(["copy", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("copy_help", stdout(&out));
+    put(&w, INSTANCE, NS, "app", "1.0.0", "");
+    put(&w, INSTANCE, "prod", "app", "1.0.0", "x: 1\n");
+    let mut lines = Vec::new();
+    for args in [
+        vec!["copy", REPO, PROD],
+        vec!["copy", REPO, PROD, "--all", "--version", "1.0.0"],
+        vec!["copy", REPO, REPO, "--all"],
+        vec![
+            "copy",
+            "ccr://ccr-test/ns/app",
+            "ccr://ccr-test/other/web",
+            PROD,
+        ],
+        vec!["copy", "ccr://ccr-test/ns/app:1.0.0", PROD],
+        vec!["copy", "ccr://ccr-test/ns/nope", PROD],
+        vec!["copy", "ccr://ccr-test/ns/app", PROD],
+    ] {
+        let out = w.cmd().args(&args).output().unwrap();
+        lines.push(format!(
+            "{} -> {:?}: {}",
+            args[1..].join(" "),
+            out.status.code(),
+            error_line(&out)
+        ));
+    }
+    insta::assert_snapshot!("copy_errors", stable(&w, &lines.join("\n")));
+}
