@@ -4,6 +4,8 @@
 #     largest chart of the corpus (tests/charts/valid), and the compressed size ratio;
 #   - the ccr:// index of 300 charts x 10 versions against an emulator that delays every answer
 #     by 20 ms, vs the sequential floor (requests x latency), with the request count checked;
+#   - `copy --all` of 40 charts x 5 versions between two namespaces of the 20 ms emulator, vs
+#     the sequential floor (requests x latency), the requests counted at the emulator;
 #   - a 40-chart multi-push vs the one-by-one loop 40 x (`helm package` + `helm-ccr push` of the
 #     .tgz);
 #   - peak RSS of pushing and pulling a 50 MB package, and of packaging;
@@ -249,6 +251,41 @@ r = t / floor
 row(f"index 300 x 10 at {LATENCY_MS} ms, {sent} requests "
     f"({'as expected' if all(s == expected for _, s in runs) else 'WRONG COUNT'})",
     f"{t:.3f} s", f"{floor:.2f} s floor ({sent} x {LATENCY_MS} ms)", r, "<= 0.0833", r <= 1 / 12)
+
+# --- copy --all of 40 charts x 5 versions at 20 ms a request ----------------------------------
+copy_seeds = []
+for c in range(40):
+    for v in range(5):
+        p = os.path.join(seed_dir, f"k{c:02d}-1.{v}.0.tgz")
+        tiny_tgz(p, f"k{c:02d}", f"1.{v}.0")
+        copy_seeds.append(p)
+run([CCR, "push", *copy_seeds, "ccr://bench/cpsrc"],
+    {"HELM_CCR_ENDPOINT": SLOW, "HELM_CCR_PARALLEL": "64"})
+copies = [0]
+
+
+def copy_once():
+    copies[0] += 1
+    admin(SLOW, "DELETE", "/_emulator/requests")
+    dt, text = run([CCR, "copy", "ccr://bench/cpsrc", f"ccr://bench/cpdst{copies[0]}", "--all",
+                    "-o", "json"], {"HELM_CCR_ENDPOINT": SLOW}, out=True)
+    sent = admin(SLOW, "GET", "/_emulator/requests")
+    uploads = sum(1 for r in sent if r["method"] == "POST")
+    copied = sum(1 for r in json.loads(text) if r["action"] == "copied")
+    if copied != 200 or uploads != 200:
+        problems.append(f"copy --all: {copied} copied, {uploads} uploads (expected 200 each)")
+    return dt, len(sent)
+
+
+copy_once()
+runs = [copy_once() for _ in range(PAIRS)]
+t = statistics.median(dt for dt, _ in runs)
+sent = runs[-1][1]
+floor = sent * LATENCY_MS / 1000
+r = t / floor
+row(f"copy --all 40 x 5 at {LATENCY_MS} ms, {sent} requests "
+    f"({'steady' if len({s for _, s in runs}) == 1 else 'COUNT VARIES'})",
+    f"{t:.3f} s", f"{floor:.2f} s floor ({sent} x {LATENCY_MS} ms)", r, "<= 0.10", r <= 0.10)
 
 # --- 40-chart multi-push vs 40 x (helm package + push of the .tgz) ----------------------------
 multi = []

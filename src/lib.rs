@@ -190,12 +190,13 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             )
         }
         Command::Pull(a) => {
-            if let Some(e) = chart_is_missing(&a.chart) {
+            if let Some(e) = chart_is_missing(&a.chart).filter(|_| !a.all) {
                 return Err(e.into());
             }
             commands::pull::run(
                 &commands::pull::PullSettings {
                     chart: a.chart,
+                    all: a.all,
                     version: a.version,
                     devel: a.devel,
                     destination: a.destination,
@@ -209,6 +210,19 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 &global,
             )
         }
+        Command::Copy(a) => commands::copy::run(
+            &commands::copy::CopySettings {
+                sources: a.sources,
+                dest: a.dest,
+                version: a.version,
+                devel: a.devel,
+                all: a.all,
+                force: a.force,
+                dry_run: a.dry_run,
+                format: result_format(a.output),
+            },
+            &global,
+        ),
         Command::Ls(a) => commands::ls::run(
             &commands::ls::LsSettings {
                 target: a.target,

@@ -1,5 +1,6 @@
 //! Chart packages: loading and validating chart directories, `.helmignore`, building and
 //! reading `.tgz` archives.
+pub mod compare;
 pub mod constraint;
 pub mod prepare;
 

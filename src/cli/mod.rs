@@ -31,7 +31,20 @@ const PULL_EXAMPLES: &str = "\
 Examples:
   helm ccr pull myccr/mychart
   helm ccr pull myccr/mychart --version '^1.2' -d ./vendor
-  helm ccr pull myccr/mychart --version 1.2.3 --untar -o json";
+  helm ccr pull myccr/mychart --version 1.2.3 --untar -o json
+  helm ccr pull myccr --all -d ./export        (air gap: every version of every chart)";
+
+const COPY_EXAMPLES: &str = "\
+Examples:
+  helm ccr copy staging/web prod                         the latest stable version of web
+  helm ccr copy staging/web staging/api prod --version '^1.2'
+  helm ccr copy ccr://ccr-a1/dev/web ccr://ccr.gz.baidubce.com/ccr-b2/prod --all
+  helm ccr copy staging prod --all --dry-run -o json     every version of every chart
+
+SRC and DEST are each a ccr:// URL or a Helm repository name, each with its own credentials
+(its repository entry's, else the usual chain). The packages are copied byte for byte, with
+their provenance files (.prov). A version the destination holds with the same content is
+left unchanged; another chart under the same version is refused unless --force.";
 
 const LS_EXAMPLES: &str = "\
 Examples:
@@ -149,6 +162,9 @@ pub enum Command {
     /// Download a chart: REPO/CHART
     #[command(after_help = PULL_EXAMPLES, next_help_heading = "Flags")]
     Pull(PullArgs),
+    /// Copy chart versions between repositories: SRC/CHART... DEST, or SRC DEST --all
+    #[command(after_help = COPY_EXAMPLES, next_help_heading = "Flags")]
+    Copy(CopyArgs),
     /// List the charts of a repository, or the versions of a chart
     #[command(
         visible_alias = "list",
@@ -186,6 +202,7 @@ impl Command {
         match self {
             Command::Push(_) => "push",
             Command::Pull(_) => "pull",
+            Command::Copy(_) => "copy",
             Command::Ls(_) => "ls",
             Command::Rm(_) => "rm",
             Command::Env(_) => "env",
@@ -200,7 +217,7 @@ impl Command {
     pub fn makes_temporary_files(&self) -> bool {
         matches!(
             self,
-            Command::Push(_) | Command::Pull(_) | Command::Download(_)
+            Command::Push(_) | Command::Pull(_) | Command::Copy(_) | Command::Download(_)
         )
     }
 }
@@ -296,9 +313,12 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The chart: REPO/CHART
+    /// The chart: REPO/CHART (with --all: REPO, or REPO/CHART)
     #[arg(value_name = "REPO/CHART", help_heading = "Arguments")]
     pub chart: String,
+    /// Write every version (and its .prov) of every chart of REPO, or of REPO/CHART, into --destination
+    #[arg(long, conflicts_with_all = ["version", "devel", "untar", "verify"])]
+    pub all: bool,
     /// Exact version or constraint (e.g. ^1.2, ~1.2.3, ">=1.0 <2.0"); default: the latest
     #[arg(long, value_name = "CONSTRAINT")]
     pub version: Option<String>,
@@ -324,6 +344,45 @@ pub struct PullArgs {
     pub output: ResultFormat,
     #[command(flatten)]
     pub verifying: VerifyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The charts to copy: SRC/CHART..., or SRC alone with --all
+    #[arg(
+        required = true,
+        num_args = 1..,
+        value_name = "SRC/CHART",
+        help_heading = "Arguments",
+        display_order = 1
+    )]
+    pub sources: Vec<String>,
+    /// The repository to copy to: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
+    #[arg(
+        required = true,
+        value_name = "DEST",
+        help_heading = "Arguments",
+        display_order = 2
+    )]
+    pub dest: String,
+    /// Exact version or constraint (e.g. ^1.2, ~1.2.3); default: the latest stable
+    #[arg(long, value_name = "CONSTRAINT")]
+    pub version: Option<String>,
+    /// Consider pre-release versions too
+    #[arg(long)]
+    pub devel: bool,
+    /// Copy every version (of the charts named, or of every chart of SRC)
+    #[arg(long)]
+    pub all: bool,
+    /// Replace a version the destination holds with another chart
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be copied and copy nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the results
+    #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: ResultFormat,
 }
 
 #[derive(Debug, Args)]

@@ -218,7 +218,7 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
     match (sub, positionals.len()) {
         ("push", 0) => (Vec::new(), DEFAULT),
         ("push", _) => (prefixed(src.repositories()), DEFAULT),
-        ("pull", 0) | ("ls", 0) | ("rm", _) => chart_refs(cur, src),
+        ("pull", 0) | ("ls", 0) | ("rm", _) | ("copy", _) => chart_refs(cur, src),
         ("env", 0) => (prefixed(src.repositories()), NO_FILE),
         ("help", 0) => (
             prefixed(
@@ -280,7 +280,7 @@ fn flag_value(
         "--older-than" if sub == "rm" => {
             (pick(&["30d", "90d", "180d", "365d"]), NO_FILE | KEEP_ORDER)
         }
-        "--version" if sub == "pull" || sub == "rm" => {
+        "--version" if sub == "pull" || sub == "rm" || sub == "copy" => {
             let Some((repo, chart)) = positionals.iter().find_map(|p| p.split_once('/')) else {
                 return (Vec::new(), NO_FILE);
             };
@@ -413,6 +413,16 @@ mod tests {
             ["1.10.0", "1.2.0", "0.9.0"]
         );
         assert_eq!(c(&["env", ""]).0, ["myccr", "other"]);
+        assert_eq!(c(&["copy", "myccr/w"]).0, ["myccr/web", "myccr/worker"]);
+        assert_eq!(c(&["copy", "myccr/web", "o"]).0, ["other/"]);
+        assert_eq!(
+            c(&["copy", "myccr/web", "other", "--version", "1."]).0,
+            ["1.10.0", "1.2.0"]
+        );
+        assert!(c(&["copy", "--"])
+            .0
+            .iter()
+            .any(|f| f.starts_with("--all\t")));
         assert_eq!(c(&["push", ""]), (vec![], DEFAULT));
         assert_eq!(c(&["push", "./chart", "o"]).0, ["other"]);
     }

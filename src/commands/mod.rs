@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod complete;
+pub mod copy;
 pub mod download;
 pub mod env;
 pub mod ls;

@@ -12,29 +12,20 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, Result};
 
+use crate::chart::compare::{self, Plan, Stored};
 use crate::chart::prepare::{self, Prepared};
 use crate::chart::{package, pgzip};
 use crate::error::UsageError;
 use crate::provenance;
 use crate::provenance::gpg::Gpg;
 use crate::provenance::sign::{self, SignedProv, ToSign};
-use crate::registry::model::HelmChartVersion;
 use crate::registry::{is_conflict, Registry, Upload, UploadOutcome};
 use crate::settings::reference;
 use crate::settings::{self, Global};
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
 
-/// What to do when the version is already in the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
-    /// Fail (the default): never overwrite.
-    Fail,
-    /// `--force`: replace it.
-    Replace,
-    /// `--skip-existing`: succeed without uploading.
-    Skip,
-}
+pub use crate::chart::compare::Existing;
 
 /// What `push` was asked for.
 pub struct PushSettings {
@@ -179,79 +170,6 @@ fn prepare(path: &Path, s: &PushSettings, global: &Global) -> Result<Prepared> {
     Ok(p)
 }
 
-/// What to do with a prepared package, decided from what the registry holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Plan {
-    /// Upload it: the version is not there.
-    Push,
-    /// `--force`: upload over the version there, whose digest is `replacing` (when listed).
-    Replace { replacing: Option<String> },
-    /// `--dry-run`: say what would be uploaded (`replacing`: over an existing version).
-    DryRun { replacing: bool },
-    /// `--skip-existing`: upload nothing; the record's line.
-    Skip(String),
-    /// The command's error.
-    Fail(String),
-}
-
-/// Decides what to do with `p`, given the version the registry holds (`existing`), the
-/// existing-version `policy` and `--dry-run`. `repo` names the repository in messages.
-fn plan(
-    existing: Option<&HelmChartVersion>,
-    p: &Prepared,
-    policy: Existing,
-    dry_run: bool,
-    repo: &str,
-) -> Plan {
-    let id = format!("{} {}", p.name, p.version);
-    if let Some(e) = existing {
-        let same = e.digest.as_deref() == Some(p.sha256.as_str());
-        match policy {
-            Existing::Skip => {
-                let how = if same {
-                    " (identical)"
-                } else {
-                    " (different content)"
-                };
-                return Plan::Skip(format!("Skipped {id}: already in {repo}{how}"));
-            }
-            Existing::Fail => {
-                let how = if same {
-                    " (identical content)"
-                } else {
-                    " with different content"
-                };
-                return Plan::Fail(format!(
-                    "{id} already exists in {repo}{how}; use --force to replace it or --skip-existing to keep it"
-                ));
-            }
-            Existing::Replace => {}
-        }
-    }
-    match existing {
-        _ if dry_run => Plan::DryRun {
-            replacing: existing.is_some(),
-        },
-        Some(e) => Plan::Replace {
-            replacing: e.digest.clone(),
-        },
-        None => Plan::Push,
-    }
-}
-
-/// Decides again when the registry refused the upload as a duplicate (409): someone pushed
-/// the version between our look and our upload, or the registry refuses to overwrite.
-fn plan_on_conflict(p: &Prepared, policy: Existing, repo: &str) -> Plan {
-    let id = format!("{} {}", p.name, p.version);
-    match policy {
-        Existing::Skip => Plan::Skip(format!("Skipped {id}: already in {repo}")),
-        Existing::Fail => Plan::Fail(format!(
-            "{id} already exists in {repo}; use --force to replace it or --skip-existing to keep it"
-        )),
-        Existing::Replace => Plan::Replace { replacing: None },
-    }
-}
-
 /// Looks for the prepared package of `path` in the registry, then does what [`plan`] decides.
 fn publish(
     p: &Prepared,
@@ -271,9 +189,17 @@ fn publish(
         ..Record::new(repo, action)
     };
     let existing = client.find_version(&p.name, &p.version)?;
-    let planned = plan(existing.as_ref(), p, s.existing, s.dry_run, repo);
+    let stored = compare::against_registry(client, existing.as_ref(), &p.path, &p.sha256)?;
+    let planned = compare::plan(&stored, &p.name, &p.version, s.existing, s.dry_run, repo);
     let replacing = match &planned {
-        Plan::Skip(line) => return Ok(record(Action::Skipped, line.clone())),
+        Plan::Unchanged(line) => return Ok(record(Action::Unchanged, line.clone())),
+        Plan::Skip { line, warning } => {
+            if let Some(w) = warning {
+                global.output().warn(w);
+            }
+            return Ok(record(Action::Skipped, line.clone()));
+        }
+        Plan::WouldFail(line) => return Ok(record(Action::WouldFail, line.clone())),
         Plan::Fail(message) => return Err(anyhow!(message.clone())),
         Plan::DryRun { .. } | Plan::Push => None,
         Plan::Replace { replacing } => Some(replacing.clone()),
@@ -305,8 +231,14 @@ fn publish(
     // lost answer: that is not someone else's push.
     let outcome = match client.upload_replacing(&up, replacing.flatten().as_deref()) {
         Ok(o) => o,
-        Err(e) if is_conflict(&e) => match plan_on_conflict(p, s.existing, repo) {
-            Plan::Skip(line) => return Ok(record(Action::Skipped, line)),
+        Err(e) if is_conflict(&e) => match plan_after_conflict(p, s, client, repo, &stored)? {
+            Plan::Unchanged(line) => return Ok(record(Action::Unchanged, line)),
+            Plan::Skip { line, warning } => {
+                if let Some(w) = warning {
+                    global.output().warn(&w);
+                }
+                return Ok(record(Action::Skipped, line));
+            }
             Plan::Fail(message) => return Err(anyhow!(message)),
             _ => {
                 // A registry that refuses duplicates: keep the old one, delete, upload, and
@@ -323,6 +255,34 @@ fn publish(
         action,
         pushed_line(action, p, repo, outcome, signed.as_ref()),
     ))
+}
+
+/// Decides again when the registry refused the upload as a duplicate (409): someone pushed
+/// the version between our look and our upload, or the registry refuses to overwrite. Looks
+/// again: the same content there is `unchanged` (two pipelines pushing one chart at once);
+/// other content is decided as before the upload (compared again only when its digest is not
+/// the one compared already, `before`).
+fn plan_after_conflict(
+    p: &Prepared,
+    s: &PushSettings,
+    client: &Registry,
+    repo: &str,
+    before: &Stored,
+) -> Result<Plan> {
+    let again = client.find_version(&p.name, &p.version)?;
+    let stored = match (&again, before) {
+        (None, _) => Stored::Absent,
+        (Some(v), Stored::Different { digest, .. })
+            if v.digest.is_some() && v.digest == *digest =>
+        {
+            before.clone()
+        }
+        (Some(_), _) => compare::against_registry(client, again.as_ref(), &p.path, &p.sha256)?,
+    };
+    Ok(match stored {
+        Stored::Absent => compare::plan_on_conflict(&p.name, &p.version, s.existing, repo),
+        _ => compare::plan(&stored, &p.name, &p.version, s.existing, false, repo),
+    })
 }
 
 /// Said on stderr before the old version is deleted, even with `--quiet` or `-o json`: after
@@ -438,78 +398,6 @@ fn sign_package(p: &Prepared, sign: &SignSettings, global: &Global) -> Result<Si
 mod tests {
     use super::*;
 
-    const REPO: &str = "myccr";
-
-    fn prepared() -> Prepared {
-        Prepared {
-            path: PathBuf::from("app-1.0.0.tgz"),
-            file_name: "app-1.0.0.tgz".into(),
-            prov: None,
-            name: "app".into(),
-            version: "1.0.0".into(),
-            sha256: "ab".repeat(32),
-            size: 10,
-            temp: None,
-        }
-    }
-
-    fn stored(digest: Option<&str>) -> HelmChartVersion {
-        let digest = digest.map_or(String::new(), |d| format!(r#","digest":"sha256:{d}""#));
-        HelmChartVersion::from_json(&format!(r#"{{"name":"app","version":"1.0.0"{digest}}}"#))
-            .unwrap()
-    }
-
-    #[test]
-    fn nothing_there_is_pushed_or_described() {
-        let p = prepared();
-        for policy in [Existing::Fail, Existing::Skip, Existing::Replace] {
-            assert_eq!(plan(None, &p, policy, false, REPO), Plan::Push);
-            assert_eq!(
-                plan(None, &p, policy, true, REPO),
-                Plan::DryRun { replacing: false }
-            );
-        }
-    }
-
-    #[test]
-    fn an_existing_version_is_skipped_refused_or_replaced() {
-        let p = prepared();
-        let same = stored(Some(&"ab".repeat(32)));
-        let other = stored(Some(&"cd".repeat(32)));
-        for dry_run in [false, true] {
-            assert_eq!(
-                plan(Some(&same), &p, Existing::Skip, dry_run, REPO),
-                Plan::Skip("Skipped app 1.0.0: already in myccr (identical)".into())
-            );
-            assert_eq!(
-                plan(Some(&other), &p, Existing::Skip, dry_run, REPO),
-                Plan::Skip("Skipped app 1.0.0: already in myccr (different content)".into())
-            );
-            assert_eq!(
-                plan(Some(&same), &p, Existing::Fail, dry_run, REPO),
-                Plan::Fail("app 1.0.0 already exists in myccr (identical content); use --force to replace it or --skip-existing to keep it".into())
-            );
-            assert_eq!(
-                plan(Some(&other), &p, Existing::Fail, dry_run, REPO),
-                Plan::Fail("app 1.0.0 already exists in myccr with different content; use --force to replace it or --skip-existing to keep it".into())
-            );
-        }
-        assert_eq!(
-            plan(Some(&other), &p, Existing::Replace, false, REPO),
-            Plan::Replace {
-                replacing: Some("cd".repeat(32))
-            }
-        );
-        assert_eq!(
-            plan(Some(&stored(None)), &p, Existing::Replace, false, REPO),
-            Plan::Replace { replacing: None }
-        );
-        assert_eq!(
-            plan(Some(&other), &p, Existing::Replace, true, REPO),
-            Plan::DryRun { replacing: true }
-        );
-    }
-
     #[test]
     fn a_sibling_prov_must_be_clear_signed() {
         let dir = tempfile::tempdir().unwrap();
@@ -538,22 +426,5 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    #[test]
-    fn a_refused_upload_is_decided_again() {
-        let p = prepared();
-        assert_eq!(
-            plan_on_conflict(&p, Existing::Skip, REPO),
-            Plan::Skip("Skipped app 1.0.0: already in myccr".into())
-        );
-        assert_eq!(
-            plan_on_conflict(&p, Existing::Fail, REPO),
-            Plan::Fail("app 1.0.0 already exists in myccr; use --force to replace it or --skip-existing to keep it".into())
-        );
-        assert_eq!(
-            plan_on_conflict(&p, Existing::Replace, REPO),
-            Plan::Replace { replacing: None }
-        );
     }
 }

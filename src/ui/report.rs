@@ -21,10 +21,17 @@ pub enum Action {
     /// `--skip-existing` found the version there and changed nothing.
     #[serde(rename = "skipped")]
     Skipped,
+    /// The registry holds the same chart (same files, same content): nothing was uploaded.
+    #[serde(rename = "unchanged")]
+    Unchanged,
     #[serde(rename = "would push")]
     WouldPush,
     #[serde(rename = "would replace")]
     WouldReplace,
+    /// `--dry-run`: the chart changed without a version bump, so the push would fail; the
+    /// command exits 1 as the push would.
+    #[serde(rename = "would fail")]
+    WouldFail,
     #[serde(rename = "pulled")]
     Pulled,
     #[serde(rename = "deleted")]
@@ -33,6 +40,12 @@ pub enum Action {
     WouldDelete,
     #[serde(rename = "failed")]
     Failed,
+    /// `copy`: the version was copied to the destination.
+    #[serde(rename = "copied")]
+    Copied,
+    /// `copy --dry-run`: the version would be copied.
+    #[serde(rename = "would copy")]
+    WouldCopy,
 }
 
 /// One chart's result. Absent fields are left out of JSON and YAML.
@@ -127,6 +140,8 @@ pub struct Reporter {
 struct State {
     records: Vec<(usize, Record)>,
     failed: usize,
+    /// `--dry-run` records of pushes that would fail.
+    would_fail: usize,
     total: usize,
 }
 
@@ -148,8 +163,10 @@ impl Reporter {
     pub fn add(&self, index: usize, record: Record) {
         let mut st = self.state();
         st.total += 1;
-        if record.action == Action::Failed {
-            st.failed += 1;
+        match record.action {
+            Action::Failed => st.failed += 1,
+            Action::WouldFail => st.would_fail += 1,
+            _ => {}
         }
         if self.format == Format::Text && !record.line.is_empty() {
             if self.lines_are_results {
@@ -192,6 +209,13 @@ impl Reporter {
         }
         if st.failed > 0 {
             return Err(anyhow!("{} of {} charts failed", st.failed, st.total));
+        }
+        if st.would_fail > 0 {
+            return Err(anyhow!(
+                "{} of {} charts would fail (changed without a version bump)",
+                st.would_fail,
+                st.total
+            ));
         }
         Ok(())
     }

@@ -124,7 +124,7 @@ fn several_charts_push_concurrently_and_one_failure_spares_the_others() {
     for name in ["one", "two", "three"] {
         assert_eq!(w.versions(name), ["1.0.0"]);
     }
-    // The monorepo pipeline re-runs: everything is there already.
+    // The monorepo pipeline re-runs: everything is there already, unchanged.
     let out = w.ok(&[
         "push",
         "charts/one-1.0.0.tgz",
@@ -136,7 +136,7 @@ fn several_charts_push_concurrently_and_one_failure_spares_the_others() {
     assert_eq!(
         stdout(&out)
             .lines()
-            .filter(|l| l.starts_with("Skipped "))
+            .filter(|l| l.starts_with("Unchanged "))
             .count(),
         3
     );

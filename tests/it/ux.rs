@@ -458,7 +458,7 @@ fn results_are_machine_readable() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["skipped", "failed", "pushed"]);
+    assert_eq!(actions, ["unchanged", "failed", "pushed"]);
     assert_eq!(v[1]["source"], "./missing");
     assert_eq!(v[1]["error"], "no such chart directory");
     assert!(
@@ -470,8 +470,9 @@ fn results_are_machine_readable() {
         &w,
         &["push", "web-1.0.0.tgz", REPO, "--force", "-o", "yaml"],
     );
-    assert!(out.contains("action: replaced"), "{out}");
-    insta::assert_snapshot!("yaml_push_replaced", out);
+    // The same content: --force uploads nothing over it.
+    assert!(out.contains("action: unchanged"), "{out}");
+    insta::assert_snapshot!("yaml_push_force_unchanged", out);
 
     let (code, out, err) = run(
         &w,
