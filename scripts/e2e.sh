@@ -272,9 +272,41 @@ versions_listed() {
   grep -qF "0.1.0" <<<"$out" && grep -qF "0.2.0" <<<"$out"
 }
 
+# `--debug` after the plugin's name: Helm takes it (HELM_DEBUG=true); the listing is the same,
+# with the requests logged.
+debug_listed() {
+  local helm=$1 out
+  out=$("$helm" ccr ls r/app --debug 2>&1) || {
+    printf '%s\n' "$out"
+    return 1
+  }
+  printf '%s\n' "$out"
+  grep -qF "0.2.0" <<<"$out" || { echo "(no listing)"; return 1; }
+  grep -qF "[debug] GET " <<<"$out" || { echo "(no debug lines)"; return 1; }
+}
+
+# `helm ccr help environment` lists the variables; `helm ccr help --help` is help's own help.
+environment_help() {
+  local helm=$1 out name
+  out=$("$helm" ccr help environment 2>&1) || {
+    printf '%s\n' "$out"
+    return 1
+  }
+  printf '%s\n' "$out"
+  for name in HELM_CCR_ENDPOINT HELM_CCR_TIMEOUT HELM_CCR_RETRIES BCE_ACCESS_KEY_ID HELM_DEBUG; do
+    grep -qF "$name" <<<"$out" || { echo "(no $name)"; return 1; }
+  done
+  out=$("$helm" ccr help --help 2>&1) || {
+    printf '%s\n' "$out"
+    return 1
+  }
+  printf '%s\n' "$out"
+  grep -qF "helm ccr help [COMMAND | environment]" <<<"$out"
+}
+
 rm_removes() {
   local helm=$1 out
-  "$helm" ccr rm r/app --version 0.1.0 || return 1
+  "$helm" ccr delete r/app --version 0.1.0 || return 1
   out=$("$helm" ccr ls r/app 2>&1) || {
     printf '%s\n' "$out"
     return 1
@@ -306,6 +338,9 @@ completion_works() {
   out=$("$helm" __complete ccr pull r/ 2>/dev/null)
   printf '%s\n' "$out"
   grep -qx 'r/app' <<<"$out" || { echo "(no chart r/app)"; return 1; }
+  out=$("$helm" __complete ccr list r/ 2>/dev/null)
+  printf '%s\n' "$out"
+  grep -qx 'r/app' <<<"$out" || { echo "(no chart r/app after list)"; return 1; }
   out=$("$helm" __complete ccr pull r/app --version "" 2>/dev/null)
   printf '%s\n' "$out"
   if ! grep -qx '0.2.0' <<<"$out" || ! grep -qx '0.1.0' <<<"$out"; then
@@ -358,6 +393,13 @@ for v in "${versions[@]}"; do
   check "$t helm ccr ls with BCE_* credentials in the environment" \
     versions_listed env BCE_ACCESS_KEY_ID=$AK BCE_SECRET_ACCESS_KEY=$SK "$helm" ccr ls "$url/app"
 
+  check "$t helm ccr list r/app (the alias of ls)" \
+    versions_listed "$helm" ccr list r/app
+  check "$t helm ccr ls r/app --debug (Helm's flag after the plugin's name)" \
+    debug_listed "$helm"
+  check "$t helm ccr help environment, helm ccr help --help" \
+    environment_help "$helm"
+
   check "$t helm repo update" expect_output "r" "$helm" repo update r
 
   check "$t helm search repo r/" \
@@ -401,7 +443,7 @@ EOF
     ccr_tampered_refused "$helm" "$h/src/app" "$h/out"
 
   "$helm" package "$h/src/parent" -d "$h/pkg" >/dev/null 2>&1 && "$helm" ccr push "$h/pkg/parent-1.0.0.tgz" r >/dev/null 2>&1
-  check "$t helm ccr rm (a version, then whole charts)" rm_removes "$helm"
+  check "$t helm ccr delete (a version), then rm (whole charts)" rm_removes "$helm"
 
   check "$t helm plugin uninstall ccr leaves no getter behind" uninstalled "$helm"
 done

@@ -18,6 +18,8 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, ListFormat, ResultFormat, Usage};
 use crate::error::{UsageError, EXIT_FAILURE, EXIT_USAGE};
+use crate::settings::env::vars as env_vars;
+use crate::settings::reference;
 use crate::settings::{Env, Global};
 use crate::support::cleanup;
 use crate::ui::output::Format;
@@ -35,7 +37,7 @@ pub fn run_main() -> i32 {
             .unwrap_or_else(|| "unknown".into());
         eprintln!("Error: internal error: {msg} (please report this)");
     }));
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "__complete") {
         // Helm's plugin.complete: candidates on stdout, never an error.
         let words: Vec<String> = args[2..]
@@ -47,6 +49,11 @@ pub fn run_main() -> i32 {
             Ok(()) => 0,
             Err(_) => 0,
         };
+    }
+    if cli::take_debug(&mut args) {
+        // As `helm --debug` does: for helm-ccr and for what it runs (helm, gpg). Nothing else
+        // runs yet: no thread reads the environment.
+        std::env::set_var("HELM_DEBUG", "true");
     }
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
@@ -61,14 +68,39 @@ pub fn run_main() -> i32 {
         Ok(Err(e)) => {
             let line = report::one_line(&format!("{e:#}"));
             eprintln!("Error: {line}");
+            let names_variable = env_vars::ALL.iter().any(|v| line.contains(v));
             if e.downcast_ref::<UsageError>().is_some() {
-                eprintln!("Run 'helm ccr {subcommand} --help' for usage.");
+                if names_variable {
+                    eprintln!("{ENVIRONMENT_POINTER}");
+                } else {
+                    eprintln!("Run 'helm ccr {subcommand} --help' for usage.");
+                }
                 return EXIT_USAGE;
+            }
+            // A setting that is wrong, named first (`HELM_CCR_PARALLEL "x" is not ...`).
+            if env_vars::ALL.iter().any(|v| line.starts_with(v)) {
+                eprintln!("{ENVIRONMENT_POINTER}");
             }
             EXIT_FAILURE
         }
         Err(_) => EXIT_FAILURE,
     }
+}
+
+/// Where an error about a `HELM_CCR_*` variable points.
+const ENVIRONMENT_POINTER: &str = "Run 'helm ccr help environment' for the variables.";
+
+/// `pull REPO`, a repository where a chart belongs: a usage error saying REPO/CHART is needed.
+fn chart_is_missing(arg: &str) -> Option<UsageError> {
+    if reference::parse_chart_ref(arg).is_ok() {
+        return None;
+    }
+    reference::parse_repo(arg).ok()?;
+    let shown = ui::text::redact_userinfo(arg.trim_end_matches('/'));
+    Some(UsageError(format!(
+        "pull needs a chart: REPO/CHART (as in {shown}/mychart); {shown:?} is a repository, \
+         'helm ccr ls {shown}' lists its charts"
+    )))
 }
 
 /// Prints what clap found instead of a command and returns the exit status.
@@ -156,21 +188,26 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 &global,
             )
         }
-        Command::Pull(a) => commands::pull::run(
-            &commands::pull::PullSettings {
-                chart: a.chart,
-                version: a.version,
-                devel: a.devel,
-                destination: a.destination,
-                untar: a.untar,
-                untardir: a.untardir,
-                format: result_format(a.output),
-                verify: a.verifying.verify,
-                keyring: a.verifying.keyring,
-                prov: a.verifying.prov,
-            },
-            &global,
-        ),
+        Command::Pull(a) => {
+            if let Some(e) = chart_is_missing(&a.chart) {
+                return Err(e.into());
+            }
+            commands::pull::run(
+                &commands::pull::PullSettings {
+                    chart: a.chart,
+                    version: a.version,
+                    devel: a.devel,
+                    destination: a.destination,
+                    untar: a.untar,
+                    untardir: a.untardir,
+                    format: result_format(a.output),
+                    verify: a.verifying.verify,
+                    keyring: a.verifying.keyring,
+                    prov: a.verifying.prov,
+                },
+                &global,
+            )
+        }
         Command::Ls(a) => commands::ls::run(
             &commands::ls::LsSettings {
                 target: a.target,
@@ -200,6 +237,8 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             commands::version::run(&global.output());
             Ok(())
         }
+        // cli::parse answers help itself.
+        Command::Help(_) => Ok(()),
         Command::Download(a) => {
             commands::download::run_args(&a.cert_file, &a.key_file, &a.ca_file, &a.url, &global)
         }

@@ -183,10 +183,11 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
             .collect();
         return (subs, NO_FILE);
     };
-    let sub = sub.as_str();
-    if !subcommands.iter().any(|s| s == sub) {
+    // An alias completes as its command (`list` as `ls`).
+    let Some(sub) = cli::canonical_subcommand(sub) else {
         return (Vec::new(), NO_FILE);
-    }
+    };
+    let sub = sub.as_str();
     // Positionals so far, and whether the word under the cursor is a flag's value.
     let mut positionals: Vec<&str> = Vec::new();
     let mut pending: Option<&str> = None;
@@ -220,7 +221,13 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
         ("pull", 0) | ("ls", 0) | ("rm", _) => chart_refs(cur, src),
         ("env", 0) => (prefixed(src.repositories()), NO_FILE),
         ("help", 0) => (
-            prefixed(subcommands.into_iter().filter(|s| s != "help").collect()),
+            prefixed(
+                subcommands
+                    .into_iter()
+                    .filter(|s| s != "help")
+                    .chain(["environment".to_string()])
+                    .collect(),
+            ),
             NO_FILE,
         ),
         _ => (Vec::new(), NO_FILE),
@@ -529,6 +536,20 @@ mod tests {
         assert_eq!(c(&["--region", "bj", "p"]).0, ["push", "pull"]);
         assert_eq!(c(&["--region", "b"]).0, ["bj", "bd"]);
         assert_eq!(c(&["--quiet", "nope", ""]), (vec![], NO_FILE));
+    }
+
+    #[test]
+    fn aliases_complete_as_their_command() {
+        assert_eq!(c(&["list", "myccr/w"]), c(&["ls", "myccr/w"]));
+        assert_eq!(c(&["list", "-o", ""]).0, ["table", "json", "yaml"]);
+        assert_eq!(
+            c(&["delete", "myccr/web", "--version", ""]).0,
+            ["1.10.0", "1.2.0", "0.9.0"]
+        );
+        assert_eq!(c(&["delete", "--a"]), c(&["rm", "--a"]));
+        assert_eq!(c(&["--region", "bj", "l"]).0, ["ls", "list"]);
+        assert_eq!(c(&["help", "e"]).0, ["env", "environment"]);
+        assert_eq!(c(&["help", "d"]).0, ["delete"]);
     }
 
     #[test]

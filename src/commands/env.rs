@@ -1,6 +1,7 @@
 //! `helm ccr env [REPO] [--check]`: the settings a command would use, each with where it came
 //! from: repository, instance, namespace, endpoint, region and the credentials' source (the
-//! access key id, never the secret), as [`settings::resolve`] finds them for every command.
+//! access key id, never the secret) and whether they may go to the endpoint's host, as
+//! [`settings::resolve`] finds them for every command.
 //! `--check` makes one signed list call, with a client built from that very resolution.
 
 use anyhow::Result;
@@ -49,6 +50,9 @@ pub fn run(s: &EnvSettings, global: &Global) -> Result<()> {
     out.result(&lines(&rows(repo.as_ref(), &resolved, global)));
     if resolved.credentials.is_err() {
         return resolved.credentials.map(drop);
+    }
+    if let Some(Err(refused)) = resolved.sending {
+        return Err(refused);
     }
     if let (true, Some(r)) = (s.check, &repo) {
         let endpoint = resolved.endpoint.value.base_url();
@@ -100,6 +104,18 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved, global: &Global) -> Vec<(&'sta
             Err(_) => "none usable (see the error below)".into(),
         },
     ));
+    let host = resolved.endpoint.value.base_url();
+    match &resolved.sending {
+        Some(Ok(trust)) => rows.push((
+            "sending",
+            format!("credentials to {host}: allowed, {}", trust.reason()),
+        )),
+        Some(Err(_)) => rows.push((
+            "sending",
+            format!("nothing: credentials may not go to {host} (see the error below)"),
+        )),
+        None => {}
+    }
     rows
 }
 

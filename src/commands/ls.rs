@@ -6,11 +6,12 @@ use serde_json::Value;
 use crate::chart::constraint;
 use crate::error::UsageError;
 use crate::registry::model::{HelmChart, HelmChartVersion};
+use crate::registry::Registry;
 use crate::settings::reference::{self, CcrUrl, RepoArg};
-use crate::settings::{self, Global};
+use crate::settings::{self, Global, Repo};
 use crate::support::pool;
 use crate::ui::output::{self, Format, Output};
-use crate::ui::text::{redact_userinfo, suggest_on_not_found, table};
+use crate::ui::text::{redact_userinfo, table};
 
 /// `helm search`'s default `--max-col-width`: longer cells are cut to this width with `...`.
 const MAX_DESCRIPTION_WIDTH: usize = 50;
@@ -106,7 +107,7 @@ fn only_prereleases_note(out: &Output, charts: &[&str], repo: &str) {
 /// What the table of a repository without charts becomes (`-o json|yaml` print `[]`): no
 /// header, a note on stderr naming it, as `helm search` says "No results found" (an empty
 /// namespace and a misspelled one look alike).
-fn no_charts(out: &Output, repo: &settings::Repo) {
+fn no_charts(out: &Output, repo: &Repo) {
     out.note(&format!(
         "no charts in {} (namespace {:?} of instance {:?} is empty, or does not exist)",
         repo.display, repo.url.namespace, repo.url.instance
@@ -125,98 +126,103 @@ pub fn run(s: &LsSettings, global: &Global) -> Result<()> {
     }
     let repo = settings::resolve_repo(&repo_arg, &global.env)?;
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
-    let out = global.output();
     match chart {
-        None => {
-            let charts = client.list_charts()?;
-            if s.format != Format::Text {
-                if s.devel {
-                    out.warn("--devel changes nothing with -o json|yaml on a repository: every chart is listed with the registry's own fields");
-                }
-                let items: Vec<Value> = charts.iter().map(HelmChart::raw_value).collect();
-                out.result(&output::render(s.format, &items)?);
-                return Ok(());
-            }
-            if charts.is_empty() {
-                no_charts(&out, &repo);
-                return Ok(());
-            }
-            let versions = pool::map(&charts, global.env.parallel()?, |c: &HelmChart| {
-                Ok(client.find_versions(&c.name)?.unwrap_or_default())
-            })?;
+        None => list_charts(s, &client, &repo, global),
+        Some(chart) => list_versions(s, &client, &repo, &chart, &global.output()),
+    }
+}
+
+/// `ls REPO`: the charts, each with its newest version and how many it has (the pre-release
+/// rule applied), or the registry's fields as JSON/YAML.
+fn list_charts(s: &LsSettings, client: &Registry, repo: &Repo, global: &Global) -> Result<()> {
+    let out = global.output();
+    let charts = client.list_charts()?;
+    if s.format != Format::Text {
+        if s.devel {
+            out.warn("--devel changes nothing with -o json|yaml on a repository: every chart is listed with the registry's own fields");
+        }
+        let items: Vec<Value> = charts.iter().map(HelmChart::raw_value).collect();
+        out.result(&output::render(s.format, &items)?);
+        return Ok(());
+    }
+    if charts.is_empty() {
+        no_charts(&out, repo);
+        return Ok(());
+    }
+    let versions = pool::map(&charts, global.env.parallel()?, |c: &HelmChart| {
+        Ok(client.find_versions(&c.name)?.unwrap_or_default())
+    })?;
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "LATEST VERSION".to_string(),
+        "VERSIONS".to_string(),
+        "UPDATED".to_string(),
+    ]];
+    let mut prerelease_only = Vec::new();
+    for (c, versions) in charts.iter().zip(versions) {
+        let (shown, only_pre) = shown_versions(versions, s.devel);
+        if only_pre {
+            prerelease_only.push(c.name.as_str());
+        }
+        rows.push(vec![
+            c.name.clone(),
+            shown
+                .first()
+                .map(|v| v.version.clone())
+                .unwrap_or_else(|| "-".into()),
+            shown.len().to_string(),
+            when(c.updated.as_deref().or(c.created.as_deref())),
+        ]);
+    }
+    out.result(&table(&rows));
+    only_prereleases_note(&out, &prerelease_only, &repo.display);
+    Ok(())
+}
+
+/// `ls REPO/CHART`: the chart's versions, newest first (the pre-release rule applied).
+fn list_versions(
+    s: &LsSettings,
+    client: &Registry,
+    repo: &Repo,
+    chart: &str,
+    out: &Output,
+) -> Result<()> {
+    let versions = client.existing_versions(chart, &repo.display)?;
+    let (versions, only_pre) = shown_versions(versions, s.devel);
+    let text = match s.format {
+        Format::Text => {
             let mut rows = vec![vec![
                 "NAME".to_string(),
-                "LATEST VERSION".to_string(),
-                "VERSIONS".to_string(),
-                "UPDATED".to_string(),
+                "VERSION".to_string(),
+                "APP VERSION".to_string(),
+                "CREATED".to_string(),
+                "DESCRIPTION".to_string(),
             ]];
-            let mut prerelease_only = Vec::new();
-            for (c, versions) in charts.iter().zip(versions) {
-                let (shown, only_pre) = shown_versions(versions, s.devel);
-                if only_pre {
-                    prerelease_only.push(c.name.as_str());
-                }
+            for v in &versions {
                 rows.push(vec![
-                    c.name.clone(),
-                    shown
-                        .first()
-                        .map(|v| v.version.clone())
-                        .unwrap_or_else(|| "-".into()),
-                    shown.len().to_string(),
-                    when(c.updated.as_deref().or(c.created.as_deref())),
+                    v.name.clone(),
+                    v.version.clone(),
+                    v.app_version.clone().unwrap_or_default(),
+                    when(v.created.as_deref()),
+                    cut(
+                        v.description.as_deref().unwrap_or_default(),
+                        MAX_DESCRIPTION_WIDTH,
+                    ),
                 ]);
             }
-            out.result(&table(&rows));
-            only_prereleases_note(&out, &prerelease_only, &repo.display);
+            table(&rows)
         }
-        Some(chart) => {
-            let versions = client
-                .existing_versions(&chart, &repo.display)
-                .map_err(|e| {
-                    suggest_on_not_found(e, &format!("chart {chart:?} not found"), &chart, || {
-                        client
-                            .list_charts()
-                            .ok()
-                            .map(|cs| cs.into_iter().map(|c| c.name).collect())
-                    })
-                })?;
-            let (versions, only_pre) = shown_versions(versions, s.devel);
-            let text = match s.format {
-                Format::Text => {
-                    let mut rows = vec![vec![
-                        "NAME".to_string(),
-                        "VERSION".to_string(),
-                        "APP VERSION".to_string(),
-                        "CREATED".to_string(),
-                        "DESCRIPTION".to_string(),
-                    ]];
-                    for v in &versions {
-                        rows.push(vec![
-                            v.name.clone(),
-                            v.version.clone(),
-                            v.app_version.clone().unwrap_or_default(),
-                            when(v.created.as_deref()),
-                            cut(
-                                v.description.as_deref().unwrap_or_default(),
-                                MAX_DESCRIPTION_WIDTH,
-                            ),
-                        ]);
-                    }
-                    table(&rows)
-                }
-                f => output::render(
-                    f,
-                    &versions
-                        .iter()
-                        .map(HelmChartVersion::raw_value)
-                        .collect::<Vec<_>>(),
-                )?,
-            };
-            out.result(&text);
-            if only_pre {
-                only_prereleases_note(&out, &[chart.as_str()], &repo.display);
-            }
-        }
+        f => output::render(
+            f,
+            &versions
+                .iter()
+                .map(HelmChartVersion::raw_value)
+                .collect::<Vec<_>>(),
+        )?,
+    };
+    out.result(&text);
+    if only_pre {
+        only_prereleases_note(out, &[chart], &repo.display);
     }
     Ok(())
 }

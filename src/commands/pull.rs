@@ -20,7 +20,7 @@ use crate::settings::reference;
 use crate::settings::{self, Global};
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
-use crate::ui::text::{redact_userinfo, suggest_on_not_found};
+use crate::ui::text::redact_userinfo;
 
 /// What `pull` was asked for.
 pub struct PullSettings {
@@ -51,14 +51,7 @@ pub fn choose(
     if let Some(w) = wanted {
         check_constraint(w)?;
     }
-    let versions = client.existing_versions(chart, repo_display).map_err(|e| {
-        suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
-            client
-                .list_charts()
-                .ok()
-                .map(|cs| cs.into_iter().map(|c| c.name).collect())
-        })
-    })?;
+    let versions = client.existing_versions(chart, repo_display)?;
     match constraint::select(&versions, wanted, devel)? {
         Some(v) => Ok(v.clone()),
         None => match wanted {

@@ -253,7 +253,7 @@ fn publish(
     };
     Ok(record(
         action,
-        pushed_line(p, repo, outcome, signed.as_ref()),
+        pushed_line(action, p, repo, outcome, signed.as_ref()),
     ))
 }
 
@@ -319,8 +319,10 @@ fn check_sibling_prov(prov: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `Pushed NAME VERSION to REPO (sha256:HEX)`, with how it was confirmed and signed.
+/// `Pushed NAME VERSION to REPO (sha256:HEX)` (`Replaced` with `--force` over an existing
+/// version, as the record's action says), with how it was confirmed and signed.
 fn pushed_line(
+    action: Action,
     p: &Prepared,
     repo: &str,
     outcome: UploadOutcome,
@@ -333,8 +335,13 @@ fn pushed_line(
     let signed_note = signed.map_or(String::new(), |x| {
         format!(", signed with key {}", x.fingerprint)
     });
+    let (verb, preposition) = if action == Action::Replaced {
+        ("Replaced", "in")
+    } else {
+        ("Pushed", "to")
+    };
     format!(
-        "Pushed {} {} to {repo} (sha256:{}){note}{signed_note}",
+        "{verb} {} {} {preposition} {repo} (sha256:{}){note}{signed_note}",
         p.name, p.version, p.sha256
     )
 }

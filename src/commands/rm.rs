@@ -12,7 +12,7 @@ use crate::settings::reference;
 use crate::settings::{self, Global};
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
-use crate::ui::text::{did_you_mean, redact_userinfo, suggest_on_not_found};
+use crate::ui::text::{did_you_mean, redact_userinfo};
 
 /// What `rm` was asked for.
 pub struct RmSettings {
@@ -135,14 +135,7 @@ fn look_up<'a>(
     }
     let mut plan = Vec::new();
     for chart in charts {
-        let present = client.existing_versions(chart, repo).map_err(|e| {
-            suggest_on_not_found(e, &format!("chart {chart:?} not found"), chart, || {
-                client
-                    .list_charts()
-                    .ok()
-                    .map(|cs| cs.into_iter().map(|c| c.name).collect())
-            })
-        })?;
+        let present = client.existing_versions(chart, repo)?;
         let missing: Vec<&String> = versions
             .iter()
             .filter(|v| !present.iter().any(|p| &&p.version == v))

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use crate::error::ApiError;
 use crate::transport::auth;
 use crate::transport::Transport;
+use crate::ui::text::suggest_on_not_found;
 use model::{HelmChart, HelmChartVersion};
 
 pub mod download;
@@ -125,14 +126,25 @@ impl Registry {
     }
 
     /// Every version of `chart`; a chart that does not exist (404, or no version at all) is an
-    /// error naming it and `repo`, with the registry's answer when there was one.
+    /// error naming it and `repo`, with the registry's answer when there was one, and the
+    /// closest chart name the registry has when one is close (one more list request, only then).
     pub fn existing_versions(&self, chart: &str, repo: &str) -> Result<Vec<HelmChartVersion>> {
-        match self.list_versions(chart) {
-            Ok(v) if !v.is_empty() => Ok(v),
-            Ok(_) => bail!("chart {chart:?} not found in {repo}"),
-            Err(e) if is_not_found(&e) => bail!("chart {chart:?} not found in {repo}: {e}"),
-            Err(e) => Err(e),
-        }
+        let not_found = match self.list_versions(chart) {
+            Ok(v) if !v.is_empty() => return Ok(v),
+            Ok(_) => anyhow!("chart {chart:?} not found in {repo}"),
+            Err(e) if is_not_found(&e) => anyhow!("chart {chart:?} not found in {repo}: {e}"),
+            Err(e) => return Err(e),
+        };
+        Err(suggest_on_not_found(
+            not_found,
+            &format!("chart {chart:?} not found"),
+            chart,
+            || {
+                self.list_charts()
+                    .ok()
+                    .map(|cs| cs.into_iter().map(|c| c.name).collect())
+            },
+        ))
     }
 
     /// The versions of `chart`, or None when the chart does not exist.

@@ -65,6 +65,10 @@ pub struct Profile {
     pub security_token: Option<String>,
     #[serde(default)]
     pub region: Option<String>,
+    /// Not where requests go (see [`crate::settings::explain_endpoint`]), but an endpoint the
+    /// user configured: ambient credentials may go to its host.
+    #[serde(default)]
+    pub endpoint: Option<String>,
 }
 
 fn bce_config_path(env: &Env) -> Option<PathBuf> {

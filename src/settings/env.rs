@@ -19,32 +19,82 @@ pub const MAX_PARALLEL: usize = 256;
 /// The attempts `HELM_CCR_RETRIES` may ask for: at least one, at most twenty.
 pub const RETRIES_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
 
-/// The `HELM_CCR_*` variables helm-ccr reads, each through the [`Env`] accessor named after it.
+/// The `HELM_CCR_*` variables helm-ccr reads, each through the [`Env`] accessor named after it,
+/// and documented once, in [`vars::TABLE`], which `helm ccr help environment` prints.
 pub mod vars {
-    /// The API endpoint URL (`https://HOST[:PORT]`, or `http://` for a plain-HTTP one).
-    /// `--endpoint` and the API host written in a `ccr://` URL beat it; it beats the region.
+    /// `--endpoint`'s variable (see [`TABLE`]).
     pub const ENDPOINT: &str = "HELM_CCR_ENDPOINT";
-    /// The time limit of the whole command (`90s`, `5m`, `1h30m`; `0` for none), as
-    /// `--timeout`, which beats it. The getter's default is 10m.
+    /// `--timeout`'s variable (see [`TABLE`]).
     pub const TIMEOUT: &str = "HELM_CCR_TIMEOUT";
-    /// Attempts per request for a transient fault: 1 to 20, default 4.
+    /// Attempts per request (see [`TABLE`]).
     pub const RETRIES: &str = "HELM_CCR_RETRIES";
-    /// The largest download accepted (`512MiB`, `2GiB`, a number of bytes); default 512MiB.
+    /// The largest download (see [`TABLE`]).
     pub const MAX_DOWNLOAD: &str = "HELM_CCR_MAX_DOWNLOAD";
-    /// The most charts and versions one listing (or the getter's index) takes; at least 1.
+    /// The most entries of a listing (see [`TABLE`]).
     pub const LIST_LIMIT: &str = "HELM_CCR_LIST_LIMIT";
-    /// Requests in flight at most: 1 to 256, default 32.
+    /// Requests in flight (see [`TABLE`]).
     pub const PARALLEL: &str = "HELM_CCR_PARALLEL";
-    /// The GnuPG program `push --sign` and `pull --verify` run; default `gpg`.
+    /// The GnuPG program (see [`TABLE`]).
     pub const GPG: &str = "HELM_CCR_GPG";
-    /// A file holding the signing key's passphrase, handed to gpg by name (for CI).
+    /// The passphrase file for signing (see [`TABLE`]).
     pub const GPG_PASSPHRASE_FILE: &str = "HELM_CCR_GPG_PASSPHRASE_FILE";
-    /// The key `push --sign` signs with when `--key` names none; else gpg's default key.
+    /// The signing key (see [`TABLE`]).
     pub const SIGN_KEY: &str = "HELM_CCR_SIGN_KEY";
-    /// The most files, directories and links push walks in a chart directory; default
-    /// 100000.
+    /// The most entries walked in a chart directory (see [`TABLE`]).
     pub const MAX_ENTRIES: &str = "HELM_CCR_MAX_ENTRIES";
-    /// All of them, in the order above.
+
+    /// Every variable with what it does, in the order `helm ccr help environment` lists them.
+    pub const TABLE: &[(&str, &str)] = &[
+        (
+            ENDPOINT,
+            "The API endpoint URL (https://HOST[:PORT], or http:// for a plain-HTTP one). \
+             --endpoint and an API host written in a ccr:// URL beat it; it beats the region. \
+             Credentials from the environment or a BCE profile may go to it, as to Baidu's CCR \
+             hosts. 'helm ccr env REPO' shows the endpoint that applies and where it came from.",
+        ),
+        (
+            TIMEOUT,
+            "The time limit of the whole command (90s, 5m, 1h30m; 0 for none), as --timeout, \
+             which beats it. The ccr:// getter's default is 10m.",
+        ),
+        (
+            RETRIES,
+            "Attempts per request for a transient fault (connection failures, timeouts, 429, \
+             5xx): 1 to 20, default 4.",
+        ),
+        (
+            MAX_DOWNLOAD,
+            "The largest download accepted (512MiB, 2GiB, a number of bytes); default 512MiB.",
+        ),
+        (
+            LIST_LIMIT,
+            "The most charts and versions one listing (or the getter's index) takes; at least 1, \
+             default 100000.",
+        ),
+        (
+            PARALLEL,
+            "Requests in flight at most: 1 to 256, default 32.",
+        ),
+        (
+            GPG,
+            "The GnuPG program push --sign and pull --verify run; default gpg.",
+        ),
+        (
+            GPG_PASSPHRASE_FILE,
+            "A file holding the signing key's passphrase, handed to gpg by name (for CI).",
+        ),
+        (
+            SIGN_KEY,
+            "The key push --sign signs with when --key names none; else gpg's default key.",
+        ),
+        (
+            MAX_ENTRIES,
+            "The most files, directories and links push walks in a chart directory; default \
+             100000.",
+        ),
+    ];
+
+    /// All of them, in the order of [`TABLE`].
     pub const ALL: &[&str] = &[
         ENDPOINT,
         TIMEOUT,
@@ -391,5 +441,8 @@ mod tests {
         assert_eq!(env(vars::ENDPOINT, "").endpoint(), None);
         assert!(env(vars::ENDPOINT, "x").is_set(vars::ENDPOINT));
         assert!(vars::ALL.iter().all(|v| v.starts_with("HELM_CCR_")));
+        // Every variable documented once, in the same order.
+        let documented: Vec<&str> = vars::TABLE.iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, vars::ALL);
     }
 }

@@ -2,6 +2,7 @@
 //! repository (URL or Helm repository name), the endpoint and the credentials, each value with
 //! where it came from ([`resolve`] -> [`Resolved`]).
 pub mod credentials;
+pub mod destination;
 pub mod duration;
 pub mod env;
 pub mod reference;
@@ -28,8 +29,7 @@ use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFA
 use crate::ui::output::Output;
 use credentials::Credentials;
 
-/// CCR regions and their API hosts are `ccr.{region}.baidubce.com`.
-pub const REGIONS: &[&str] = &["bj", "bd", "gz", "su", "fwh", "hkg", "cd", "yq"];
+pub use destination::{Trust, REGIONS};
 
 /// Default number of attempts for a request that meets a transient fault.
 pub const DEFAULT_ATTEMPTS: u32 = 4;
@@ -190,6 +190,10 @@ pub struct Resolved {
     /// The credentials ([`Credentials::source`] says where from), or why none are usable:
     /// `helm ccr env` shows the other settings before that error.
     pub credentials: Result<Credentials>,
+    /// With credentials: why they may go to the endpoint's host, or the refusal naming it
+    /// (see [`destination`]); [`Resolved::into_registry`] fails on a refusal before any
+    /// request.
+    pub sending: Option<Result<Trust>>,
     /// The other per-connection values, or the first environment variable that does not
     /// parse (only a command that connects fails on it).
     pub connection: Result<Connection>,
@@ -234,12 +238,59 @@ pub fn resolve(
     let endpoint = explain_endpoint(url, global, profile_region)?;
     let region = resolve_region(global, profile_region);
     let credentials = credentials::resolve(explicit, &global.env, profile.as_ref(), &mut warn);
+    let sending = credentials
+        .as_ref()
+        .ok()
+        .map(|c| may_send(&endpoint, url, c, global, profile.as_ref()));
     Ok(Resolved {
         endpoint,
         region,
         credentials,
+        sending,
         connection: resolve_connection(global),
     })
+}
+
+/// Whether `credentials` may go to the final `endpoint` (see [`destination::check`]). The
+/// endpoints the user configured: `--endpoint`, `HELM_CCR_ENDPOINT` and the BCE CLI profile's
+/// (read here, silently, when it was not needed before and only it could allow the host).
+fn may_send(
+    endpoint: &Sourced<Endpoint>,
+    url: Option<&CcrUrl>,
+    credentials: &Credentials,
+    global: &Global,
+    profile: Option<&credentials::Profile>,
+) -> Result<Trust> {
+    let parsed =
+        |e: Option<&str>, source: Source| Endpoint::parse(e?).ok().map(|e| Sourced::new(e, source));
+    let mut configured: Vec<Sourced<Endpoint>> = [
+        parsed(global.endpoint.as_deref(), Source::Flag("--endpoint")),
+        parsed(global.env.endpoint(), Source::Env(env_vars::ENDPOINT)),
+        parsed(
+            profile.and_then(|p| p.endpoint.as_deref()),
+            Source::BceProfile,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let first = destination::check(endpoint, url, credentials, &configured);
+    if first.is_ok() || profile.is_some() {
+        return first;
+    }
+    let read = credentials::bce_profile(&global.env, &mut |_| {})
+        .ok()
+        .flatten();
+    match parsed(
+        read.as_ref().and_then(|p| p.endpoint.as_deref()),
+        Source::BceProfile,
+    ) {
+        Some(e) => {
+            configured.push(e);
+            destination::check(endpoint, url, credentials, &configured)
+        }
+        None => first,
+    }
 }
 
 fn resolve_connection(global: &Global) -> Result<Connection> {
@@ -288,6 +339,9 @@ impl Resolved {
     /// request when no credentials were found, or a per-connection value does not parse.
     pub fn into_registry(self, url: &CcrUrl, out: Output) -> Result<Registry> {
         let credentials = self.credentials?;
+        if let Some(Err(refused)) = self.sending {
+            return Err(refused);
+        }
         out.debug(&format!(
             "endpoint {}, access key {} (from {})",
             self.endpoint.value.base_url(),
@@ -649,6 +703,67 @@ mod tests {
         assert!(r.credentials.is_err());
         assert!(r.connection.is_ok());
         assert_eq!(r.endpoint.value.base_url(), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn ambient_credentials_may_go_to_configured_endpoints_only() {
+        let home = tempfile::tempdir().unwrap();
+        let evil = CcrUrl::parse("ccr://ccr.evil.example/i/ns").unwrap();
+        let g = |pairs: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> = [
+                ("BCE_ACCESS_KEY_ID", "ak"),
+                ("BCE_SECRET_ACCESS_KEY", "sk"),
+                ("BCE_SECURITY_TOKEN", "tok"),
+            ]
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            v.push(("HOME".into(), home.path().display().to_string()));
+            Global::new(Env::from_pairs(v))
+        };
+        let sending = |g: &Global| resolve(Some(&evil), None, g).unwrap().sending.unwrap();
+        let err = sending(&g(&[])).unwrap_err().to_string();
+        assert!(
+            err.starts_with("refusing to send credentials to ccr.evil.example (named in ccr://ccr.evil.example/i/ns)"),
+            "{err}"
+        );
+        let r = resolve(Some(&evil), None, &g(&[])).unwrap();
+        assert!(r.into_registry(&evil, Output::new(true, false)).is_err());
+        // Configured by the variable, the flag, or the BCE CLI profile (read for this alone).
+        assert_eq!(
+            sending(&g(&[("HELM_CCR_ENDPOINT", "https://ccr.evil.example")])).unwrap(),
+            Trust::Configured(Source::Env("HELM_CCR_ENDPOINT"))
+        );
+        let mut flagged = g(&[]);
+        flagged.endpoint = Some("ccr.evil.example:443".into());
+        assert_eq!(
+            sending(&flagged).unwrap(),
+            Trust::Configured(Source::Flag("--endpoint"))
+        );
+        std::fs::create_dir_all(home.path().join(".bce")).unwrap();
+        std::fs::write(
+            home.path().join(".bce/config.json"),
+            r#"{"current":"p","profiles":[{"name":"p","endpoint":"https://ccr.evil.example"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sending(&g(&[])).unwrap(),
+            Trust::Configured(Source::BceProfile)
+        );
+        // The repository entry's own credentials go to its URL's host.
+        std::fs::remove_file(home.path().join(".bce/config.json")).unwrap();
+        let entry = Credentials::new(
+            "rak",
+            "rsk",
+            None,
+            Source::Repository {
+                name: "third".into(),
+                by_url: true,
+            },
+        );
+        let r = resolve(Some(&evil), entry, &g(&[])).unwrap();
+        assert_eq!(r.sending.unwrap().unwrap(), Trust::RepositoryUrl);
     }
 
     #[test]

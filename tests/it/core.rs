@@ -350,7 +350,8 @@ fn credential_and_reference_errors_are_one_clear_line() {
 
     for (bad, code) in [
         ("ccr://only-instance", 1),
-        ("no-slash", 1),
+        // A repository where the chart belongs: a usage error saying REPO/CHART is needed.
+        ("no-slash", 2),
         ("ccr://i/n/c/extra", 1),
         // Not a CCR repository at all: a usage error saying which forms are accepted.
         ("https://x/y/z", 2),

@@ -82,26 +82,9 @@ fn wait_for_request(
     nth: usize,
     is: impl Fn(&ccr_emulator::Recorded) -> bool,
 ) {
-    let started = Instant::now();
-    while w.emu.requests().iter().filter(|r| is(r)).count() < nth {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the command ended ({status}) before {what}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    wait_for(what, child, Duration::from_secs(120), || {
+        w.emu.requests().iter().filter(|r| is(r)).count() >= nth
+    });
 }
 
 fn finish(child: Child) -> (Option<i32>, String, String) {

@@ -6,6 +6,7 @@ mod common;
 mod completion;
 mod config_files;
 mod core;
+mod credential_hosts;
 mod faults;
 mod force_replace;
 mod getter_integrity;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -25,30 +25,6 @@ fn entries_below(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
-}
-
-/// Waits (up to a minute) until `cond` holds; panics with `what` otherwise.
-fn wait_for(what: &str, child: &mut Child, mut cond: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !cond() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the command ended ({status}) before {what}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 /// Waits for the command and returns its exit code and stderr.
@@ -80,9 +56,12 @@ fn interrupted_upload(sig: &str, status: i32) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the upload started", &mut child, || {
-        w.emu.requests().iter().any(|r| r.method == "POST")
-    });
+    wait_for(
+        "the upload started",
+        &mut child,
+        Duration::from_secs(60),
+        || w.emu.requests().iter().any(|r| r.method == "POST"),
+    );
     // The package being uploaded is there: its removal below is the command's doing.
     assert!(
         entries_below(tmp.path())
@@ -151,9 +130,12 @@ fn interrupted_download(sig: &str, status: i32, untar: bool) {
         .spawn()
         .unwrap();
     let out_dir = w.path("out");
-    wait_for("the download started", &mut child, || {
-        files_below(&out_dir).iter().any(|f| f.ends_with(".part"))
-    });
+    wait_for(
+        "the download started",
+        &mut child,
+        Duration::from_secs(60),
+        || files_below(&out_dir).iter().any(|f| f.ends_with(".part")),
+    );
     signal(&child, sig);
     let (code, err) = finish(child);
     assert_eq!(code, Some(status), "{err}");

@@ -63,6 +63,104 @@ fn usage_errors_keep_what_matters() {
     assert!(err.contains("--all"), "{err}");
 }
 
+/// The rough edges a new user met (issue 17), each pinned.
+#[test]
+fn first_contact_rough_edges() {
+    let w = World::new();
+    w.push_chart("web", "1.0.0");
+
+    // A repository where pull wants a chart: a usage error saying what is needed.
+    let err = usage_error(&w, &["pull", "myccr"], Some("pull"));
+    assert!(
+        err.contains("REPO/CHART") && err.contains("myccr/mychart"),
+        "{err}"
+    );
+    insta::assert_snapshot!("usage_pull_repository", err);
+    let err = usage_error(&w, &["pull", REPO], Some("pull"));
+    assert!(err.contains(&format!("helm ccr ls {REPO}")), "{err}");
+    // Charts but no repository: REPO is named as the missing one.
+    let err = usage_error(&w, &["push", "-o", "json", "./mychart"], Some("push"));
+    assert!(err.contains("missing REPO"), "{err}");
+
+    // A negative --timeout: one clear message, not clap's `-- -1s` tip.
+    let err = usage_error(&w, &["ls", REPO, "--timeout", "-1s"], Some("ls"));
+    assert!(!err.contains("'--"), "{err}");
+    insta::assert_snapshot!("usage_negative_timeout", err);
+
+    // `list` and `delete` are `ls` and `rm`.
+    let (code, listed, err) = run(&w, &["list", REPO]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(listed, run(&w, &["ls", REPO]).1);
+    assert!(listed.contains("web"), "{listed}");
+    let web = format!("{REPO}/web");
+    let (code, out, err) = run(&w, &["delete", &web, "--version", "1.0.0", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        run(&w, &["rm", &web, "--version", "1.0.0", "--dry-run"]).1
+    );
+    assert_eq!(w.versions("web"), ["1.0.0"]);
+    usage_error(&w, &["delete", &web], Some("rm"));
+
+    // --debug anywhere on the plugin's command line, as HELM_DEBUG=true.
+    let (code, out, err) = run(&w, &["ls", REPO, "--debug"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, listed);
+    assert!(err.contains("[debug] GET "), "{err}");
+    let (_, _, quiet) = run(&w, &["ls", REPO]);
+    assert!(!quiet.contains("[debug]"), "{quiet}");
+
+    // --force over an existing version says Replaced, as -o json says replaced.
+    let (code, out, err) = run(&w, &["push", "web-1.0.0.tgz", REPO, "--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("Replaced web 1.0.0 in "), "{out}");
+    insta::assert_snapshot!("text_push_replaced", out);
+
+    // HELM_CCR_* mistakes point to the page that lists the variables.
+    let out = w
+        .cmd()
+        .env("HELM_CCR_PARALLEL", "many")
+        .args(["ls", REPO])
+        .output()
+        .unwrap();
+    assert_one_error(&out, 1, "HELM_CCR_PARALLEL");
+    assert!(
+        stderr(&out).ends_with("Run 'helm ccr help environment' for the variables.\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_covers_the_environment_and_itself() {
+    let w = World::new();
+    let help = |args: &[&str]| {
+        let out = w.bare().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+        stdout(&out)
+    };
+    let own = help(&["help", "--help"]);
+    assert!(own.contains("environment"), "{own}");
+    insta::assert_snapshot!("help_help", own);
+    let env = help(&["help", "environment"]);
+    for name in helm_ccr::settings::env::vars::ALL {
+        assert!(env.contains(name), "{name} missing: {env}");
+    }
+    insta::assert_snapshot!("help_environment", env);
+    assert!(help(&["--help"]).contains("helm ccr help environment"));
+    // The aliases in the root help, and their help is their command's.
+    let root = help(&["--help"]);
+    assert!(
+        root.contains("[alias: list]") && root.contains("[alias: delete]"),
+        "{root}"
+    );
+    assert_eq!(help(&["list", "--help"]), help(&["ls", "--help"]));
+    assert_eq!(help(&["help", "delete"]), help(&["rm", "--help"]));
+    let err = usage_error(&w, &["help", "nope"], Some("help"));
+    assert!(err.contains("environment"), "{err}");
+}
+
 #[test]
 fn help_teaches() {
     let w = World::new();

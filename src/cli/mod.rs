@@ -2,10 +2,9 @@
 //! crate knows clap: [`parse`] hands back either the parsed command line or a [`Usage`] saying
 //! what to print.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 const ROOT_EXAMPLES: &str = "\
 Examples:
@@ -18,8 +17,9 @@ Examples:
 Credentials come from the Helm repository entry (--username/--password of `helm repo add`), \
 BCE_ACCESS_KEY_ID/BCE_SECRET_ACCESS_KEY/BCE_SECURITY_TOKEN, ~/.bce/config.json, or \
 ~/.go-bcecli/credentials.
-Debug output: helm --debug ccr ... (HELM_DEBUG=true).
-Run 'helm ccr help COMMAND' (or 'helm ccr COMMAND --help') for a command's flags and examples.";
+Debug output: --debug anywhere (helm --debug ccr ..., helm ccr ... --debug; HELM_DEBUG=true).
+Run 'helm ccr help COMMAND' (or 'helm ccr COMMAND --help') for a command's flags and examples,
+'helm ccr help environment' for the environment variables helm-ccr reads.";
 
 const PUSH_EXAMPLES: &str = "\
 Examples:
@@ -51,6 +51,23 @@ Examples:
   helm ccr env myccr --check
   helm ccr env ccr://ccr-4k74gw7d/ns-test --region gz";
 
+const HELP_TEMPLATE: &str = "\
+{about-with-newline}
+Usage: {usage}
+
+Arguments:
+  [COMMAND]    push, pull, ls (or list), rm (or delete), env, version: the command's help
+  environment  the environment variables helm-ccr reads
+
+Flags:
+  -h, --help  Print help
+
+Examples:
+  helm ccr help
+  helm ccr help push
+  helm ccr help environment
+";
+
 const VERSION_TEMPLATE: &str = "\
 {about-with-newline}
 Usage: {usage}
@@ -73,6 +90,7 @@ Examples:
     version = env!("CARGO_PKG_VERSION"),
     disable_help_flag = true,
     disable_version_flag = true,
+    disable_help_subcommand = true,
     next_help_heading = "Flags",
     after_help = ROOT_EXAMPLES
 )]
@@ -123,10 +141,18 @@ pub enum Command {
     #[command(after_help = PULL_EXAMPLES, next_help_heading = "Flags")]
     Pull(PullArgs),
     /// List the charts of a repository, or the versions of a chart
-    #[command(after_help = LS_EXAMPLES, next_help_heading = "Flags")]
+    #[command(
+        visible_alias = "list",
+        after_help = LS_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
     Ls(LsArgs),
     /// Delete chart versions, or whole charts with --all
-    #[command(after_help = RM_EXAMPLES, next_help_heading = "Flags")]
+    #[command(
+        visible_alias = "delete",
+        after_help = RM_EXAMPLES,
+        next_help_heading = "Flags"
+    )]
     Rm(RmArgs),
     /// Show the endpoint, region, instance, namespace and credentials in use (--check: test them)
     #[command(after_help = ENV_EXAMPLES, next_help_heading = "Flags")]
@@ -134,6 +160,12 @@ pub enum Command {
     /// Print the plugin's version
     #[command(help_template = VERSION_TEMPLATE, override_usage = "helm ccr version")]
     Version,
+    /// Print help: of a command, or of the environment variables (help environment)
+    #[command(
+        help_template = HELP_TEMPLATE,
+        override_usage = "helm ccr help [COMMAND | environment]"
+    )]
+    Help(HelpArgs),
     /// Helm downloader entry point: CERT KEY CA URL
     #[command(hide = true)]
     Download(DownloadArgs),
@@ -149,6 +181,7 @@ impl Command {
             Command::Rm(_) => "rm",
             Command::Env(_) => "env",
             Command::Version => "version",
+            Command::Help(_) => "help",
             Command::Download(_) => "download",
         }
     }
@@ -338,6 +371,13 @@ pub struct EnvArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// A command, or `environment`
+    #[arg(value_name = "COMMAND")]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DownloadArgs {
     #[arg(id = "getter_cert_file", value_name = "CERT")]
     pub cert_file: String,
@@ -350,240 +390,10 @@ pub struct DownloadArgs {
 }
 
 /// What to print instead of running a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Usage {
-    /// Help or version text asked for: print it on stdout, exit 0.
-    Text(String),
-    /// `helm ccr` alone: the help, on stderr, exit 2.
-    Missing(String),
-    /// A usage error: one message, at most one tip, and the subcommand whose help to point at.
-    Error {
-        message: String,
-        tip: Option<String>,
-        subcommand: Option<String>,
-    },
-}
-
-/// Parses the arguments after the program name's position (`args[0]` is the program).
-pub fn parse<I, T>(args: I) -> Result<Cli, Usage>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    Cli::try_parse_from(&args).map_err(|e| usage_of(e, &args))
-}
-
-fn usage_of(e: clap::Error, args: &[OsString]) -> Usage {
-    use clap::error::ErrorKind;
-    let text = e.render().to_string();
-    match e.kind() {
-        ErrorKind::DisplayHelp => Usage::Text(text),
-        // As `helm ccr version` says it.
-        ErrorKind::DisplayVersion => {
-            Usage::Text(concat!("helm-ccr ", env!("CARGO_PKG_VERSION"), "\n").into())
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Usage::Missing(text),
-        kind => {
-            let (message, mut tip) = condense(&text);
-            let subcommand = subcommand_of(args);
-            if kind == ErrorKind::MissingRequiredArgument && subcommand.as_deref() == Some("push") {
-                tip = Some(
-                    "tip: push takes one or more charts, then the repository: helm ccr push CHART... REPO"
-                        .into(),
-                );
-            }
-            Usage::Error {
-                message,
-                tip,
-                subcommand,
-            }
-        }
-    }
-}
-
-/// Turns clap's rendered error into one line (the first line with its indented continuation,
-/// such as the missing arguments or the possible values) and the first tip.
-fn condense(text: &str) -> (String, Option<String>) {
-    let mut message = String::new();
-    let mut tip = None;
-    let mut in_message = true;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with("Usage:") || t.starts_with("For more information") {
-            break;
-        }
-        if t.is_empty() {
-            in_message = message.is_empty();
-            continue;
-        }
-        if let Some(rest) = t.strip_prefix("tip:") {
-            if tip.is_none() {
-                tip = Some(format!("tip: {}", rest.trim()));
-            }
-            in_message = false;
-            continue;
-        }
-        if in_message {
-            if !message.is_empty() {
-                message.push(' ');
-            }
-            message.push_str(t.trim_start_matches("error:").trim());
-        }
-    }
-    if message.is_empty() {
-        message = "invalid arguments".into();
-    }
-    (message, tip)
-}
-
-/// The (visible) subcommand named on the command line, skipping global flags and their values.
-pub fn subcommand_of(args: &[OsString]) -> Option<String> {
-    let cmd = Cli::command();
-    let takes_value: Vec<String> = cmd
-        .get_arguments()
-        .filter(|a| a.get_action().takes_values())
-        .flat_map(|a| {
-            let mut names: Vec<String> = Vec::new();
-            if let Some(l) = a.get_long() {
-                names.push(format!("--{l}"));
-            }
-            if let Some(s) = a.get_short() {
-                names.push(format!("-{s}"));
-            }
-            names
-        })
-        .collect();
-    let known: Vec<&str> = cmd
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name())
-        .collect();
-    let mut skip_next = false;
-    for a in args.iter().skip(1) {
-        let a = a.to_string_lossy();
-        if skip_next {
-            skip_next = false;
-            continue;
-        }
-        if a.starts_with('-') {
-            skip_next = !a.contains('=') && takes_value.iter().any(|n| *n == a);
-            continue;
-        }
-        return known.contains(&a.as_ref()).then(|| a.to_string());
-    }
-    None
-}
-
-/// A flag as shell completion sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlagInfo {
-    /// `--output`.
-    pub long: String,
-    /// `-o`.
-    pub short: Option<String>,
-    pub takes_value: bool,
-}
-
-/// The visible subcommands, in the order help lists them.
-pub fn subcommands() -> Vec<String> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    cmd.get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .map(|c| c.get_name().to_string())
-        .collect()
-}
-
-/// The visible flags of a subcommand, global flags included; None for an unknown one.
-pub fn flags_of(subcommand: &str) -> Option<Vec<FlagInfo>> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    let sub = cmd
-        .get_subcommands()
-        .find(|c| c.get_name() == subcommand && !c.is_hide_set())?;
-    // `version` takes none of the global flags (clap accepts them everywhere; its help and
-    // completion list only what applies).
-    let globals_apply = subcommand != "version";
-    Some(
-        sub.get_arguments()
-            .filter(|a| !a.is_hide_set() && !a.is_positional())
-            .filter(|a| globals_apply || !a.is_global_set() || a.get_id() == "help")
-            .filter_map(|a| {
-                Some(FlagInfo {
-                    long: format!("--{}", a.get_long()?),
-                    short: a.get_short().map(|c| format!("-{c}")),
-                    takes_value: a.get_action().takes_values(),
-                })
-            })
-            .collect(),
-    )
-}
-
+mod help;
+mod parse;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn err(args: &[&str]) -> (String, Option<String>, Option<String>) {
-        let mut v = vec!["helm-ccr"];
-        v.extend_from_slice(args);
-        match parse(v) {
-            Err(Usage::Error {
-                message,
-                tip,
-                subcommand,
-            }) => (message, tip, subcommand),
-            other => panic!("{args:?}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn completion_sees_flags_with_the_global_ones() {
-        let push = flags_of("push").unwrap();
-        let out = push.iter().find(|f| f.long == "--output").unwrap();
-        assert_eq!(out.short.as_deref(), Some("-o"));
-        assert!(out.takes_value);
-        assert!(push.iter().any(|f| f.long == "--region" && f.takes_value));
-        assert!(push.iter().any(|f| f.long == "--force" && !f.takes_value));
-        assert!(flags_of("download").is_none());
-        assert!(subcommands().contains(&"env".to_string()));
-        assert!(subcommands().contains(&"help".to_string()));
-        assert!(!subcommands().contains(&"download".to_string()));
-    }
-
-    #[test]
-    fn clap_definitions_are_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn push_takes_charts_then_the_repository() {
-        let cli = parse(["helm-ccr", "push", "a", "b", "r"]).unwrap();
-        let Command::Push(p) = cli.command else {
-            panic!()
-        };
-        assert_eq!(p.charts, ["a", "b"]);
-        assert_eq!(p.repo, "r");
-    }
-
-    #[test]
-    fn missing_arguments_are_named() {
-        let (m, _, sub) = err(&["push"]);
-        assert!(m.contains("<CHART>...") && m.contains("<REPO>"), "{m}");
-        assert_eq!(sub.as_deref(), Some("push"));
-        let (m, tip, _) = err(&["push", "./x"]);
-        assert!(m.contains("<CHART>..."), "{m}");
-        assert!(tip.unwrap().contains("CHART... REPO"));
-    }
-
-    #[test]
-    fn tips_and_possible_values_survive() {
-        let (m, tip, sub) = err(&["psh"]);
-        assert!(m.contains("'psh'"), "{m}");
-        assert!(tip.unwrap().contains("'push'"));
-        assert_eq!(sub, None);
-        let (m, _, sub) = err(&["--region", "bj", "pull", "r/c", "-o", "xml"]);
-        assert!(m.contains("text, json, yaml"), "{m}");
-        assert_eq!(sub.as_deref(), Some("pull"));
-    }
-}
+pub use help::{environment_help, flags_of, subcommands, FlagInfo};
+pub use parse::{canonical_subcommand, parse, subcommand_of, take_debug, Usage};
