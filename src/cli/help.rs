@@ -1,42 +1,9 @@
 //! Help beyond clap's: `helm ccr help [COMMAND | environment]`, and the command line described
 //! for completion (subcommands and their flags, with their help text).
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
-use super::parse::{canonical_subcommand, usage_of, Usage};
 use super::Cli;
-
-/// `helm ccr help [TOPIC]`: the root help, a command's (as `COMMAND --help` prints it), or the
-/// environment variables.
-pub(super) fn help_topic(topic: Option<&str>) -> Usage {
-    let help_of = |words: &[&str]| -> Usage {
-        let mut argv = vec!["helm-ccr"];
-        argv.extend_from_slice(words);
-        argv.push("--help");
-        match Cli::try_parse_from(argv) {
-            Err(e) => usage_of(e, &[]),
-            Ok(_) => Usage::Text(String::new()),
-        }
-    };
-    match topic {
-        None => help_of(&[]),
-        Some("environment") => Usage::Text(environment_help()),
-        Some(t) if canonical_subcommand(t).is_some() => help_of(&[t]),
-        Some(t) => Usage::Error {
-            message: format!(
-                "unknown help topic {t:?}: name a command ({}) or environment",
-                subcommands()
-                    .iter()
-                    .filter(|s| *s != "help")
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            tip: None,
-            subcommand: Some("help".into()),
-        },
-    }
-}
 
 /// Variables helm-ccr reads that are not its own (`HELM_CCR_*`): (names, what they do).
 const OTHER_VARIABLES: &[(&str, &[(&str, &str)])] = &[
@@ -170,4 +137,15 @@ pub fn flags_of(subcommand: &str) -> Option<Vec<FlagInfo>> {
             })
             .collect(),
     )
+}
+
+/// The visible subcommand `name` is, or is an alias of (`list`: `ls`).
+pub fn canonical_subcommand(name: &str) -> Option<String> {
+    let cmd = Cli::command();
+    let found = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .find(|c| c.get_name() == name || c.get_visible_aliases().any(|a| a == name))
+        .map(|c| c.get_name().to_string());
+    found
 }

@@ -395,5 +395,5 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use help::{environment_help, flags_of, subcommands, FlagInfo};
-pub use parse::{canonical_subcommand, parse, subcommand_of, take_debug, Usage};
+pub use help::{canonical_subcommand, environment_help, flags_of, subcommands, FlagInfo};
+pub use parse::{parse, subcommand_of, take_debug, Usage};

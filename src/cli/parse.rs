@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, Parser};
 
-use super::help::{flags_of, help_topic};
+use super::help::{canonical_subcommand, environment_help, flags_of, subcommands};
 use super::{Cli, Command};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,17 +167,6 @@ fn condense(text: &str) -> (String, Option<String>) {
     (message, tip)
 }
 
-/// The visible subcommand `name` is, or is an alias of (`list`: `ls`).
-pub fn canonical_subcommand(name: &str) -> Option<String> {
-    let cmd = Cli::command();
-    let found = cmd
-        .get_subcommands()
-        .filter(|c| !c.is_hide_set())
-        .find(|c| c.get_name() == name || c.get_visible_aliases().any(|a| a == name))
-        .map(|c| c.get_name().to_string());
-    found
-}
-
 /// How many positional arguments follow the subcommand `sub` on the command line.
 fn positionals_after(sub: &str, args: &[OsString]) -> usize {
     let flags = flags_of(sub).unwrap_or_default();
@@ -239,4 +228,36 @@ pub fn subcommand_of(args: &[OsString]) -> Option<String> {
         return canonical_subcommand(&a);
     }
     None
+}
+
+/// `helm ccr help [TOPIC]`: the root help, a command's (as `COMMAND --help` prints it), or the
+/// environment variables.
+fn help_topic(topic: Option<&str>) -> Usage {
+    let help_of = |words: &[&str]| -> Usage {
+        let mut argv = vec!["helm-ccr"];
+        argv.extend_from_slice(words);
+        argv.push("--help");
+        match Cli::try_parse_from(argv) {
+            Err(e) => usage_of(e, &[]),
+            Ok(_) => Usage::Text(String::new()),
+        }
+    };
+    match topic {
+        None => help_of(&[]),
+        Some("environment") => Usage::Text(environment_help()),
+        Some(t) if canonical_subcommand(t).is_some() => help_of(&[t]),
+        Some(t) => Usage::Error {
+            message: format!(
+                "unknown help topic {t:?}: name a command ({}) or environment",
+                subcommands()
+                    .iter()
+                    .filter(|s| *s != "help")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            tip: None,
+            subcommand: Some("help".into()),
+        },
+    }
 }
