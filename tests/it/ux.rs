@@ -110,8 +110,16 @@ fn first_contact_rough_edges() {
     let (_, _, quiet) = run(&w, &["ls", REPO]);
     assert!(!quiet.contains("[debug]"), "{quiet}");
 
-    // --force over an existing version says Replaced, as -o json says replaced.
+    // --force over an existing version says Replaced, as -o json says replaced (over other
+    // content: over the same content it uploads nothing and says Unchanged).
     let (code, out, err) = run(&w, &["push", "web-1.0.0.tgz", REPO, "--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("Unchanged web 1.0.0: "), "{out}");
+    w.write(
+        "changed/web-1.0.0.tgz",
+        &chart_tgz("web", "1.0.0", "changed"),
+    );
+    let (code, out, err) = run(&w, &["push", "changed/web-1.0.0.tgz", REPO, "--force"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.starts_with("Replaced web 1.0.0 in "), "{out}");
     insta::assert_snapshot!("text_push_replaced", out);
