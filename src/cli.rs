@@ -127,6 +127,12 @@ pub struct GlobalArgs {
     /// Skip TLS certificate verification (insecure)
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
+    /// Identify to the registry with this PEM client certificate (with --key-file)
+    #[arg(long, global = true, value_name = "FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// The PEM private key of --cert-file (RSA, ECDSA or Ed25519; PKCS#8 or traditional)
+    #[arg(long, global = true, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
     /// Print only errors and what the command exists to print
     #[arg(short, long, global = true)]
     pub quiet: bool,

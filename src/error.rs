@@ -181,6 +181,12 @@ impl ApiError {
             "InvalidAccessKeyId" => "check the access key id",
             "AccessDenied" | "Unauthorized" => "the credentials lack permission on this namespace",
             "RequestExpired" => "check the local clock",
+            // STS: the temporary credentials' token (none of the vendor pages at hand lists
+            // more codes than these; the BCE and AWS-style names alike).
+            "InvalidSessionToken" | "ExpiredToken" | "InvalidSecurityToken"
+            | "SecurityTokenExpired" | "TokenExpired" => {
+                "the security token was refused or has expired: refresh BCE_SECURITY_TOKEN (or the profile's session token)"
+            }
             "QuotaExceed" => "the instance's chart quota is used up",
             _ if self.status == 401 || self.status == 403 => "check the credentials",
             _ => return None,
@@ -206,6 +212,18 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sts_token_error_says_to_refresh_the_token() {
+        let lines: Vec<String> = ["InvalidSessionToken", "ExpiredToken"]
+            .iter()
+            .map(|code| {
+                let body = format!(r#"{{"code":"{code}","message":"token","requestId":"r1"}}"#);
+                format!("Error: {}", ApiError::from_body(403, body.as_bytes(), None))
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
 
     #[test]
     fn reads_every_body_shape() {

@@ -155,6 +155,7 @@ fn run(cli: Cli, env: Env) -> Result<()> {
     global.endpoint = g.endpoint;
     global.ca_file = g.ca_file;
     global.insecure_skip_tls_verify = g.insecure_skip_tls_verify;
+    global.client_cert = g.cert_file.zip(g.key_file);
     global.quiet = g.quiet;
     global.timeout = settings::resolve_timeout(
         g.timeout.as_deref(),

@@ -1,7 +1,8 @@
 //! `helm ccr env [REPO] [--check]`: the settings a command would use, each with where it came
 //! from: repository, instance, namespace, endpoint, region and the credentials' source (the
 //! access key id, never the secret) and whether they may go to the endpoint's host, as
-//! [`settings::resolve`] finds them for every command.
+//! [`settings::resolve`] finds them for every command; the proxy requests would take and why,
+//! the trusted roots and the client certificate.
 //! `--check` makes one signed list call, with a client built from that very resolution.
 
 use anyhow::Result;
@@ -88,6 +89,7 @@ fn rows(repo: Option<&Repo>, resolved: &Resolved, global: &Global) -> Vec<(&'sta
             from => format!("{} (from {from})", region.value),
         },
     ));
+    rows.extend(network_rows(resolved));
     rows.push((
         "credentials",
         match &resolved.credentials {
@@ -132,6 +134,43 @@ fn endpoint_row(resolved: &Resolved, global: &Global) -> String {
         ),
         _ => format!("{from})"),
     }
+}
+
+/// How requests would travel: the proxy (or why none) and the trusted roots, and the client
+/// certificate if one is given. Never a proxy password.
+fn network_rows(resolved: &Resolved) -> Vec<(&'static str, String)> {
+    let c = match &resolved.connection {
+        Ok(c) => c,
+        Err(e) => return vec![("proxy", format!("unknown: {e:#}"))],
+    };
+    let mut rows = vec![
+        (
+            "proxy",
+            match c.route(&resolved.endpoint.value) {
+                Ok(route) => route.to_string(),
+                Err(e) => format!("unusable: {e:#}"),
+            },
+        ),
+        (
+            "trust",
+            match c.trust() {
+                Ok(trust) => trust.to_string(),
+                Err(e) => format!("unusable: {e:#}"),
+            },
+        ),
+    ];
+    if let Some(cert) = &c.client_cert {
+        rows.push((
+            "client cert",
+            format!(
+                "{} with key {} (from {})",
+                cert.value.0.display(),
+                cert.value.1.display(),
+                cert.source
+            ),
+        ));
+    }
+    rows
 }
 
 /// `--check`: one signed list call; the `check:` value, or the error saying what failed.

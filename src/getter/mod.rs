@@ -60,17 +60,31 @@ pub fn parse_request(url: &str) -> Result<(CcrUrl, Request)> {
     ))
 }
 
-/// The getter's full argument list, `CERT KEY CA URL` (empty strings when Helm has none). A CA
-/// file given to `helm repo add --ca-file` is trusted like `--ca-file`; a client certificate
-/// has no use with CCR's signed requests and is ignored.
-pub fn run_args(_cert: &str, _key: &str, ca: &str, url: &str, global: &Global) -> Result<()> {
+/// The getter's full argument list, `CERT KEY CA URL` (empty strings when Helm has none): the
+/// repository entry's `certFile`, `keyFile` and `caFile`. A CA file is trusted like
+/// `--ca-file` and a certificate and key are presented like `--cert-file/--key-file`, unless
+/// those flags are given. (The entry's `insecure_skip_tls_verify`, which Helm does not pass,
+/// is found by the repository's URL: see [`settings::resolve`].)
+pub fn run_args(cert: &str, key: &str, ca: &str, url: &str, global: &Global) -> Result<()> {
+    let mut global = global.clone();
     if !ca.is_empty() && global.ca_file.is_none() {
-        let mut global = global.clone();
         global.ca_file = Some(ca.into());
         global.ca_file_source = Source::Helm("the CA file of the Helm repository");
-        return run(url, &global);
     }
-    run(url, global)
+    match (cert.is_empty(), key.is_empty()) {
+        (false, false) if global.client_cert.is_none() => {
+            global.client_cert = Some((cert.into(), key.into()));
+            global.client_cert_source =
+                Source::Helm("the client certificate of the Helm repository");
+        }
+        (false, true) | (true, false) if global.client_cert.is_none() => bail!(
+            "cannot fetch {url}: Helm passed a client {} but no {} (give the Helm repository both --cert-file and --key-file)",
+            if key.is_empty() { "certificate" } else { "key" },
+            if key.is_empty() { "key" } else { "certificate" },
+        ),
+        _ => {}
+    }
+    run(url, &global)
 }
 
 /// Serves `url` on stdout.

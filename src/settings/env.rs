@@ -113,20 +113,40 @@ pub mod vars {
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+    /// The `ccr://` URLs of the parent process's command line when it also holds
+    /// `--insecure-skip-tls-verify` (see [`Env::parent_insecure`]).
+    parent_insecure: Vec<String>,
 }
 
 impl Env {
     pub fn from_process() -> Env {
-        Env::from_pairs(
+        let mut env = Env::from_pairs(
             std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        );
+        env.parent_insecure = parent_insecure_urls();
+        env
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env {
         Env {
             vars: pairs.into_iter().collect(),
+            parent_insecure: Vec::new(),
         }
+    }
+
+    /// `ccr://` URLs that the command running this one (Helm, for the getter) was given with
+    /// `--insecure-skip-tls-verify`: Helm does not pass that flag to a getter, and during
+    /// `helm repo add NAME ccr://… --insecure-skip-tls-verify` the repository entry that would
+    /// say so is not written yet.
+    pub fn parent_insecure(&self) -> &[String] {
+        &self.parent_insecure
+    }
+
+    /// [`Env::parent_insecure`] as given (tests).
+    pub fn with_parent_insecure(mut self, urls: Vec<String>) -> Env {
+        self.parent_insecure = urls;
+        self
     }
 
     /// A variable's value, if set and not empty. Not for `HELM_CCR_*`: those have accessors.
@@ -256,6 +276,23 @@ impl Env {
         base.join("replaced")
     }
 
+    /// The proxy variables ([`crate::transport::proxy::VARIABLES`]) as Go reads them: an
+    /// empty upper-case value does not hide the lower-case one.
+    pub fn proxy(&self) -> crate::transport::ProxyEnv {
+        crate::transport::ProxyEnv::from_lookup(|k| self.vars.get(k).cloned())
+    }
+
+    /// `SSL_CERT_FILE`: the CA bundle that replaces the system's (as Go reads it).
+    pub fn ssl_cert_file(&self) -> Option<PathBuf> {
+        self.get("SSL_CERT_FILE").map(PathBuf::from)
+    }
+
+    /// `SSL_CERT_DIR`: `:`-separated directories that replace the system's certificate
+    /// directories (as Go reads it).
+    pub fn ssl_cert_dir(&self) -> Option<&str> {
+        self.get("SSL_CERT_DIR")
+    }
+
     /// Where `helm repo add` writes repositories.
     pub fn repository_config(&self) -> Option<PathBuf> {
         if let Some(p) = self.get("HELM_REPOSITORY_CONFIG") {
@@ -270,6 +307,40 @@ impl Env {
         self.home()
             .map(|h| h.join(".config").join("helm").join("repositories.yaml"))
     }
+}
+
+/// The parent's `ccr://` arguments when its command line holds `--insecure-skip-tls-verify`
+/// (Linux: `/proc/PPID/cmdline`); none elsewhere or when it cannot be read.
+fn parent_insecure_urls() -> Vec<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let ppid = std::os::unix::process::parent_id();
+        let Ok(raw) = std::fs::read(format!("/proc/{ppid}/cmdline")) else {
+            return Vec::new();
+        };
+        parse_parent_args(&raw)
+    }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
+}
+
+/// The `ccr://` arguments of a NUL-separated command line that holds
+/// `--insecure-skip-tls-verify` (or `=true`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn parse_parent_args(raw: &[u8]) -> Vec<String> {
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let insecure = args
+        .iter()
+        .any(|a| a == "--insecure-skip-tls-verify" || a == "--insecure-skip-tls-verify=true");
+    if !insecure {
+        return Vec::new();
+    }
+    args.into_iter()
+        .filter(|a| a.starts_with("ccr://"))
+        .collect()
 }
 
 /// A numeric setting of the environment (not a `HELM_CCR_*` one: those have [`Env`]
@@ -444,5 +515,44 @@ mod tests {
         // Every variable documented once, in the same order.
         let documented: Vec<&str> = vars::TABLE.iter().map(|(name, _)| *name).collect();
         assert_eq!(documented, vars::ALL);
+    }
+
+    #[test]
+    fn the_parent_s_insecure_flag_names_its_ccr_urls() {
+        let line = |args: &[&str]| args.join("\0").into_bytes();
+        assert_eq!(
+            parse_parent_args(&line(&[
+                "helm",
+                "repo",
+                "add",
+                "r",
+                "ccr://inst/ns",
+                "--insecure-skip-tls-verify"
+            ])),
+            ["ccr://inst/ns"]
+        );
+        assert!(
+            parse_parent_args(&line(&["helm", "repo", "add", "r", "ccr://inst/ns"])).is_empty()
+        );
+    }
+
+    #[test]
+    fn network_variables_are_in_the_snapshot() {
+        let env = Env::from_pairs(
+            [
+                ("HTTPS_PROXY", ""),
+                ("https_proxy", "http://u:p@proxy:3128"),
+                ("NO_PROXY", "10.0.0.0/8"),
+                ("SSL_CERT_FILE", "/corp.pem"),
+                ("SSL_CERT_DIR", "/a:/b"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let proxy = env.proxy();
+        assert_eq!(proxy.https.as_ref().unwrap().0, "https_proxy");
+        assert_eq!(proxy.no_proxy.as_ref().unwrap().1, "10.0.0.0/8");
+        assert!(!format!("{proxy:?}").contains(":p@"));
+        assert_eq!(env.ssl_cert_file(), Some(PathBuf::from("/corp.pem")));
+        assert_eq!(env.ssl_cert_dir(), Some("/a:/b"));
     }
 }

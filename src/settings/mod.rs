@@ -21,11 +21,12 @@ use crate::settings::env::vars as env_vars;
 pub use crate::settings::env::{env_number, env_size, parse_size, read_if_exists, Env};
 use crate::settings::reference::CcrUrl;
 pub use crate::settings::repositories::{
-    find_entries, getter_credentials, helm_repositories, resolve_repo, HelmRepoEntry, Lookup, Repo,
+    entry_tls, find_entries, getter_credentials, helm_repositories, resolve_repo, HelmRepoEntry,
+    Lookup, Repo,
 };
 pub use crate::settings::source::{Source, Sourced};
-use crate::transport::Endpoint;
 use crate::transport::{duration_text, Deadline, Transport, TransportConfig, DEFAULT_MAX_DOWNLOAD};
+use crate::transport::{route_of, ClientCertFiles, Endpoint, ProxyEnv, Route, TlsSettings};
 use crate::ui::output::Output;
 use credentials::Credentials;
 
@@ -49,6 +50,10 @@ pub struct Global {
     pub ca_file_source: Source,
     /// `--insecure-skip-tls-verify`.
     pub insecure_skip_tls_verify: bool,
+    /// `--cert-file` and `--key-file` (both or neither): a client certificate, PEM.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Where `client_cert` came from: `--cert-file/--key-file`, unless the getter took Helm's.
+    pub client_cert_source: Source,
     /// `-q/--quiet`: only errors and what a command exists to print.
     pub quiet: bool,
     /// `HELM_DEBUG=true`: log each request (secrets redacted).
@@ -72,6 +77,8 @@ impl Global {
             ca_file: None,
             ca_file_source: Source::Flag("--ca-file"),
             insecure_skip_tls_verify: false,
+            client_cert: None,
+            client_cert_source: Source::Flag("--cert-file/--key-file"),
             quiet: false,
             debug: env.debug(),
             attempts,
@@ -214,8 +221,50 @@ pub struct Connection {
     pub parallel: Sourced<usize>,
     /// PEM certificates to trust (`--ca-file`, or the CA file Helm passes the getter).
     pub ca_file: Option<Sourced<PathBuf>>,
-    /// `--insecure-skip-tls-verify`.
+    /// `--insecure-skip-tls-verify`, or the repository entry's `insecure_skip_tls_verify`.
     pub insecure_skip_tls_verify: Sourced<bool>,
+    /// A client certificate and key (`--cert-file/--key-file`, the getter's CERT and KEY,
+    /// the repository entry's `certFile`/`keyFile`).
+    pub client_cert: Option<Sourced<(PathBuf, PathBuf)>>,
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR`, which replace the system's roots as in Go.
+    pub ssl_cert_file: Option<PathBuf>,
+    pub ssl_cert_dir: Option<String>,
+    /// The proxy variables (Go's rules pick the route: [`Connection::route`]).
+    pub proxy: ProxyEnv,
+}
+
+impl Connection {
+    /// The TLS settings the transport gets.
+    pub fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            ca_file: self.ca_file.as_ref().map(|f| f.value.clone()),
+            ca_file_source: self
+                .ca_file
+                .as_ref()
+                .map(|f| f.source.to_string())
+                .unwrap_or_default(),
+            ssl_cert_file: self.ssl_cert_file.clone(),
+            ssl_cert_dir: self.ssl_cert_dir.clone(),
+            client_cert: self.client_cert.as_ref().map(|c| ClientCertFiles {
+                cert: c.value.0.clone(),
+                key: c.value.1.clone(),
+                source: c.source.to_string(),
+            }),
+            insecure: self.insecure_skip_tls_verify.value,
+        }
+    }
+
+    /// The trust roots these settings give, described (reads them, and the client
+    /// certificate, as a client would).
+    pub fn trust(&self) -> Result<crate::transport::Trust> {
+        crate::transport::tls::describe(&self.tls())
+    }
+
+    /// The route requests to `endpoint` take, as Go decides it; an unusable proxy value is
+    /// an error naming its variable.
+    pub fn route(&self, endpoint: &Endpoint) -> Result<Route> {
+        route_of(&self.proxy, endpoint)
+    }
 }
 
 /// Resolves the settings for a command's repository (`url`; none for `helm ccr env` without
@@ -247,7 +296,7 @@ pub fn resolve(
         region,
         credentials,
         sending,
-        connection: resolve_connection(global),
+        connection: resolve_connection(global, url),
     })
 }
 
@@ -293,7 +342,7 @@ fn may_send(
     }
 }
 
-fn resolve_connection(global: &Global) -> Result<Connection> {
+fn resolve_connection(global: &Global, url: Option<&CcrUrl>) -> Result<Connection> {
     let env = &global.env;
     let max_download = Sourced::env_or(
         env.max_download()?,
@@ -316,21 +365,54 @@ fn resolve_connection(global: &Global) -> Result<Connection> {
             .map_or(Source::Default, TimeLimit::origin);
         Sourced::new(d, source)
     });
+    // The repository entry's TLS settings, found by the repository's URL, fill in what the
+    // flags (or Helm, for the getter) leave unset.
+    let entry = url.and_then(|u| entry_tls(u, env, &global.output()));
+    let from_entry = |what: &str| {
+        let name = entry.as_ref().map(|e| e.name.as_str()).unwrap_or_default();
+        Source::Given(format!("Helm repository {name:?} ({what})"))
+    };
+    let ca_file = match (&global.ca_file, entry.as_ref().and_then(|e| e.ca_file())) {
+        (Some(f), _) => Some(Sourced::new(f.clone(), global.ca_file_source.clone())),
+        (None, Some(f)) => Some(Sourced::new(f, from_entry("caFile"))),
+        (None, None) => None,
+    };
+    let client_cert = match (
+        &global.client_cert,
+        entry.as_ref().and_then(|e| e.client_cert()),
+    ) {
+        (Some(c), _) => Some(Sourced::new(c.clone(), global.client_cert_source.clone())),
+        (None, Some(c)) => Some(Sourced::new(c, from_entry("certFile/keyFile"))),
+        (None, None) => None,
+    };
+    let insecure_skip_tls_verify = if global.insecure_skip_tls_verify {
+        Sourced::new(true, Source::Flag("--insecure-skip-tls-verify"))
+    } else if entry.as_ref().is_some_and(|e| e.insecure_skip_tls_verify) {
+        Sourced::new(true, from_entry("insecure_skip_tls_verify"))
+    } else if url.is_some_and(|u| {
+        env.parent_insecure().iter().any(|p| {
+            CcrUrl::parse(p.trim_end_matches('/')).is_ok_and(|p| p.repo_url() == u.repo_url())
+        })
+    }) {
+        Sourced::new(
+            true,
+            Source::Helm("--insecure-skip-tls-verify of the helm command running the getter"),
+        )
+    } else {
+        Sourced::new(false, Source::Default)
+    };
     Ok(Connection {
         attempts: global.attempts_sourced(),
         deadline,
         max_download,
         list_limit,
         parallel,
-        ca_file: global
-            .ca_file
-            .clone()
-            .map(|f| Sourced::new(f, global.ca_file_source.clone())),
-        insecure_skip_tls_verify: if global.insecure_skip_tls_verify {
-            Sourced::new(true, Source::Flag("--insecure-skip-tls-verify"))
-        } else {
-            Sourced::new(false, Source::Default)
-        },
+        ca_file,
+        insecure_skip_tls_verify,
+        client_cert,
+        ssl_cert_file: env.ssl_cert_file(),
+        ssl_cert_dir: env.ssl_cert_dir().map(str::to_string),
+        proxy: env.proxy(),
     })
 }
 
@@ -349,14 +431,15 @@ impl Resolved {
             credentials.source
         ));
         let c = self.connection?;
+        let tls = c.tls();
         let transport = Transport::new(TransportConfig {
             endpoint: self.endpoint.value,
             keys: credentials.keys,
             attempts: c.attempts.value,
             deadline: c.deadline.map(|d| d.value),
             max_download: c.max_download.value,
-            ca_file: c.ca_file.map(|f| f.value),
-            insecure_skip_tls_verify: c.insecure_skip_tls_verify.value,
+            tls,
+            proxy: c.proxy,
             output: out,
             parallel: c.parallel.value,
         })?;
@@ -691,7 +774,7 @@ mod tests {
             env: Env::from_pairs([("HELM_CCR_RETRIES".to_string(), "2".to_string())]),
             ..global
         };
-        let c = resolve_connection(&global).unwrap();
+        let c = resolve_connection(&global, None).unwrap();
         assert_eq!(c.attempts, Sourced::new(2, Source::Env("HELM_CCR_RETRIES")));
         assert_eq!(c.deadline.unwrap().source, Source::Flag("--timeout"));
         assert_eq!(c.ca_file.unwrap().source, Source::Flag("--ca-file"));

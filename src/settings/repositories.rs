@@ -23,6 +23,18 @@ pub struct HelmRepoEntry {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    /// `helm repo add --ca-file`.
+    #[serde(default, rename = "caFile")]
+    pub ca_file: Option<String>,
+    /// `helm repo add --cert-file`.
+    #[serde(default, rename = "certFile")]
+    pub cert_file: Option<String>,
+    /// `helm repo add --key-file`.
+    #[serde(default, rename = "keyFile")]
+    pub key_file: Option<String>,
+    /// `helm repo add --insecure-skip-tls-verify`.
+    #[serde(default)]
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// Which entry of Helm's repository file.
@@ -49,11 +61,47 @@ impl HelmRepoEntry {
         )
     }
 
+    /// The entry's `caFile`, if set.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        nonempty(&self.ca_file)
+    }
+
+    /// The entry's `certFile` and `keyFile`, when both are set.
+    pub fn client_cert(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((nonempty(&self.cert_file)?, nonempty(&self.key_file)?))
+    }
+
+    /// Whether the entry sets any TLS setting.
+    pub fn has_tls(&self) -> bool {
+        self.ca_file().is_some() || self.client_cert().is_some() || self.insecure_skip_tls_verify
+    }
+
     fn matches(&self, lookup: Lookup<'_>) -> bool {
         match lookup {
             Lookup::Name(name) => self.name == name,
             Lookup::Url(repo) => CcrUrl::parse(self.url.trim_end_matches('/'))
                 .is_ok_and(|url| url.rest.is_none() && url.repo_url() == repo.repo_url()),
+        }
+    }
+}
+
+fn nonempty(v: &Option<String>) -> Option<PathBuf> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The TLS settings of the repository at `repo` in Helm's repository file: those of the first
+/// entry of that URL that has any (`helm ccr ls myccr` finds `myccr`'s by its URL; the getter,
+/// which Helm does not give the insecure flag, finds it the same way). A missing or unreadable
+/// file gives none (a debug line says why).
+pub fn entry_tls(repo: &CcrUrl, env: &Env, out: &Output) -> Option<HelmRepoEntry> {
+    match find_entries(env, Lookup::Url(repo)) {
+        Ok((_, entries)) => entries.into_iter().find(HelmRepoEntry::has_tls),
+        Err(e) => {
+            out.debug(&format!("ignoring Helm's repository file: {e:#}"));
+            None
         }
     }
 }
@@ -275,5 +323,42 @@ mod tests {
         assert!(helm_credentials(&elsewhere, &env(&[])).is_none());
         std::fs::write(&repos, "not: [valid").unwrap();
         assert!(helm_credentials(&repo, &env(&[])).is_none());
+    }
+
+    #[test]
+    fn an_entry_s_tls_settings_are_found_by_its_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let repos = dir.path().join("repositories.yaml");
+        std::fs::write(
+            &repos,
+            [
+                "repositories:",
+                "- name: plain",
+                "  url: ccr://ccr-1/ns",
+                "  caFile: \"\"",
+                "- name: mtls",
+                "  url: ccr://ccr-1/ns/",
+                "  caFile: /ca.pem",
+                "  certFile: /c.pem",
+                "  keyFile: /k.pem",
+                "  insecure_skip_tls_verify: true",
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let env = Env::from_pairs([(
+            "HELM_REPOSITORY_CONFIG".to_string(),
+            repos.display().to_string(),
+        )]);
+        let out = Output::new(true, false);
+        let e = entry_tls(&CcrUrl::parse("ccr://ccr-1/ns").unwrap(), &env, &out).unwrap();
+        assert_eq!(e.name, "mtls");
+        assert_eq!(e.ca_file(), Some(PathBuf::from("/ca.pem")));
+        assert_eq!(
+            e.client_cert(),
+            Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+        assert!(e.insecure_skip_tls_verify);
+        assert!(entry_tls(&CcrUrl::parse("ccr://ccr-2/ns").unwrap(), &env, &out).is_none());
     }
 }

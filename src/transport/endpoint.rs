@@ -19,28 +19,39 @@ impl Endpoint {
                 crate::ui::text::redact_userinfo(s)
             );
         }
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else if s.contains("://") {
-            bail!("endpoint {s:?}: only http:// and https:// are supported");
-        } else {
-            (true, s)
+        // The scheme in any case (`HTTPS://`), as URLs allow.
+        let (https, rest) = match s.split_once("://") {
+            Some((scheme, r)) if scheme.eq_ignore_ascii_case("https") => (true, r),
+            Some((scheme, r)) if scheme.eq_ignore_ascii_case("http") => (false, r),
+            Some(_) => bail!("endpoint {s:?}: only http:// and https:// are supported"),
+            None => (true, s),
         };
         let hostport = rest.trim_end_matches('/');
         if hostport.is_empty() || hostport.contains(['/', '?', '#', '@', ' ']) {
             bail!("endpoint {s:?} is not of the form https://HOST[:PORT]");
         }
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
-                let port: u16 = p
-                    .parse()
-                    .with_context(|| format!("endpoint {s:?}: bad port {p:?}"))?;
-                (h.to_string(), Some(port))
+        // `[v6]`, `[v6]:port`, `host`, `host:port`.
+        let (host, port) = if hostport.starts_with('[') {
+            match hostport.split_once(']') {
+                Some((h, "")) => (format!("{h}]"), None),
+                Some((h, p)) if p.starts_with(':') => (format!("{h}]"), Some(&p[1..])),
+                _ => bail!("endpoint {s:?} is not of the form https://HOST[:PORT]"),
             }
-            _ => (hostport.to_string(), None),
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, _)) if h.contains(':') => bail!(
+                    "endpoint {s:?}: an IPv6 address goes in brackets, e.g. http://[::1]:8080"
+                ),
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            }
         };
+        let port = port
+            .map(|p| {
+                p.parse::<u16>()
+                    .with_context(|| format!("endpoint {s:?}: bad port {p:?}"))
+            })
+            .transpose()?;
         if host.is_empty() {
             bail!("endpoint {s:?} has no host");
         }
@@ -83,7 +94,23 @@ mod tests {
         assert_eq!(e.host_header(), "ccr.bj.baidubce.com");
         let e = Endpoint::parse("ccr.gz.baidubce.com").unwrap();
         assert!(e.https);
-        for bad in ["ftp://x", "http://", "http://x/path", "http://x:notaport"] {
+        let e = Endpoint::parse("HTTPS://ccr.bj.baidubce.com").unwrap();
+        assert_eq!(e.base_url(), "https://ccr.bj.baidubce.com");
+        assert!(!Endpoint::parse("Http://127.0.0.1:9").unwrap().https);
+        let e = Endpoint::parse("http://[::1]").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("[::1]", None));
+        assert_eq!(e.base_url(), "http://[::1]");
+        let e = Endpoint::parse("http://[::1]:8080/").unwrap();
+        assert_eq!(e.base_url(), "http://[::1]:8080");
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://x/path",
+            "http://x:notaport",
+            "http://[::1",
+            "http://[::1]x",
+            "http://::1",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::endpoint::Endpoint;
 use super::limits::{Deadline, Limits, Stall, TooSlow, Transfer};
+use super::proxy::Route;
 use super::Transport;
 use crate::ui::text::{duration_text, size_text};
 
@@ -34,6 +35,17 @@ impl Transport {
         match stall_of(e) {
             Some(stall) => (self.stall_text(stall, transfer), stall != Stall::Overall),
             None => {
+                if let Some(mut fault) =
+                    classify(e, self.route.proxy().is_some(), self.has_client_cert())
+                {
+                    if let NetFault::Untrusted { issuer } = &mut fault {
+                        *issuer = self.peer_issuer();
+                    }
+                    return (
+                        network_message(&fault, &self.net_context()),
+                        fault.transient(),
+                    );
+                }
                 let transient = matches!(
                     e,
                     ureq::Error::Io(_)
@@ -43,6 +55,253 @@ impl Transport {
                 );
                 (describe_transport(e, &self.cfg.endpoint), transient)
             }
+        }
+    }
+}
+
+impl Transport {
+    fn has_client_cert(&self) -> bool {
+        self.cfg.tls.client_cert.is_some()
+    }
+
+    /// Who issued the untrusted certificate, asked in one more handshake bounded by the
+    /// connect limit (and the deadline).
+    fn peer_issuer(&self) -> Option<String> {
+        let e = &self.cfg.endpoint;
+        let port = e.port.unwrap_or(if e.https { 443 } else { 80 });
+        let mut limit = self.limits.connect;
+        if let Ok(Some(left)) = self.remaining() {
+            limit = limit.min(left);
+        }
+        if limit.is_zero() {
+            return None;
+        }
+        super::tls::peer_issuer(&e.host, port, self.route.proxy(), limit)
+    }
+
+    fn net_context(&self) -> NetContext {
+        let e = &self.cfg.endpoint;
+        let port = e.port.unwrap_or(if e.https { 443 } else { 80 });
+        NetContext {
+            base: e.base_url(),
+            authority: format!("{}:{port}", e.host),
+            host: e.host.clone(),
+            proxy: match &self.route {
+                Route::Proxy { url, from } => Some((url.to_string(), url.username.is_some(), from)),
+                Route::Direct(_) => None,
+            },
+            client_cert: self
+                .cfg
+                .tls
+                .client_cert
+                .as_ref()
+                .map(|c| format!("{} ({})", c.cert.display(), c.source)),
+            trust: self.trust.to_string(),
+        }
+    }
+}
+
+/// What went wrong on the way to the registry, below HTTP: TLS and proxies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetFault {
+    /// A TLS handshake answered by something that is not TLS (a plain-HTTP port).
+    NotTls,
+    /// The server's certificate chains to no trusted root.
+    Untrusted { issuer: Option<String> },
+    /// The certificate is not for the name connected to; the names it has.
+    WrongName(Vec<String>),
+    /// The certificate has expired or is not yet valid.
+    Expired,
+    /// Another certificate problem, as rustls words it.
+    BadCertificate(String),
+    /// The server wants a client certificate and none was given.
+    ClientCertRequired,
+    /// The server refused the client certificate given (the TLS alert).
+    ClientCertRefused(String),
+    /// Another TLS failure, as rustls words it.
+    Tls(String),
+    /// The proxy could not be reached (refused, unknown host, timed out).
+    ProxyUnreachable(String),
+    /// The proxy answered the CONNECT with 407.
+    ProxyAuth,
+    /// The proxy answered the CONNECT with another status.
+    ProxyRefused(u16),
+}
+
+impl NetFault {
+    /// Whether another attempt may help: only a proxy's 502/503/504.
+    pub fn transient(&self) -> bool {
+        matches!(self, NetFault::ProxyRefused(502..=504))
+    }
+}
+
+/// What [`network_message`] names.
+#[derive(Debug, Clone)]
+pub struct NetContext {
+    /// `https://host[:port]`.
+    pub base: String,
+    /// `host:port`, the port always written.
+    pub host: String,
+    pub authority: String,
+    /// The proxy (password redacted), whether it has credentials, and its variable.
+    pub proxy: Option<(String, bool, &'static str)>,
+    /// The client certificate's file and where it was named.
+    pub client_cert: Option<String>,
+    /// The trust roots in use, described ([`super::tls::Trust`]).
+    pub trust: String,
+}
+
+/// The rustls error inside a ureq error, if any.
+fn rustls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+/// Sorts a failure into a [`NetFault`]; `None`: not one of those (the generic wording applies).
+/// `proxied`: the request went through a proxy, so a failure to connect is the proxy's.
+pub fn classify(e: &ureq::Error, proxied: bool, client_cert: bool) -> Option<NetFault> {
+    use rustls::{AlertDescription as A, CertificateError as C, InvalidMessage as M};
+    if let Some(r) = rustls_error(e) {
+        return Some(match r {
+            rustls::Error::InvalidMessage(M::InvalidContentType | M::UnknownProtocolVersion) => {
+                NetFault::NotTls
+            }
+            rustls::Error::InvalidCertificate(c) => match c {
+                C::UnknownIssuer => NetFault::Untrusted { issuer: None },
+                C::NotValidForName => NetFault::WrongName(Vec::new()),
+                C::NotValidForNameContext { presented, .. } => {
+                    // rustls words them `DnsName("x")`: keep the name.
+                    NetFault::WrongName(
+                        presented
+                            .iter()
+                            .map(|n| {
+                                let inner = n.split_once('(').map_or(n.as_str(), |(_, r)| r);
+                                inner.trim_end_matches(')').trim_matches('"').to_string()
+                            })
+                            .collect(),
+                    )
+                }
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. } => NetFault::Expired,
+                other => NetFault::BadCertificate(format!("{other:?}")),
+            },
+            rustls::Error::AlertReceived(A::CertificateRequired) => NetFault::ClientCertRequired,
+            rustls::Error::AlertReceived(A::HandshakeFailure | A::BadCertificate)
+                if !client_cert =>
+            {
+                NetFault::ClientCertRequired
+            }
+            rustls::Error::AlertReceived(
+                a @ (A::BadCertificate
+                | A::UnknownCA
+                | A::CertificateUnknown
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::UnsupportedCertificate
+                | A::AccessDenied
+                | A::HandshakeFailure
+                | A::DecryptError),
+            ) => NetFault::ClientCertRefused(format!("{a:?}")),
+            other => NetFault::Tls(other.to_string()),
+        });
+    }
+    if let ureq::Error::ConnectProxyFailed(text) = e {
+        let status = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find_map(|w| w.parse::<u16>().ok().filter(|s| (100..600).contains(s)));
+        return Some(match status {
+            Some(407) => NetFault::ProxyAuth,
+            Some(s) => NetFault::ProxyRefused(s),
+            None => NetFault::ProxyUnreachable(text.clone()),
+        });
+    }
+    if !proxied {
+        return None;
+    }
+    match e {
+        ureq::Error::HostNotFound => Some(NetFault::ProxyUnreachable("host not found".into())),
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            Some(NetFault::ProxyUnreachable("timed out connecting".into()))
+        }
+        ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => {
+            Some(NetFault::ProxyUnreachable("connection refused".into()))
+        }
+        _ => None,
+    }
+}
+
+/// The one line for a [`NetFault`]. Pure, for snapshot tests; never a proxy password.
+pub fn network_message(fault: &NetFault, c: &NetContext) -> String {
+    let (base, authority, host) = (&c.base, &c.authority, &c.host);
+    let proxy = || {
+        c.proxy
+            .as_ref()
+            .map(|(url, _, var)| (url.as_str(), *var))
+            .unwrap_or(("(none)", "HTTPS_PROXY"))
+    };
+    match fault {
+        NetFault::NotTls => format!(
+            "{authority} does not speak TLS; use http://{authority} if it is a plain-HTTP endpoint"
+        ),
+        NetFault::Untrusted { issuer } => {
+            let by = issuer
+                .as_ref()
+                .map(|i| format!(" (issued by {i})"))
+                .unwrap_or_default();
+            format!(
+                "the certificate of {host}{by} is not signed by a trusted authority (trusting {}); to trust its CA, pass --ca-file CA.pem, or set SSL_CERT_FILE=CA.pem (SSL_CERT_DIR for a directory), or add it to the system store (update-ca-certificates)",
+                c.trust
+            )
+        }
+        NetFault::WrongName(names) if names.is_empty() => format!(
+            "the certificate {authority} presented is not for the name {host}; use the endpoint's name as its certificate gives it"
+        ),
+        NetFault::WrongName(names) => format!(
+            "the certificate {authority} presented is not for the name {host} but for {}; use one of those names in the endpoint",
+            names.join(", ")
+        ),
+        NetFault::Expired => format!(
+            "the certificate {authority} presented has expired or is not yet valid (check the clock of this machine too)"
+        ),
+        NetFault::BadCertificate(why) => {
+            format!("the certificate {authority} presented is not acceptable: {why}")
+        }
+        NetFault::ClientCertRequired => format!(
+            "{base} asked for a client certificate and none was given: pass --cert-file and --key-file (or add the Helm repository with them)"
+        ),
+        NetFault::ClientCertRefused(alert) => format!(
+            "{base} refused the client certificate {} ({alert})",
+            c.client_cert.as_deref().unwrap_or("given")
+        ),
+        NetFault::Tls(why) => format!("{base}: the TLS handshake failed: {why}"),
+        NetFault::ProxyUnreachable(why) => {
+            let (url, var) = proxy();
+            format!(
+                "cannot reach the proxy {url} (from {var}): {why}; check {var}, or add {host} to NO_PROXY to go direct"
+            )
+        }
+        NetFault::ProxyAuth => {
+            let (url, var) = proxy();
+            if c.proxy.as_ref().is_some_and(|p| p.1) {
+                format!(
+                    "the proxy {url} (from {var}) refused the user:password in {var} (407); check them"
+                )
+            } else {
+                format!(
+                    "the proxy {url} (from {var}) asks for authentication (set user:password in {var})"
+                )
+            }
+        }
+        NetFault::ProxyRefused(status) => {
+            let (url, var) = proxy();
+            format!(
+                "the proxy {url} (from {var}) would not open a tunnel to {authority}: it answered {status}"
+            )
         }
     }
 }
@@ -316,5 +575,136 @@ mod tests {
             msg(Stall::Floor, None, None),
         ];
         insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn network_messages() {
+        let direct = NetContext {
+            base: "https://ccr.corp.example".into(),
+            host: "ccr.corp.example".into(),
+            authority: "ccr.corp.example:443".into(),
+            proxy: None,
+            client_cert: None,
+            trust: "the system store".into(),
+        };
+        let proxied = NetContext {
+            proxy: Some((
+                "http://alice:xxxxx@proxy.corp:3128".into(),
+                true,
+                "HTTPS_PROXY",
+            )),
+            ..direct.clone()
+        };
+        let anonymous = NetContext {
+            proxy: Some(("http://proxy.corp:3128".into(), false, "https_proxy")),
+            ..direct.clone()
+        };
+        let mtls = NetContext {
+            client_cert: Some("/home/me/client.pem (--cert-file/--key-file)".into()),
+            ..direct.clone()
+        };
+        let plain = NetContext {
+            base: "https://127.0.0.1:8080".into(),
+            host: "127.0.0.1".into(),
+            authority: "127.0.0.1:8080".into(),
+            ..direct.clone()
+        };
+        let lines = [
+            (NetFault::NotTls, &plain),
+            (NetFault::Untrusted { issuer: None }, &direct),
+            (
+                NetFault::Untrusted {
+                    issuer: Some("CN=Corp Inspection CA, O=Corp".into()),
+                },
+                &direct,
+            ),
+            (NetFault::WrongName(Vec::new()), &direct),
+            (NetFault::WrongName(vec!["ccr.internal".into()]), &direct),
+            (NetFault::Expired, &direct),
+            (NetFault::ClientCertRequired, &direct),
+            (NetFault::ClientCertRefused("UnknownCA".into()), &mtls),
+            (
+                NetFault::ProxyUnreachable("connection refused".into()),
+                &proxied,
+            ),
+            (NetFault::ProxyAuth, &anonymous),
+            (NetFault::ProxyAuth, &proxied),
+            (NetFault::ProxyRefused(502), &anonymous),
+        ]
+        .map(|(f, c)| {
+            assert!(!f.transient() || f == NetFault::ProxyRefused(502));
+            format!("Error: {}", network_message(&f, c))
+        });
+        let text = lines.join("\n");
+        assert!(!text.contains("secret"));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn failures_sort_into_network_faults() {
+        let tls = |e: rustls::Error| ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e));
+        assert_eq!(
+            classify(
+                &tls(rustls::Error::InvalidMessage(
+                    rustls::InvalidMessage::InvalidContentType
+                )),
+                false,
+                false
+            ),
+            Some(NetFault::NotTls)
+        );
+        assert_eq!(
+            classify(
+                &tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                )),
+                false,
+                false
+            ),
+            Some(NetFault::Untrusted { issuer: None })
+        );
+        let alert = |a| tls(rustls::Error::AlertReceived(a));
+        assert_eq!(
+            classify(
+                &alert(rustls::AlertDescription::CertificateRequired),
+                false,
+                false
+            ),
+            Some(NetFault::ClientCertRequired)
+        );
+        assert_eq!(
+            classify(
+                &alert(rustls::AlertDescription::BadCertificate),
+                false,
+                false
+            ),
+            Some(NetFault::ClientCertRequired)
+        );
+        assert_eq!(
+            classify(
+                &alert(rustls::AlertDescription::BadCertificate),
+                false,
+                true
+            ),
+            Some(NetFault::ClientCertRefused("BadCertificate".into()))
+        );
+        let proxy_said =
+            |s: &str| classify(&ureq::Error::ConnectProxyFailed(s.into()), true, false);
+        assert_eq!(
+            proxy_said("proxy server responded 407/407"),
+            Some(NetFault::ProxyAuth)
+        );
+        assert_eq!(
+            proxy_said("proxy server responded 502/502"),
+            Some(NetFault::ProxyRefused(502))
+        );
+        let refused =
+            || ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+        assert_eq!(
+            classify(&refused(), true, false),
+            Some(NetFault::ProxyUnreachable("connection refused".into()))
+        );
+        assert_eq!(classify(&refused(), false, false), None);
+        assert_eq!(classify(&ureq::Error::HostNotFound, false, false), None);
     }
 }

@@ -12,7 +12,9 @@
 //! By job: [`dispatch`] puts one signed request on the wire ([`auth`] signs it), [`retry`]
 //! decides whether and when to try again, [`throttle`] lowers the requests in flight while the
 //! registry throttles (and raises them back), [`limits`] holds the limits and meters transfers,
-//! [`messages`] words what went wrong, [`endpoint`] says where requests go.
+//! [`messages`] words what went wrong, [`endpoint`] says where requests go, [`proxy`] which
+//! proxy they go through (Go's rules), [`tls`] whom they trust and with which client
+//! certificate.
 pub mod proxy;
 
 pub mod auth;
@@ -24,9 +26,9 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 pub mod throttle;
+pub mod tls;
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,6 +51,8 @@ use crate::ui::output::{Activity, Output};
 pub use crate::ui::text::duration_text;
 use crate::ui::text::size_text;
 use auth::Keys;
+pub use proxy::{ProxyEnv, Route};
+pub use tls::{ClientCertFiles, TlsSettings, Trust};
 
 /// Everything a transport needs, resolved by [`crate::settings::connect`].
 #[derive(Debug, Clone)]
@@ -61,8 +65,11 @@ pub struct TransportConfig {
     pub deadline: Option<Deadline>,
     /// Largest download accepted, in bytes, and the setting that changes it.
     pub max_download: u64,
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_tls_verify: bool,
+    /// Trust roots, client certificate, insecure mode.
+    pub tls: TlsSettings,
+    /// The proxy variables, as the settings layer read them; [`Transport::new`] picks the
+    /// route to the endpoint with Go's rules.
+    pub proxy: ProxyEnv,
     pub output: Output,
     /// Requests the caller runs at once at most (`HELM_CCR_PARALLEL`): as many connections
     /// stay open for reuse.
@@ -74,6 +81,10 @@ pub struct Transport {
     agent: ureq::Agent,
     cfg: TransportConfig,
     limits: Limits,
+    /// Direct or through which proxy, and why.
+    route: Route,
+    /// Where the trusted roots come from.
+    trust: Trust,
     /// Seconds to add to the local clock, learnt from the server's `Date` on `RequestExpired`.
     clock_offset: AtomicI64,
     /// The requests allowed in flight, lowered while the registry throttles.
@@ -131,11 +142,20 @@ impl Transport {
     /// A client with these liveliness limits (tests use short ones).
     pub fn with_limits(cfg: TransportConfig, limits: Limits) -> Result<Transport> {
         let (connect, idle) = (limits.connect, limits.idle);
-        let tls = tls_config(&cfg)?;
+        let route = route_of(&cfg.proxy, &cfg.endpoint)?;
+        let proxy = route.proxy().map(ureq_proxy).transpose()?;
+        let tls = tls::build(&cfg.tls)?;
+        cfg.output.debug(&format!(
+            "{}: {route}; trusting {}",
+            cfg.endpoint.base_url(),
+            tls.trust.detail()
+        ));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .tls_config(tls)
+            // Always set: ureq's default reads ALL_PROXY and its own NO_PROXY rules.
+            .proxy(proxy)
+            .tls_config(tls.config)
             .timeout_resolve(Some(connect))
             .timeout_connect(Some(connect))
             .timeout_per_read(Some(idle))
@@ -151,6 +171,8 @@ impl Transport {
             agent,
             cfg,
             limits,
+            route,
+            trust: tls.trust,
             clock_offset: AtomicI64::new(0),
             gate,
         })
@@ -168,6 +190,16 @@ impl Transport {
     /// wait for.
     pub fn gate(&self) -> &Gate {
         &self.gate
+    }
+
+    /// The route requests take: direct or through which proxy, and why.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// Where the trusted roots come from.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     #[cfg(test)]
@@ -404,27 +436,40 @@ impl Transport {
     }
 }
 
-/// The TLS settings: the system's roots or `--ca-file`'s, and `--insecure-skip-tls-verify`.
-fn tls_config(cfg: &TransportConfig) -> Result<ureq::tls::TlsConfig> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(ca) = &cfg.ca_file {
-        let pem =
-            std::fs::read(ca).with_context(|| format!("reading --ca-file {}", ca.display()))?;
-        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            bail!("--ca-file {}: no PEM certificate in it", ca.display());
-        }
-        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+/// The route to `endpoint` under `proxy`, Go's rules: an unusable proxy value is an error
+/// naming its variable, before any request.
+pub fn route_of(proxy: &ProxyEnv, endpoint: &Endpoint) -> Result<Route> {
+    let scheme = if endpoint.https {
+        proxy::Scheme::Https
+    } else {
+        proxy::Scheme::Http
+    };
+    Ok(proxy.route(scheme, &endpoint.host, endpoint.port)?)
+}
+
+/// ureq's proxy for `url`: the decoded credentials (ureq encodes them), the proxy resolving
+/// the registry's name as Go lets it (for SOCKS5 too).
+fn ureq_proxy(url: &proxy::ProxyUrl) -> Result<ureq::Proxy> {
+    use proxy::ProxyScheme;
+    let protocol = match url.scheme {
+        ProxyScheme::Http => ureq::ProxyProtocol::Http,
+        ProxyScheme::Https => ureq::ProxyProtocol::Https,
+        ProxyScheme::Socks5 => ureq::ProxyProtocol::Socks5,
+        ProxyScheme::Socks5h => ureq::ProxyProtocol::Socks5h,
+    };
+    let mut b = ureq::Proxy::builder(protocol)
+        .host(&url.host)
+        .port(url.port())
+        .resolve_target(false);
+    if let Some(user) = &url.username {
+        b = b.username(user);
     }
-    if cfg.insecure_skip_tls_verify {
-        tls = tls.disable_verification(true);
+    if let Some(password) = &url.password {
+        b = b.password(password);
     }
-    Ok(tls.build())
+    // ureq's own error names nothing: say which proxy (never its password).
+    b.build()
+        .map_err(|e| anyhow!("the proxy {url} cannot be used: {e}"))
 }
 
 /// A header's value, trimmed; None when absent, not text or empty.
