@@ -4,6 +4,7 @@ pub mod complete;
 pub mod download;
 pub mod env;
 pub mod ls;
+pub mod mirror;
 pub mod pull;
 pub mod push;
 pub mod rm;

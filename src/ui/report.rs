@@ -33,6 +33,15 @@ pub enum Action {
     WouldDelete,
     #[serde(rename = "failed")]
     Failed,
+    /// `mirror`: the package was copied from the source.
+    #[serde(rename = "mirrored")]
+    Mirrored,
+    /// `mirror --dry-run`: it would be.
+    #[serde(rename = "would mirror")]
+    WouldMirror,
+    /// The destination already holds this version with the same digest: nothing uploaded.
+    #[serde(rename = "unchanged")]
+    Unchanged,
 }
 
 /// One chart's result. Absent fields are left out of JSON and YAML.
