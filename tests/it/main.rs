@@ -12,6 +12,7 @@ mod force_replace;
 mod getter_integrity;
 mod install;
 mod limits;
+mod mirror;
 mod package_limits;
 mod packaging;
 mod parallel;
