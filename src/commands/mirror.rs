@@ -178,7 +178,7 @@ fn http(
         max_download: env.max_download()?.unwrap_or(DEFAULT_MAX_DOWNLOAD),
         output: global.output(),
     })?;
-    Ok(Source::Http(repo))
+    Ok(Source::Http(Box::new(repo)))
 }
 
 fn cert(c: &Path, k: &Path, source: &str) -> ClientCertFiles {

@@ -29,7 +29,7 @@ use source::{Got, HttpRepo, Location, SourcePackage};
 
 /// Where packages come from.
 pub enum Source {
-    Http(HttpRepo),
+    Http(Box<HttpRepo>),
     Dir(PathBuf),
 }
 
