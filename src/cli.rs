@@ -386,10 +386,10 @@ pub struct RmArgs {
 pub struct MirrorArgs {
     /// A Helm chart repository (https://... with its index.yaml), a Helm repository name, or a
     /// directory of .tgz (+ .prov) files
-    #[arg(value_name = "SOURCE", help_heading = "Arguments")]
+    #[arg(value_name = "SOURCE", help_heading = "Arguments", display_order = 1)]
     pub source: String,
     /// The repository: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
-    #[arg(value_name = "DEST", help_heading = "Arguments")]
+    #[arg(value_name = "DEST", help_heading = "Arguments", display_order = 2)]
     pub dest: String,
     /// Only this chart (repeat the flag for several)
     #[arg(long = "chart", value_name = "NAME")]

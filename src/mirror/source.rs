@@ -19,7 +19,8 @@ use ureq::http::{self, Uri};
 use crate::chart::tgz;
 use crate::chart::yaml::{self, Node};
 use crate::transport::limits::RateFloor;
-use crate::transport::proxy::Scheme;
+use crate::transport::messages::{self, NetContext};
+use crate::transport::proxy::{Route, Scheme};
 use crate::transport::{tls, ureq_proxy, Limits, ProxyEnv, TlsSettings};
 use crate::ui::output::{Activity, Output};
 use crate::ui::text::{redact_userinfo, size_text};
@@ -68,6 +69,8 @@ pub struct HttpRepo {
     base: Uri,
     limits: Limits,
     tls: ureq::tls::TlsConfig,
+    /// The trusted roots, described for messages.
+    trust: String,
     /// One agent per proxy route (chart URLs may name other hosts).
     agents: Mutex<HashMap<String, ureq::Agent>>,
 }
@@ -93,12 +96,13 @@ impl HttpRepo {
             );
         }
         // The same roots, client certificate and insecure mode as every other request.
-        let tls = tls::build(&s.tls)?.config;
+        let built = tls::build(&s.tls)?;
         Ok(HttpRepo {
             s,
             base,
             limits: Limits::default(),
-            tls,
+            tls: built.config,
+            trust: built.trust.to_string(),
             agents: Mutex::new(HashMap::new()),
         })
     }
@@ -138,7 +142,7 @@ impl HttpRepo {
         let uri: Uri = url
             .parse()
             .map_err(|_| anyhow!("{label}: {} is not a URL", redact_userinfo(url)))?;
-        let agent = self.agent(&uri)?;
+        let (agent, route) = self.agent(&uri)?;
         let mut req = http::Request::get(url);
         if let Some((user, password)) = self.auth_for(&uri) {
             req = req.header("Authorization", basic(user, password));
@@ -147,7 +151,7 @@ impl HttpRepo {
         let shown = redact_userinfo(url);
         let resp = agent
             .run(req)
-            .map_err(|e| anyhow!("{label}: cannot reach {shown}: {e}"))?;
+            .map_err(|e| anyhow!("{label}: {}", self.network_error(&e, &uri, &route)))?;
         let status = resp.status().as_u16();
         match status {
             200..=299 => {}
@@ -222,8 +226,42 @@ impl HttpRepo {
         (same_host || self.s.pass_credentials_all).then_some((user.as_str(), password.as_str()))
     }
 
+    /// A failure below HTTP in the transport's words ([`messages::network_message`]: TLS,
+    /// proxies), else `cannot reach URL: ERROR`.
+    fn network_error(&self, e: &ureq::Error, uri: &Uri, route: &Route) -> String {
+        let fault =
+            messages::classify(e, route.proxy().is_some(), self.s.tls.client_cert.is_some());
+        let Some(fault) = fault else {
+            return format!("cannot reach {}: {e}", redact_userinfo(&uri.to_string()));
+        };
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or("").to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let ctx = NetContext {
+            base: format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or("https"),
+                host_port(uri.authority().map_or("", |a| a.as_str()))
+            ),
+            authority: format!("{host}:{port}"),
+            host,
+            proxy: match route {
+                Route::Proxy { url, from } => Some((url.to_string(), url.username.is_some(), from)),
+                Route::Direct(_) => None,
+            },
+            client_cert: self
+                .s
+                .tls
+                .client_cert
+                .as_ref()
+                .map(|c| format!("{} ({})", c.cert.display(), c.source)),
+            trust: self.trust.clone(),
+        };
+        messages::network_message(&fault, &ctx)
+    }
+
     /// The agent for `uri`'s proxy route (Go's rules), built once per route.
-    fn agent(&self, uri: &Uri) -> Result<ureq::Agent> {
+    fn agent(&self, uri: &Uri) -> Result<(ureq::Agent, Route)> {
         let https = uri.scheme_str() == Some("https");
         let host = uri
             .host()
@@ -235,7 +273,7 @@ impl HttpRepo {
         let key = route.proxy().map(|p| format!("{p:?}")).unwrap_or_default();
         let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(a) = agents.get(&key) {
-            return Ok(a.clone());
+            return Ok((a.clone(), route));
         }
         let proxy = route.proxy().map(ureq_proxy).transpose()?;
         let l = self.limits;
@@ -254,7 +292,7 @@ impl HttpRepo {
             .build()
             .into();
         agents.insert(key, agent.clone());
-        Ok(agent)
+        Ok((agent, route))
     }
 }
 
