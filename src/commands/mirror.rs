@@ -176,6 +176,7 @@ fn http(
         tls,
         proxy: env.proxy(),
         max_download: env.max_download()?.unwrap_or(DEFAULT_MAX_DOWNLOAD),
+        deadline: global.deadline(),
         output: global.output(),
     })?;
     Ok(Source::Http(Box::new(repo)))

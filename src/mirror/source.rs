@@ -21,9 +21,9 @@ use crate::chart::yaml::{self, Node};
 use crate::transport::limits::RateFloor;
 use crate::transport::messages::{self, NetContext};
 use crate::transport::proxy::{Route, Scheme};
-use crate::transport::{tls, ureq_proxy, Limits, ProxyEnv, TlsSettings};
+use crate::transport::{tls, ureq_proxy, Deadline, Limits, ProxyEnv, TlsSettings};
 use crate::ui::output::{Activity, Output};
-use crate::ui::text::{redact_userinfo, size_text};
+use crate::ui::text::{duration_text, redact_userinfo, size_text};
 
 /// One package the source offers.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ pub struct HttpSettings {
     pub proxy: ProxyEnv,
     /// Largest index or package read (`HELM_CCR_MAX_DOWNLOAD`).
     pub max_download: u64,
+    /// `--timeout` / `HELM_CCR_TIMEOUT`: no request runs past it.
+    pub deadline: Option<Deadline>,
     pub output: Output,
 }
 
@@ -142,6 +144,16 @@ impl HttpRepo {
         let uri: Uri = url
             .parse()
             .map_err(|_| anyhow!("{label}: {} is not a URL", redact_userinfo(url)))?;
+        if let Some(d) = &self.s.deadline {
+            if Instant::now() >= d.at {
+                bail!(
+                    "{label}: timed out after {} ({}); raise {}",
+                    duration_text(d.limit),
+                    d.source,
+                    d.knob
+                );
+            }
+        }
         let (agent, route) = self.agent(&uri)?;
         let mut req = http::Request::get(url);
         if let Some((user, password)) = self.auth_for(&uri) {
@@ -288,6 +300,12 @@ impl HttpRepo {
             .timeout_per_read(Some(l.idle))
             .timeout_per_write(Some(l.idle))
             .timeout_recv_response(Some(l.response))
+            .timeout_global(
+                self.s
+                    .deadline
+                    .as_ref()
+                    .map(|d| d.at.saturating_duration_since(Instant::now())),
+            )
             .user_agent(concat!("helm-ccr/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -491,6 +509,33 @@ mod tests {
             resolve_url("https://h.example/index.yaml?t=1", "web.tgz"),
             "https://h.example/web.tgz?t=1"
         );
+    }
+
+    #[test]
+    fn basic_auth_goes_only_to_the_repository_s_host() {
+        let repo = |pass_all: bool| {
+            HttpRepo::new(HttpSettings {
+                url: "https://charts.example:8443/stable".into(),
+                basic_auth: Some(("u".into(), "p".into())),
+                pass_credentials_all: pass_all,
+                tls: TlsSettings::default(),
+                proxy: ProxyEnv::from_lookup(|_| None),
+                max_download: 1 << 20,
+                deadline: None,
+                output: Output::new(true, false),
+            })
+            .unwrap()
+        };
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        let r = repo(false);
+        assert!(r
+            .auth_for(&uri("https://charts.example:8443/stable/a.tgz"))
+            .is_some());
+        assert!(r.auth_for(&uri("https://charts.example/a.tgz")).is_none());
+        assert!(r.auth_for(&uri("https://cdn.example/a.tgz")).is_none());
+        assert!(repo(true)
+            .auth_for(&uri("https://cdn.example/a.tgz"))
+            .is_some());
     }
 
     #[test]
