@@ -112,7 +112,11 @@ pub fn run(
     report: &Reporter,
 ) -> Result<Summary> {
     let shown = source.display();
-    let packages = select(source.packages()?, opts, &shown)?;
+    let all = source.packages()?;
+    if all.is_empty() {
+        out.warn(&format!("{shown} has no chart packages"));
+    }
+    let packages = select(all, opts, &shown)?;
     // What the destination holds of every chart concerned: its versions and their digests.
     let names: Vec<String> = packages
         .iter()
