@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod getter;
+pub mod mirror;
 pub mod provenance;
 pub mod registry;
 pub mod settings;
@@ -240,6 +241,20 @@ fn run(cli: Cli, env: Env) -> Result<()> {
                 older_than: a.older_than,
                 devel: a.devel,
                 dry_run: a.dry_run,
+                format: result_format(a.output),
+            },
+            &global,
+        ),
+        Command::Mirror(a) => commands::mirror::run(
+            &commands::mirror::MirrorSettings {
+                source: a.source,
+                dest: a.dest,
+                charts: a.charts,
+                version: a.version,
+                devel: a.devel,
+                dry_run: a.dry_run,
+                username: a.username,
+                password_stdin: a.password_stdin,
                 format: result_format(a.output),
             },
             &global,

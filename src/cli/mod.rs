@@ -67,6 +67,17 @@ Examples:
   helm ccr env myccr --check
   helm ccr env ccr://ccr-4k74gw7d/ns-test --region gz";
 
+const MIRROR_EXAMPLES: &str = "\
+Examples:
+  helm ccr mirror https://charts.example.com myccr
+  echo \"$PASSWORD\" | helm ccr mirror https://charts.example.com myccr --username ci --password-stdin
+  helm ccr mirror bitnami myccr --chart nginx --version '>=15.0.0' --dry-run
+  helm ccr mirror ./export ccr://ccr-4k74gw7d/ns-prod      (a directory of .tgz: the air-gap import)
+
+The source's TLS settings are --ca-file, --cert-file/--key-file and --insecure-skip-tls-verify
+(as helm repo add takes them), or its repository entry's; the destination's credentials come
+from the usual chain.";
+
 const HELP_TEMPLATE: &str = "\
 {about-with-newline}
 Usage: {usage}
@@ -179,6 +190,9 @@ pub enum Command {
         next_help_heading = "Flags"
     )]
     Rm(RmArgs),
+    /// Copy every package of a Helm chart repository or a directory into CCR: SOURCE DEST
+    #[command(after_help = MIRROR_EXAMPLES, next_help_heading = "Flags")]
+    Mirror(MirrorArgs),
     /// Show the endpoint, region, instance, namespace and credentials in use (--check: test them)
     #[command(after_help = ENV_EXAMPLES, next_help_heading = "Flags")]
     Env(EnvArgs),
@@ -205,6 +219,7 @@ impl Command {
             Command::Copy(_) => "copy",
             Command::Ls(_) => "ls",
             Command::Rm(_) => "rm",
+            Command::Mirror(_) => "mirror",
             Command::Env(_) => "env",
             Command::Version => "version",
             Command::Help(_) => "help",
@@ -217,7 +232,11 @@ impl Command {
     pub fn makes_temporary_files(&self) -> bool {
         matches!(
             self,
-            Command::Push(_) | Command::Pull(_) | Command::Copy(_) | Command::Download(_)
+            Command::Push(_)
+                | Command::Pull(_)
+                | Command::Copy(_)
+                | Command::Mirror(_)
+                | Command::Download(_)
         )
     }
 }
@@ -436,6 +455,38 @@ pub struct RmArgs {
     /// Print what would be deleted and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Output format of the results
+    #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: ResultFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// A Helm chart repository (https://... with its index.yaml), a Helm repository name, or a
+    /// directory of .tgz (+ .prov) files
+    #[arg(value_name = "SOURCE", help_heading = "Arguments", display_order = 1)]
+    pub source: String,
+    /// The repository: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
+    #[arg(value_name = "DEST", help_heading = "Arguments", display_order = 2)]
+    pub dest: String,
+    /// Only this chart (repeat the flag for several)
+    #[arg(long = "chart", value_name = "NAME")]
+    pub charts: Vec<String>,
+    /// Only versions matching this constraint (e.g. ^1.2, ">=1.0 <2.0")
+    #[arg(long, value_name = "CONSTRAINT")]
+    pub version: Option<String>,
+    /// With --version, let pre-release versions match too
+    #[arg(long)]
+    pub devel: bool,
+    /// Print what would be mirrored and upload nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The source's basic auth user (with --password-stdin)
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the source's basic auth password from standard input
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
     /// Output format of the results
     #[arg(short, long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: ResultFormat,

@@ -220,6 +220,9 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
         ("push", _) => (prefixed(src.repositories()), DEFAULT),
         ("pull", 0) | ("ls", 0) | ("rm", _) | ("copy", _) => chart_refs(cur, src),
         ("env", 0) => (prefixed(src.repositories()), NO_FILE),
+        // mirror SOURCE DEST: a directory (or a URL, or a repository name), then a repository.
+        ("mirror", 0) => (Vec::new(), FILTER_DIRS),
+        ("mirror", 1) => (prefixed(src.repositories()), NO_FILE),
         ("help", 0) => (
             prefixed(
                 subcommands

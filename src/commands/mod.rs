@@ -5,6 +5,7 @@ pub mod copy;
 pub mod download;
 pub mod env;
 pub mod ls;
+pub mod mirror;
 pub mod pull;
 pub mod push;
 pub mod rm;

@@ -35,6 +35,9 @@ pub struct HelmRepoEntry {
     /// `helm repo add --insecure-skip-tls-verify`.
     #[serde(default)]
     pub insecure_skip_tls_verify: bool,
+    /// `helm repo add --pass-credentials`: basic auth to every host of the repository.
+    #[serde(default)]
+    pub pass_credentials_all: bool,
 }
 
 /// Which entry of Helm's repository file.
@@ -59,6 +62,13 @@ impl HelmRepoEntry {
                 by_url,
             },
         )
+    }
+
+    /// The entry's `--username`/`--password` as basic auth (a plain Helm repository's, for
+    /// `helm ccr mirror`), when either is set.
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        let (u, p) = (self.username.clone(), self.password.clone());
+        (u.is_some() || p.is_some()).then(|| (u.unwrap_or_default(), p.unwrap_or_default()))
     }
 
     /// The entry's `caFile`, if set.

@@ -449,7 +449,7 @@ pub fn route_of(proxy: &ProxyEnv, endpoint: &Endpoint) -> Result<Route> {
 
 /// ureq's proxy for `url`: the decoded credentials (ureq encodes them), the proxy resolving
 /// the registry's name as Go lets it (for SOCKS5 too).
-fn ureq_proxy(url: &proxy::ProxyUrl) -> Result<ureq::Proxy> {
+pub fn ureq_proxy(url: &proxy::ProxyUrl) -> Result<ureq::Proxy> {
     use proxy::ProxyScheme;
     let protocol = match url.scheme {
         ProxyScheme::Http => ureq::ProxyProtocol::Http,

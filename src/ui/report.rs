@@ -46,6 +46,12 @@ pub enum Action {
     /// `copy --dry-run`: the version would be copied.
     #[serde(rename = "would copy")]
     WouldCopy,
+    /// `mirror`: the package was copied from the source.
+    #[serde(rename = "mirrored")]
+    Mirrored,
+    /// `mirror --dry-run`: it would be.
+    #[serde(rename = "would mirror")]
+    WouldMirror,
 }
 
 /// One chart's result. Absent fields are left out of JSON and YAML.

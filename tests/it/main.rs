@@ -13,6 +13,7 @@ mod force_replace;
 mod getter_integrity;
 mod install;
 mod limits;
+mod mirror;
 mod networks;
 mod package_limits;
 mod packaging;

@@ -175,6 +175,7 @@ const LAYERS: &[&str] = &[
     "",
     "commands",
     "cli",
+    "mirror",
     "getter",
     "provenance",
     "settings",
