@@ -9,7 +9,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 const ROOT_EXAMPLES: &str = "\
 Examples:
   helm ccr push ./mychart myccr                         package and upload a chart
-  helm ccr push charts/*/ myccr --skip-existing -o json  the monorepo pipeline
+  helm ccr push charts/*/ myccr -o json                  the monorepo pipeline (re-runs are safe)
   helm ccr pull myccr/mychart --version '^1.2'          download the newest 1.x
   helm ccr ls myccr                                     list the charts
   helm ccr env myccr --check                            show the settings in use and test access
@@ -25,7 +25,7 @@ const PUSH_EXAMPLES: &str = "\
 Examples:
   helm ccr push ./mychart myccr
   helm ccr push mychart-1.2.0.tgz ccr://ccr-4k74gw7d/ns-test --force
-  helm ccr push charts/*/ myccr --skip-existing -o json     (CI: every chart, idempotent)";
+  helm ccr push charts/*/ myccr -o json     (CI: every chart; identical ones are unchanged)";
 
 const PULL_EXAMPLES: &str = "\
 Examples:
@@ -274,10 +274,10 @@ pub struct PushArgs {
     /// Run `helm dependency update` on chart directories first
     #[arg(long, short = 'u')]
     pub dependency_update: bool,
-    /// Replace a version that already exists
+    /// Replace a version that already exists with different content
     #[arg(long, conflicts_with = "skip_existing")]
     pub force: bool,
-    /// Succeed without uploading when the version already exists
+    /// Keep a version that already exists with different content (a warning says what differs)
     #[arg(long)]
     pub skip_existing: bool,
     /// Do everything but upload

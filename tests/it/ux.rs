@@ -193,7 +193,7 @@ fn help_teaches() {
         );
     }
     assert!(help(&["push", "--help"]).contains("Usage: helm ccr push [OPTIONS] <CHART>... <REPO>"));
-    assert!(help(&["push", "--help"]).contains("--skip-existing -o json"));
+    assert!(help(&["push", "--help"]).contains("helm ccr push charts/*/ myccr -o json"));
     assert_eq!(help(&["help"]), help(&["--help"]));
     let version_help = help(&["version", "--help"]);
     assert!(!version_help.contains("--region"), "{version_help}");
