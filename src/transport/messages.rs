@@ -170,7 +170,10 @@ pub fn classify(e: &ureq::Error, proxied: bool, client_cert: bool) -> Option<Net
                 NetFault::NotTls
             }
             rustls::Error::InvalidCertificate(c) => match c {
-                C::UnknownIssuer => NetFault::Untrusted { issuer: None },
+                // A chain that reaches a trusted name whose key did not sign it (a re-keyed
+                // CA, an inspecting proxy's CA named like the real one) is, to Go and so to
+                // Helm, "signed by unknown authority": worded the same.
+                C::UnknownIssuer | C::BadSignature => NetFault::Untrusted { issuer: None },
                 C::NotValidForName => NetFault::WrongName(Vec::new()),
                 C::NotValidForNameContext { presented, .. } => {
                     // rustls words them `DnsName("x")`: keep the name.
@@ -653,16 +656,19 @@ mod tests {
             ),
             Some(NetFault::NotTls)
         );
-        assert_eq!(
-            classify(
-                &tls(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::UnknownIssuer
-                )),
-                false,
-                false
-            ),
-            Some(NetFault::Untrusted { issuer: None })
-        );
+        for untrusted in [
+            rustls::CertificateError::UnknownIssuer,
+            rustls::CertificateError::BadSignature,
+        ] {
+            assert_eq!(
+                classify(
+                    &tls(rustls::Error::InvalidCertificate(untrusted)),
+                    false,
+                    false
+                ),
+                Some(NetFault::Untrusted { issuer: None })
+            );
+        }
         let alert = |a| tls(rustls::Error::AlertReceived(a));
         assert_eq!(
             classify(
