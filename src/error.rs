@@ -14,6 +14,12 @@ pub const EXIT_USAGE: i32 = 2;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A run whose failures were each said already, one `Error:` line apiece (a mirror whose
+/// packages failed): exit 1 with nothing more to print.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AlreadyReported(pub String);
+
 /// A non-2xx answer from the registry, from any of the body shapes CCR and Harbor use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

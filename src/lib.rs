@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, ListFormat, ResultFormat, Usage};
-use crate::error::{UsageError, EXIT_FAILURE, EXIT_USAGE};
+use crate::error::{AlreadyReported, UsageError, EXIT_FAILURE, EXIT_USAGE};
 use crate::settings::env::vars as env_vars;
 use crate::settings::reference;
 use crate::settings::{Env, Global};
@@ -66,6 +66,7 @@ pub fn run_main() -> i32 {
     let _session = cli.command.makes_temporary_files().then(cleanup::start);
     match std::panic::catch_unwind(|| run(cli, env)) {
         Ok(Ok(())) => 0,
+        Ok(Err(e)) if e.downcast_ref::<AlreadyReported>().is_some() => EXIT_FAILURE,
         Ok(Err(e)) => {
             let line = report::one_line(&format!("{e:#}"));
             eprintln!("Error: {line}");

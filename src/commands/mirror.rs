@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::error::UsageError;
+use crate::error::{AlreadyReported, UsageError};
 use crate::mirror::source::{HttpRepo, HttpSettings};
 use crate::mirror::{self, Dest, Options, Source};
 use crate::settings::reference;
@@ -87,7 +87,14 @@ pub fn run(s: &MirrorSettings, global: &Global) -> Result<()> {
     if s.format == Format::Text {
         out.info(&summary.line());
     }
-    report.finish()
+    // Each failed package had its `Error:` line, and the summary counts them: no second one.
+    report.finish().map_err(|e| {
+        if summary.failed > 0 {
+            AlreadyReported(format!("{e:#}")).into()
+        } else {
+            e
+        }
+    })
 }
 
 /// The source: a directory, an `http(s)://` URL, or a Helm repository name.

@@ -207,7 +207,8 @@ fn a_chart_repository_is_mirrored_with_its_digests_the_bad_package_refused_and_t
             .any(|l| l.contains("c07 1.0.1") && l.contains("does not match the digest")),
         "{err}"
     );
-    assert_eq!(errors.len(), 2, "the package's line and the count: {err}");
+    assert_eq!(errors.len(), 1, "the package's line, once: {err}");
+    assert!(out.contains(", 1 failed"), "the summary counts it: {out}");
     for p in &pkgs {
         let stored = w.stored(&p.name, &p.version);
         if p.name == "c07" && p.version == "1.0.1" {
@@ -363,12 +364,16 @@ fn bad_input_gets_one_error_and_writes_nothing() {
     );
     let o = mirror(&w, &[&gone.url, REPO], None);
     assert_eq!(o.status.code(), Some(1));
+    let errors = error_lines(&o);
     assert!(
-        error_lines(&o)
-            .iter()
-            .any(|l| l.contains("h 1.0.0") && l.contains("404")),
+        errors.len() == 1 && errors[0].contains("h 1.0.0") && errors[0].contains("404"),
         "{}",
         text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains(", 1 failed"),
+        "{}",
+        text(&o.stdout)
     );
     assert!(w.versions("h").is_empty());
     assert_eq!(w.stored("g", "1.0.0"), Some(good));
