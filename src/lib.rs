@@ -7,6 +7,7 @@ pub mod error;
 pub mod getter;
 pub mod provenance;
 pub mod registry;
+pub mod serve;
 pub mod settings;
 pub mod support;
 pub mod transport;
@@ -200,6 +201,25 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             commands::version::run(&global.output());
             Ok(())
         }
+        Command::Serve(a) => commands::serve::run(
+            &commands::serve::ServeSettings {
+                repo: a.repo,
+                repos: a.repos,
+                listen: a.listen,
+                htpasswd: a.htpasswd,
+                tls_cert: a.tls_cert,
+                tls_key: a.tls_key,
+                index_ttl: a.index_ttl,
+                full_refresh: a.full_refresh,
+                max_stale: a.max_stale,
+                cache_dir: a.cache_dir,
+                cache_size: a.cache_size,
+                log_json: a.log_format == cli::LogFormat::Json,
+                grace: a.grace_period,
+                public_provenance: a.public_provenance,
+            },
+            &global,
+        ),
         Command::Download(a) => {
             commands::download::run_args(&a.cert_file, &a.key_file, &a.ca_file, &a.url, &global)
         }

@@ -7,4 +7,5 @@ pub mod ls;
 pub mod pull;
 pub mod push;
 pub mod rm;
+pub mod serve;
 pub mod version;

@@ -21,6 +21,7 @@ mod recipes;
 mod registry_answers;
 mod release;
 mod secrets;
+mod serve;
 mod settings_env;
 mod signals;
 mod snapshots;

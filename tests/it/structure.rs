@@ -175,6 +175,7 @@ const LAYERS: &[&str] = &[
     "",
     "commands",
     "cli",
+    "serve",
     "getter",
     "provenance",
     "settings",
