@@ -661,3 +661,155 @@ fn sigterm_lets_a_large_download_finish() {
     let (code, err) = s.stop_waiting();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A self-signed certificate for 127.0.0.1 (openssl), as (cert, key) paths.
+fn self_signed(w: &World) -> (String, String) {
+    let (cert, key) = (w.path("tls.crt"), w.path("tls.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+/// With --tls-cert/--tls-key, Helm 3 and 4 trusting the certificate (--ca-file) read the
+/// repository over HTTPS with basic auth.
+#[test]
+fn helm_reads_the_repository_over_https() {
+    let w = World::new();
+    w.push_chart("app", "1.0.0");
+    let (cert, key) = self_signed(&w);
+    let pw = htpasswd(&w, "alice", "pw");
+    let s = serve(
+        &w,
+        &[
+            REPO,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--htpasswd",
+            &pw,
+        ],
+    );
+    assert!(s.url.starts_with("https://"), "{}", s.url);
+    for major in [3, 4] {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path();
+        let run = |args: &[&str]| {
+            let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| h(a)).collect();
+            let out = helm_output(major, home, &os);
+            assert!(
+                out.status.success(),
+                "helm {major} {args:?}: {}\nserve's log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                s.log.lock().unwrap()
+            );
+            out
+        };
+        run(&[
+            "repo",
+            "add",
+            "tls",
+            &s.url,
+            "--ca-file",
+            &cert,
+            "--username",
+            "alice",
+            "--password",
+            "pw",
+        ]);
+        let dest = home.join("pulled");
+        std::fs::create_dir_all(&dest).unwrap();
+        run(&["pull", "tls/app", "-d", dest.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read(dest.join("app-1.0.0.tgz")).unwrap(),
+            w.stored("app", "1.0.0").unwrap()
+        );
+    }
+}
+
+/// A refresh of an unchanged namespace lists the charts and no chart's versions (until the
+/// full refresh).
+#[test]
+fn an_unchanged_namespace_refreshes_with_one_listing() {
+    let w = World::new();
+    for c in ["a", "b", "c", "d"] {
+        w.push_chart(c, "1.0.0");
+    }
+    let s = serve(&w, &[REPO, "--index-ttl", "1s"]);
+    s.ready();
+    let before = get(&s.addr, "/index.yaml", &[]);
+    w.emu.clear_requests();
+    poll(|| {
+        chart_listings(&w) >= 2 || {
+            get(&s.addr, "/index.yaml", &[]);
+            false
+        }
+    });
+    assert_eq!(version_listings(&w), 0);
+    // Same entries: same text, same ETag.
+    let after = get(&s.addr, "/index.yaml", &[]);
+    assert_eq!(after.header("etag"), before.header("etag"));
+    // A new version of one chart re-lists that chart only.
+    w.push_chart("b", "1.1.0");
+    w.emu.clear_requests();
+    poll(|| {
+        get(&s.addr, "/index.yaml", &[])
+            .text()
+            .contains("b-1.1.0.tgz")
+    });
+    assert_eq!(version_listings(&w), 1);
+}
+
+/// A client sending its headers a byte at a time, and many idle connections, do not keep
+/// others from being served.
+#[test]
+fn slow_and_idle_clients_do_not_block_others() {
+    let w = World::new();
+    w.push_chart("app", "1.0.0");
+    let s = serve(&w, &[REPO]);
+    s.ready();
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    let addr = s.addr.clone();
+    let slow = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        for b in b"GET /index.yaml HTTP/1.1\r\nX-Slow: " {
+            if c.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    for _ in 0..20 {
+        assert_eq!(get(&s.addr, "/index.yaml", &[]).status, 200);
+    }
+    drop(idle);
+    slow.join().unwrap();
+}
