@@ -813,3 +813,71 @@ fn slow_and_idle_clients_do_not_block_others() {
     drop(idle);
     slow.join().unwrap();
 }
+
+/// Past --max-stale with the registry still failing, the index is a 503 and /readyz says
+/// not ready; the JSON log says so line by line.
+#[test]
+fn past_max_stale_the_index_is_unavailable() {
+    let w = World::new();
+    w.push_chart("app", "1.0.0");
+    let s = serve(
+        &w,
+        &[
+            REPO,
+            "--index-ttl",
+            "1s",
+            "--max-stale",
+            "2s",
+            "--log-format",
+            "json",
+        ],
+    );
+    s.ready();
+    w.emu.set_fail_all(Some(Fault::Status {
+        status: 500,
+        code: None,
+    }));
+    poll(|| get(&s.addr, "/index.yaml", &[]).status == 503);
+    assert_eq!(get(&s.addr, "/readyz", &[]).status, 503);
+    w.emu.set_fail_all(None);
+    poll(|| get(&s.addr, "/index.yaml", &[]).status == 200);
+    assert_eq!(get(&s.addr, "/readyz", &[]).status, 200);
+    let (code, log) = s.stop("TERM");
+    assert_eq!(code, Some(0));
+    let mut statuses = Vec::new();
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        if let Some(st) = v.get("status") {
+            statuses.push(st.as_u64().unwrap());
+            assert!(
+                v["duration_ms"].is_number() && v["bytes"].is_number(),
+                "{line}"
+            );
+        }
+    }
+    assert!(statuses.contains(&503) && statuses.contains(&200), "{log}");
+}
+
+/// The package cache keeps to --cache-size: the least recently used package goes first.
+#[test]
+fn the_package_cache_evicts_the_least_recently_used() {
+    let w = World::new();
+    let a = w.push_chart("a", "1.0.0");
+    let b = w.push_chart("b", "1.0.0");
+    let limit = (a.len().max(b.len()) + 10).to_string();
+    let s = serve(&w, &[REPO, "--cache-size", &limit]);
+    s.ready();
+    assert_eq!(get(&s.addr, "/charts/a-1.0.0.tgz", &[]).body, a);
+    assert_eq!(get(&s.addr, "/charts/b-1.0.0.tgz", &[]).body, b);
+    let cached: Vec<String> = std::fs::read_dir(w.path("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached, [format!("{}.tgz", sha256(&b))]);
+    w.emu.clear_requests();
+    assert_eq!(get(&s.addr, "/charts/a-1.0.0.tgz", &[]).body, a);
+    assert_eq!(downloads(&w), 1);
+    assert_eq!(get(&s.addr, "/charts/a-1.0.0.tgz", &[]).body, a);
+    assert_eq!(downloads(&w), 1);
+}
