@@ -881,3 +881,42 @@ fn the_package_cache_evicts_the_least_recently_used() {
     assert_eq!(get(&s.addr, "/charts/a-1.0.0.tgz", &[]).body, a);
     assert_eq!(downloads(&w), 1);
 }
+
+/// Usage mistakes are said before anything listens (exit 2).
+#[test]
+fn usage_errors() {
+    let w = World::new();
+    for (args, needle) in [
+        (&["serve"][..], "serve needs a repository"),
+        (
+            &["serve", REPO, "--repo", "a=ccr://ccr-test/ns"],
+            "not both",
+        ),
+        (
+            &["serve", "--repo", "ccr://ccr-test/ns"],
+            "expected NAME=REPO",
+        ),
+        (
+            &["serve", "--repo", "metrics=ccr://ccr-test/ns"],
+            "cannot be a path segment",
+        ),
+        (
+            &["serve", REPO, "--tls-cert", "x.pem"],
+            "--tls-cert and --tls-key go together",
+        ),
+        (
+            &["serve", REPO, "--index-ttl", "soon"],
+            "--index-ttl \"soon\"",
+        ),
+        (
+            &["serve", REPO, "--cache-size", "big"],
+            "--cache-size \"big\"",
+        ),
+    ] {
+        let out = w.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
