@@ -920,3 +920,60 @@ fn usage_errors() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// The server's chart (deploy/helm-ccr-serve) passes `helm lint` and renders with its default
+/// values and with every option on (ci/full-values.yaml), on Helm 3 and 4.
+#[test]
+fn the_deploy_chart_lints_and_renders() {
+    let chart = crate::common::files::repo_root().join("deploy/helm-ccr-serve");
+    let full = chart.join("ci/full-values.yaml");
+    let home = tempfile::tempdir().unwrap();
+    for major in [3, 4] {
+        let run = |args: &[&std::ffi::OsStr]| {
+            let out = helm_output(major, home.path(), args);
+            assert!(
+                out.status.success(),
+                "helm {major} {args:?}: {}{}",
+                stdout(&out),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout(&out)
+        };
+        run(&[h("lint"), chart.as_os_str(), h("--strict")]);
+        run(&[
+            h("lint"),
+            chart.as_os_str(),
+            h("--strict"),
+            h("-f"),
+            full.as_os_str(),
+        ]);
+        let default = run(&[h("template"), h("r"), chart.as_os_str()]);
+        assert!(default.contains("kind: Deployment") && default.contains("kind: Service\n"));
+        assert!(!default.contains("kind: Ingress") && !default.contains("ServiceMonitor"));
+        assert!(
+            default.contains("- \"ccr://ccr-xxxxxxxx/charts\""),
+            "{default}"
+        );
+        assert!(
+            default.contains("path: /readyz") && default.contains("readOnlyRootFilesystem: true")
+        );
+        let all = run(&[
+            h("template"),
+            h("r"),
+            chart.as_os_str(),
+            h("-f"),
+            full.as_os_str(),
+        ]);
+        for want in [
+            "kind: Ingress",
+            "kind: ServiceMonitor",
+            "- \"stable=ccr://ccr-xxxxxxxx/stable\"",
+            "- --htpasswd=/etc/helm-ccr/auth/htpasswd",
+            "- --tls-cert=/etc/helm-ccr/tls/tls.crt",
+            "name: helm-ccr-upstream",
+            "scheme: HTTPS",
+        ] {
+            assert!(all.contains(want), "{want}: {all}");
+        }
+    }
+}
