@@ -977,3 +977,51 @@ fn the_deploy_chart_lints_and_renders() {
         }
     }
 }
+
+/// README's GitOps section: every YAML document parses and names its kind; the shell block
+/// uses only flags `serve` has.
+#[test]
+fn the_readme_gitops_examples_parse() {
+    let readme =
+        std::fs::read_to_string(crate::common::files::repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find("## GitOps (Argo CD, Flux)")
+        .expect("a GitOps section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let mut kinds = Vec::new();
+    let mut blocks = section.split("```yaml\n").skip(1);
+    for block in blocks.by_ref() {
+        let block = &block[..block.find("```").unwrap()];
+        for doc in block.split("\n---\n") {
+            let v: serde_json::Value =
+                serde_saphyr::from_str(doc).unwrap_or_else(|e| panic!("{doc}\n{e}"));
+            kinds.push(v["kind"].as_str().unwrap().to_string());
+            assert!(v["apiVersion"].is_string() && v["metadata"]["name"].is_string());
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "Secret",
+            "Application",
+            "Secret",
+            "HelmRepository",
+            "HelmRelease"
+        ]
+    );
+    let help = String::from_utf8(
+        crate::common::world::World::new()
+            .ok(&["serve", "--help"])
+            .stdout,
+    )
+    .unwrap();
+    for flag in [
+        "--listen",
+        "--htpasswd",
+        "--public-provenance",
+        "--tls-cert",
+    ] {
+        assert!(section.contains(flag) && help.contains(flag), "{flag}");
+    }
+}
