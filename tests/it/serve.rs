@@ -794,7 +794,7 @@ fn slow_and_idle_clients_do_not_block_others() {
     w.push_chart("app", "1.0.0");
     let s = serve(&w, &[REPO]);
     s.ready();
-    let idle: Vec<TcpStream> = (0..300)
+    let idle: Vec<TcpStream> = (0..1000)
         .map(|_| TcpStream::connect(&s.addr).unwrap())
         .collect();
     let addr = s.addr.clone();
