@@ -8,6 +8,7 @@ pub mod getter;
 pub mod mirror;
 pub mod provenance;
 pub mod registry;
+pub mod serve;
 pub mod settings;
 pub mod support;
 pub mod transport;
@@ -271,6 +272,25 @@ fn run(cli: Cli, env: Env) -> Result<()> {
             commands::version::run(&global.output());
             Ok(())
         }
+        Command::Serve(a) => commands::serve::run(
+            &commands::serve::ServeSettings {
+                repo: a.repo,
+                repos: a.repos,
+                listen: a.listen,
+                htpasswd: a.htpasswd,
+                tls_cert: a.tls_cert,
+                tls_key: a.tls_key,
+                index_ttl: a.index_ttl,
+                full_refresh: a.full_refresh,
+                max_stale: a.max_stale,
+                cache_dir: a.cache_dir,
+                cache_size: a.cache_size,
+                log_json: a.log_format == cli::LogFormat::Json,
+                grace: a.grace_period,
+                public_provenance: a.public_provenance,
+            },
+            &global,
+        ),
         // cli::parse answers help itself.
         Command::Help(_) => Ok(()),
         Command::Download(a) => {

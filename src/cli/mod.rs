@@ -83,7 +83,8 @@ const HELP_TEMPLATE: &str = "\
 Usage: {usage}
 
 Arguments:
-  [COMMAND]    push, pull, ls (or list), rm (or delete), env, version: the command's help
+  [COMMAND]    push, pull, copy, mirror, ls (or list), rm (or delete), env, serve, version:
+               the command's help
   environment  the environment variables helm-ccr reads
 
 Flags:
@@ -94,6 +95,17 @@ Examples:
   helm ccr help push
   helm ccr help environment
 ";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  helm ccr serve myccr                                   one repository at http://127.0.0.1:8080/
+  helm ccr serve --repo stable=myccr --repo dev=ccr://ccr-4k74gw7d/dev --listen 0.0.0.0:8080 \\
+      --htpasswd /etc/helm-ccr/htpasswd
+  helm repo add mine http://127.0.0.1:8080 --username alice --password-stdin
+
+Every Helm client (and Argo CD, Flux) reads it as a plain HTTP Helm repository: \
+/index.yaml, /charts/NAME-VERSION.tgz (under /NAME/ with --repo). Operations: /healthz, \
+/readyz, /metrics. Stops on SIGTERM or SIGINT after the requests in flight.";
 
 const VERSION_TEMPLATE: &str = "\
 {about-with-newline}
@@ -199,6 +211,9 @@ pub enum Command {
     /// Print the plugin's version
     #[command(help_template = VERSION_TEMPLATE, override_usage = "helm ccr version")]
     Version,
+    /// Serve CCR repositories over HTTP as plain Helm repositories: REPO | --repo NAME=REPO...
+    #[command(after_help = SERVE_EXAMPLES, next_help_heading = "Flags")]
+    Serve(ServeArgs),
     /// Print help: of a command, or of the environment variables (help environment)
     #[command(
         help_template = HELP_TEMPLATE,
@@ -222,6 +237,7 @@ impl Command {
             Command::Mirror(_) => "mirror",
             Command::Env(_) => "env",
             Command::Version => "version",
+            Command::Serve(_) => "serve",
             Command::Help(_) => "help",
             Command::Download(_) => "download",
         }
@@ -507,6 +523,59 @@ pub struct HelpArgs {
     /// A command, or `environment`
     #[arg(value_name = "COMMAND")]
     pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The repository served at /: ccr://INSTANCE_ID/NAMESPACE or a `helm repo add`ed name
+    #[arg(value_name = "REPO", help_heading = "Arguments")]
+    pub repo: Option<String>,
+    /// Serve REPO under /NAME/ (repeatable; instead of the REPO argument)
+    #[arg(long = "repo", value_name = "NAME=REPO")]
+    pub repos: Vec<String>,
+    /// Address to listen on (port 0: any free port; the URL is printed on stdout)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Require HTTP basic auth from this htpasswd file of bcrypt entries (htpasswd -B); re-read when it changes
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Refresh an index at most this often
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub index_ttl: String,
+    /// List every chart's versions again at least this often (refreshes in between list only changed charts)
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub full_refresh: String,
+    /// Serve the last good index this long while refreshing it fails, then answer 503
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub max_stale: String,
+    /// Where downloaded packages are kept (default: ccr/serve in Helm's cache directory)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bound of the package cache; least recently used packages go first
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub cache_size: String,
+    /// Serve .prov files without --htpasswd authentication (Helm 4 fetches them without the repository's credentials)
+    #[arg(long)]
+    pub public_provenance: bool,
+    /// How long requests in flight may take to finish after SIGTERM or SIGINT
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub grace_period: String,
+    /// Request log lines on stderr: text or json
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// `serve --log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -219,7 +219,7 @@ pub fn complete(words: &[String], src: &dyn Source) -> (Vec<String>, u32) {
         ("push", 0) => (Vec::new(), DEFAULT),
         ("push", _) => (prefixed(src.repositories()), DEFAULT),
         ("pull", 0) | ("ls", 0) | ("rm", _) | ("copy", _) => chart_refs(cur, src),
-        ("env", 0) => (prefixed(src.repositories()), NO_FILE),
+        ("env", 0) | ("serve", 0) => (prefixed(src.repositories()), NO_FILE),
         // mirror SOURCE DEST: a directory (or a URL, or a repository name), then a repository.
         ("mirror", 0) => (Vec::new(), FILTER_DIRS),
         ("mirror", 1) => (prefixed(src.repositories()), NO_FILE),
@@ -282,6 +282,23 @@ fn flag_value(
         "--keep" if sub == "rm" => (pick(&["1", "3", "5", "10"]), NO_FILE | KEEP_ORDER),
         "--older-than" if sub == "rm" => {
             (pick(&["30d", "90d", "180d", "365d"]), NO_FILE | KEEP_ORDER)
+        }
+        "--htpasswd" | "--tls-cert" | "--tls-key" => (Vec::new(), DEFAULT),
+        "--cache-dir" => (Vec::new(), FILTER_DIRS),
+        "--log-format" => (pick(&["text", "json"]), NO_FILE),
+        "--repo" if sub == "serve" => {
+            // NAME=REPO: after the `=`, the repositories.
+            match cur.split_once('=') {
+                Some((name, typed)) => (
+                    src.repositories()
+                        .into_iter()
+                        .filter(|r| r.starts_with(typed))
+                        .map(|r| format!("{name}={r}"))
+                        .collect(),
+                    NO_FILE,
+                ),
+                None => (Vec::new(), NO_FILE),
+            }
         }
         "--version" if sub == "pull" || sub == "rm" || sub == "copy" => {
             let Some((repo, chart)) = positionals.iter().find_map(|p| p.split_once('/')) else {
@@ -428,6 +445,22 @@ mod tests {
             .any(|f| f.starts_with("--all\t")));
         assert_eq!(c(&["push", ""]), (vec![], DEFAULT));
         assert_eq!(c(&["push", "./chart", "o"]).0, ["other"]);
+    }
+
+    #[test]
+    fn serve_flags() {
+        assert_eq!(c(&["serve", ""]).0, ["myccr", "other"]);
+        assert_eq!(c(&["serve", "--repo", "team=o"]).0, ["team=other"]);
+        assert_eq!(
+            c(&["serve", "myccr", "--log-format", ""]).0,
+            ["text", "json"]
+        );
+        assert_eq!(c(&["serve", "--cache-dir", ""]).1, FILTER_DIRS);
+        assert_eq!(c(&["serve", "--htpasswd", ""]).1, DEFAULT);
+        assert!(c(&["serve", "--"])
+            .0
+            .iter()
+            .any(|f| f.starts_with("--index-ttl")));
     }
 
     #[test]

@@ -9,4 +9,5 @@ pub mod mirror;
 pub mod pull;
 pub mod push;
 pub mod rm;
+pub mod serve;
 pub mod version;

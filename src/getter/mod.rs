@@ -282,7 +282,7 @@ pub fn build_index(client: &Registry, now: SystemTime, parallel: usize) -> Resul
 }
 
 /// The index entries of one chart; none when it vanished since the chart list was read.
-fn chart_versions(client: &Registry, name: &str) -> Result<Vec<IndexVersion>> {
+pub fn chart_versions(client: &Registry, name: &str) -> Result<Vec<IndexVersion>> {
     let Some(versions) = client
         .find_versions(name)
         .with_context(|| format!("listing the versions of {name}"))?

@@ -28,6 +28,7 @@ mod registry_answers;
 mod release;
 mod retention;
 mod secrets;
+mod serve;
 mod settings_env;
 mod signals;
 mod snapshots;

@@ -176,6 +176,7 @@ const LAYERS: &[&str] = &[
     "commands",
     "cli",
     "mirror",
+    "serve",
     "getter",
     "provenance",
     "settings",

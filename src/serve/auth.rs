@@ -1,0 +1,208 @@
+//! Client authentication: HTTP basic auth against an htpasswd file of bcrypt entries (what
+//! `htpasswd -B` writes). The file is re-read when its modification time or size changes.
+//! A verified `Authorization` header is remembered (by its sha256, for this version of the
+//! file) so that bcrypt's deliberate cost is paid once per client, not per request. Neither
+//! the header nor the password is ever logged.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+/// The `WWW-Authenticate` challenge of a 401.
+pub const CHALLENGE: &str = "Basic realm=\"helm-ccr\"";
+
+/// At most this many verified headers are remembered; then the memory starts over.
+const REMEMBERED: usize = 4096;
+
+pub struct Htpasswd {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    stamp: Option<(SystemTime, u64)>,
+    users: Arc<HashMap<String, String>>,
+    verified: HashSet<[u8; 32]>,
+}
+
+impl Htpasswd {
+    /// Reads `path` once (an unreadable file or one without a bcrypt entry is an error at
+    /// start-up, not a server that lets nobody in without saying why).
+    pub fn open(path: PathBuf) -> anyhow::Result<Htpasswd> {
+        let h = Htpasswd {
+            path,
+            state: Mutex::new(State::default()),
+        };
+        h.reload()?;
+        if h.state().users.is_empty() {
+            anyhow::bail!(
+                "{} has no bcrypt entries (write them with `htpasswd -B`)",
+                h.path.display()
+            );
+        }
+        Ok(h)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Re-reads the file when it changed; on a read error the entries stay as they were.
+    fn reload(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let md = std::fs::metadata(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let stamp = (md.modified().unwrap_or(std::time::UNIX_EPOCH), md.len());
+        if self.state().stamp == Some(stamp) {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let users = parse(&text);
+        let mut s = self.state();
+        s.stamp = Some(stamp);
+        s.users = Arc::new(users);
+        s.verified.clear();
+        Ok(())
+    }
+
+    /// Whether `authorization` (the header's value) names a user of the file with the right
+    /// password. Runs bcrypt on a blocking thread.
+    pub async fn allows(&self, authorization: Option<&[u8]>) -> bool {
+        let Some((user, password)) = authorization.and_then(basic_credentials) else {
+            return false;
+        };
+        if let Err(e) = self.reload() {
+            super::log::event(&format!("{e:#}; keeping the entries read before"));
+        }
+        let key: [u8; 32] = Sha256::digest(authorization.unwrap_or_default()).into();
+        let users = {
+            let s = self.state();
+            if s.verified.contains(&key) {
+                return true;
+            }
+            s.users.clone()
+        };
+        let Some(hash) = users.get(&user).cloned() else {
+            return false;
+        };
+        let ok =
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false);
+        if ok {
+            let mut s = self.state();
+            if Arc::ptr_eq(&s.users, &users) {
+                if s.verified.len() >= REMEMBERED {
+                    s.verified.clear();
+                }
+                s.verified.insert(key);
+            }
+        }
+        ok
+    }
+}
+
+/// The bcrypt entries of an htpasswd file (`user:$2y$…`); other lines (comments, other hash
+/// schemes) are left out.
+pub fn parse(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let (user, hash) = line.split_once(':')?;
+            let bcrypt = ["$2a$", "$2b$", "$2x$", "$2y$"]
+                .iter()
+                .any(|p| hash.starts_with(p));
+            (bcrypt && !user.is_empty()).then(|| (user.to_string(), hash.to_string()))
+        })
+        .collect()
+}
+
+/// The user and password of a `Basic` authorization header.
+pub fn basic_credentials(value: &[u8]) -> Option<(String, String)> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64_decode(token.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Standard base64 with padding (what clients send in `Authorization: Basic`).
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes = s.as_bytes();
+    if bytes.len() % 4 != 0 || bytes.len() > 8192 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (i, chunk) in bytes.chunks(4).enumerate() {
+        let last = i == bytes.len() / 4 - 1;
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let b = n.to_be_bytes();
+        out.extend_from_slice(&b[1..4 - pad]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_headers() {
+        // "user:pa:ss" and "a:" in base64.
+        assert_eq!(
+            basic_credentials(b"Basic dXNlcjpwYTpzcw=="),
+            Some(("user".into(), "pa:ss".into()))
+        );
+        assert_eq!(
+            basic_credentials(b"basic YTo="),
+            Some(("a".into(), String::new()))
+        );
+        for bad in [
+            &b"Bearer dXNlcjpwYXNz"[..],
+            b"Basic",
+            b"Basic dXNlcjpwYXNz=",
+            b"Basic dXNl*jpwYXNz",
+            b"Basic dXNlcg==",
+        ] {
+            assert_eq!(basic_credentials(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn htpasswd_entries() {
+        let users = parse("# c\nalice:$2y$05$abc\nbob:{SHA}xyz\n\ncarol:$2b$10$def\n:$2y$x\n");
+        assert_eq!(users.len(), 2);
+        assert_eq!(users["alice"], "$2y$05$abc");
+        assert!(users.contains_key("carol"));
+    }
+}
