@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod constraint;
 pub mod prepare;
+pub mod retention;
 
 pub mod ignore;
 pub mod load;
