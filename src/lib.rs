@@ -18,7 +18,18 @@ use std::ffi::OsString;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ListFormat, ResultFormat, Usage};
+use crate::cli::{
+    Cli, Command, CopyArgs, EnvArgs, GlobalArgs, ListFormat, LsArgs, MirrorArgs, PullArgs,
+    PushArgs, ResultFormat, RmArgs, ServeArgs, Usage,
+};
+use crate::commands::copy::CopySettings;
+use crate::commands::env::EnvSettings;
+use crate::commands::ls::LsSettings;
+use crate::commands::mirror::MirrorSettings;
+use crate::commands::pull::PullSettings;
+use crate::commands::push::{Existing, PushSettings, SignSettings};
+use crate::commands::rm::RmSettings;
+use crate::commands::serve::ServeSettings;
 use crate::error::{AlreadyReported, UsageError, EXIT_FAILURE, EXIT_USAGE};
 use crate::settings::env::vars as env_vars;
 use crate::settings::reference;
@@ -151,146 +162,156 @@ fn list_format(f: ListFormat) -> Format {
     }
 }
 
-fn run(cli: Cli, env: Env) -> Result<()> {
+/// The global settings: the environment's, then the global flags over them; the overall time
+/// limit (the getter has a default one).
+fn global_settings(g: GlobalArgs, env: Env, getter: bool) -> Result<Global> {
     let mut global = Global::from_env(env)?;
-    let g = cli.global;
     global.region = g.region;
     global.endpoint = g.endpoint;
     global.ca_file = g.ca_file;
     global.insecure_skip_tls_verify = g.insecure_skip_tls_verify;
     global.client_cert = g.cert_file.zip(g.key_file);
     global.quiet = g.quiet;
-    global.timeout = settings::resolve_timeout(
-        g.timeout.as_deref(),
-        &global.env,
-        matches!(cli.command, Command::Download(_)),
-    )?;
+    global.timeout = settings::resolve_timeout(g.timeout.as_deref(), &global.env, getter)?;
+    Ok(global)
+}
+
+fn push_settings(a: PushArgs) -> PushSettings {
+    let existing = if a.force {
+        Existing::Replace
+    } else if a.skip_existing {
+        Existing::Skip
+    } else {
+        Existing::Fail
+    };
+    PushSettings {
+        charts: a.charts.into_iter().map(Into::into).collect(),
+        repo: a.repo,
+        version: a.version,
+        app_version: a.app_version,
+        dependency_update: a.dependency_update,
+        existing,
+        dry_run: a.dry_run,
+        format: result_format(a.output),
+        sign: a.signing.sign.then_some(SignSettings {
+            key: a.signing.key,
+            keyring: a.signing.keyring,
+        }),
+    }
+}
+
+/// Refuses `pull REPO` (a repository where a chart belongs) unless `--all` pulls them all.
+fn pull_settings(a: PullArgs) -> Result<PullSettings> {
+    if let Some(e) = chart_is_missing(&a.chart).filter(|_| !a.all) {
+        return Err(e.into());
+    }
+    Ok(PullSettings {
+        chart: a.chart,
+        all: a.all,
+        version: a.version,
+        devel: a.devel,
+        destination: a.destination,
+        untar: a.untar,
+        untardir: a.untardir,
+        format: result_format(a.output),
+        verify: a.verifying.verify,
+        keyring: a.verifying.keyring,
+        prov: a.verifying.prov,
+    })
+}
+
+fn copy_settings(a: CopyArgs) -> CopySettings {
+    CopySettings {
+        sources: a.sources,
+        dest: a.dest,
+        version: a.version,
+        devel: a.devel,
+        all: a.all,
+        force: a.force,
+        dry_run: a.dry_run,
+        format: result_format(a.output),
+    }
+}
+
+fn ls_settings(a: LsArgs) -> LsSettings {
+    LsSettings {
+        target: a.target,
+        format: list_format(a.output),
+        devel: a.devel,
+    }
+}
+
+fn rm_settings(a: RmArgs) -> RmSettings {
+    RmSettings {
+        charts: a.charts,
+        versions: a.versions,
+        all: a.all,
+        keep: a.keep,
+        older_than: a.older_than,
+        devel: a.devel,
+        dry_run: a.dry_run,
+        format: result_format(a.output),
+    }
+}
+
+fn mirror_settings(a: MirrorArgs) -> MirrorSettings {
+    MirrorSettings {
+        source: a.source,
+        dest: a.dest,
+        charts: a.charts,
+        version: a.version,
+        devel: a.devel,
+        dry_run: a.dry_run,
+        username: a.username,
+        password_stdin: a.password_stdin,
+        format: result_format(a.output),
+    }
+}
+
+fn env_settings(a: EnvArgs) -> EnvSettings {
+    EnvSettings {
+        repo: a.repo,
+        check: a.check,
+    }
+}
+
+/// `serve`'s flags as the server takes them.
+fn serve_settings(a: ServeArgs) -> ServeSettings {
+    ServeSettings {
+        repo: a.repo,
+        repos: a.repos,
+        listen: a.listen,
+        htpasswd: a.htpasswd,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
+        index_ttl: a.index_ttl,
+        full_refresh: a.full_refresh,
+        max_stale: a.max_stale,
+        cache_dir: a.cache_dir,
+        cache_size: a.cache_size,
+        log_json: a.log_format == cli::LogFormat::Json,
+        grace: a.grace_period,
+        public_provenance: a.public_provenance,
+    }
+}
+
+/// Converts the command line into the command's settings and runs the command.
+fn run(cli: Cli, env: Env) -> Result<()> {
+    let getter = matches!(cli.command, Command::Download(_));
+    let global = global_settings(cli.global, env, getter)?;
     match cli.command {
-        Command::Push(a) => {
-            let existing = if a.force {
-                commands::push::Existing::Replace
-            } else if a.skip_existing {
-                commands::push::Existing::Skip
-            } else {
-                commands::push::Existing::Fail
-            };
-            commands::push::run(
-                &commands::push::PushSettings {
-                    charts: a.charts.into_iter().map(Into::into).collect(),
-                    repo: a.repo,
-                    version: a.version,
-                    app_version: a.app_version,
-                    dependency_update: a.dependency_update,
-                    existing,
-                    dry_run: a.dry_run,
-                    format: result_format(a.output),
-                    sign: a.signing.sign.then_some(commands::push::SignSettings {
-                        key: a.signing.key,
-                        keyring: a.signing.keyring,
-                    }),
-                },
-                &global,
-            )
-        }
-        Command::Pull(a) => {
-            if let Some(e) = chart_is_missing(&a.chart).filter(|_| !a.all) {
-                return Err(e.into());
-            }
-            commands::pull::run(
-                &commands::pull::PullSettings {
-                    chart: a.chart,
-                    all: a.all,
-                    version: a.version,
-                    devel: a.devel,
-                    destination: a.destination,
-                    untar: a.untar,
-                    untardir: a.untardir,
-                    format: result_format(a.output),
-                    verify: a.verifying.verify,
-                    keyring: a.verifying.keyring,
-                    prov: a.verifying.prov,
-                },
-                &global,
-            )
-        }
-        Command::Copy(a) => commands::copy::run(
-            &commands::copy::CopySettings {
-                sources: a.sources,
-                dest: a.dest,
-                version: a.version,
-                devel: a.devel,
-                all: a.all,
-                force: a.force,
-                dry_run: a.dry_run,
-                format: result_format(a.output),
-            },
-            &global,
-        ),
-        Command::Ls(a) => commands::ls::run(
-            &commands::ls::LsSettings {
-                target: a.target,
-                format: list_format(a.output),
-                devel: a.devel,
-            },
-            &global,
-        ),
-        Command::Rm(a) => commands::rm::run(
-            &commands::rm::RmSettings {
-                charts: a.charts,
-                versions: a.versions,
-                all: a.all,
-                keep: a.keep,
-                older_than: a.older_than,
-                devel: a.devel,
-                dry_run: a.dry_run,
-                format: result_format(a.output),
-            },
-            &global,
-        ),
-        Command::Mirror(a) => commands::mirror::run(
-            &commands::mirror::MirrorSettings {
-                source: a.source,
-                dest: a.dest,
-                charts: a.charts,
-                version: a.version,
-                devel: a.devel,
-                dry_run: a.dry_run,
-                username: a.username,
-                password_stdin: a.password_stdin,
-                format: result_format(a.output),
-            },
-            &global,
-        ),
-        Command::Env(a) => commands::env::run(
-            &commands::env::EnvSettings {
-                repo: a.repo,
-                check: a.check,
-            },
-            &global,
-        ),
+        Command::Push(a) => commands::push::run(&push_settings(a), &global),
+        Command::Pull(a) => commands::pull::run(&pull_settings(a)?, &global),
+        Command::Copy(a) => commands::copy::run(&copy_settings(a), &global),
+        Command::Ls(a) => commands::ls::run(&ls_settings(a), &global),
+        Command::Rm(a) => commands::rm::run(&rm_settings(a), &global),
+        Command::Mirror(a) => commands::mirror::run(&mirror_settings(a), &global),
+        Command::Env(a) => commands::env::run(&env_settings(a), &global),
         Command::Version => {
             commands::version::run(&global.output());
             Ok(())
         }
-        Command::Serve(a) => commands::serve::run(
-            &commands::serve::ServeSettings {
-                repo: a.repo,
-                repos: a.repos,
-                listen: a.listen,
-                htpasswd: a.htpasswd,
-                tls_cert: a.tls_cert,
-                tls_key: a.tls_key,
-                index_ttl: a.index_ttl,
-                full_refresh: a.full_refresh,
-                max_stale: a.max_stale,
-                cache_dir: a.cache_dir,
-                cache_size: a.cache_size,
-                log_json: a.log_format == cli::LogFormat::Json,
-                grace: a.grace_period,
-                public_provenance: a.public_provenance,
-            },
-            &global,
-        ),
+        Command::Serve(a) => commands::serve::run(&serve_settings(a), &global),
         // cli::parse answers help itself.
         Command::Help(_) => Ok(()),
         Command::Download(a) => {

@@ -1,3 +1,4 @@
+use super::status::{gpg_reason, unescape_hex};
 use super::*;
 
 const FPR: &str = "1C11E6C3477F2446C8F084838ACEF412C82A9F90";
