@@ -913,3 +913,24 @@ fn the_in_flight_limit_from_the_admin_api_and_the_command_line() {
     child.wait().unwrap();
     assert_eq!(r.json()["max_in_flight"], 3);
 }
+
+#[test]
+fn help_says_what_it_prints_and_how_to_use_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ccr-emulator"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "its base URL",
+        "--keys AK:SK",
+        "--port N",
+        "--overwrite",
+        "--latency-ms",
+        "--max-in-flight",
+        "HELM_CCR_ENDPOINT",
+    ] {
+        assert!(help.contains(part), "{part}: {help}");
+    }
+}

@@ -9,7 +9,8 @@
 //!   with `helm ` or pipes into `helm `. `helm plugin install` lines are left out: the test
 //!   installs this checkout's plugin itself.
 
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -229,4 +230,106 @@ fn helm3_runs_the_ci_recipes() {
 #[test]
 fn helm4_runs_the_ci_recipes() {
     recipes_run(4);
+}
+
+/// README's first example adds the repository before it pushes to it.
+#[test]
+fn the_first_example_adds_the_repository_before_pushing_to_it() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme.find("```console").expect("a console example");
+    let block = &readme[start..start + readme[start..].find("\n```\n").unwrap()];
+    let add = block
+        .find("helm repo add myccr")
+        .expect("helm repo add myccr");
+    let push = block
+        .find("helm ccr push ./mychart myccr")
+        .expect("the push");
+    assert!(add < push, "{block}");
+}
+
+/// README's "by hand, against the emulator" snippet runs as written (the release build it
+/// starts with stands in as the binaries this test run built), with Helm 4.1.4 in a
+/// throwaway home.
+#[test]
+fn the_by_hand_snippet_runs() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let at = readme
+        .find("By hand, against the emulator")
+        .expect("the by-hand section");
+    let start = at + readme[at..].find("```sh\n").unwrap() + "```sh\n".len();
+    let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+    assert!(
+        snippet.starts_with("cargo build --release --locked"),
+        "{snippet}"
+    );
+    let script = snippet
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("/tmp/ccr-emulator.url", "\"$PWD/ccr-emulator.url\"");
+
+    // A checkout of the plugin's files, with the binaries where the release build puts them.
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("checkout");
+    let root = repo_root();
+    std::fs::create_dir_all(checkout.join("target/release")).unwrap();
+    for f in [
+        "plugin.yaml",
+        "install-binary.sh",
+        "completion.yaml",
+        "plugin.complete",
+    ] {
+        std::fs::copy(root.join(f), checkout.join(f)).unwrap();
+    }
+    copy_dir(&root.join("getter"), &checkout.join("getter"));
+    let helm_ccr = Path::new(env!("CARGO_BIN_EXE_helm-ccr"));
+    let emulator = helm_ccr.with_file_name("ccr-emulator");
+    if !emulator.is_file() {
+        let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "ccr-emulator",
+                "--bin",
+                "ccr-emulator",
+            ])
+            .status()
+            .unwrap();
+        assert!(built.success(), "building ccr-emulator");
+    }
+    std::os::unix::fs::symlink(helm_ccr, checkout.join("target/release/helm-ccr")).unwrap();
+    std::os::unix::fs::symlink(&emulator, checkout.join("target/release/ccr-emulator")).unwrap();
+
+    // Helm 4.1.4 first on PATH, every home of its own.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(helm(4), bin.join("helm")).unwrap();
+    let home = dir.path().join("home");
+    let data = home.join("data");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -e\n{script}"))
+        .current_dir(&checkout)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        )
+        .env("HOME", &home)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", &data)
+        .env("HELM_PLUGINS", data.join("plugins"))
+        .output()
+        .unwrap();
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{script}\n{o}{e}");
+    assert!(o.contains("Pushed mychart 0.1.0"), "{o}{e}");
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("mychart") && l.contains("0.1.0")),
+        "{o}"
+    );
 }
