@@ -118,7 +118,7 @@ fn completes_in_helm(version: u32) {
     let (flags, _) = completed(&h, &["push", "--sk"]);
     assert_eq!(
         flags,
-        ["--skip-existing\tSucceed without uploading when the version already exists"]
+        ["--skip-existing\tKeep a version that already exists with different content (a warning says what differs)"]
     );
 
     // A registry that fails gives nothing, quietly.
