@@ -176,6 +176,7 @@ const LAYERS: &[&str] = &[
     "commands",
     "cli",
     "mirror",
+    "copy",
     "getter",
     "provenance",
     "settings",
