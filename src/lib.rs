@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod copy;
 pub mod error;
 pub mod getter;
 pub mod mirror;

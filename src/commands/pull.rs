@@ -1,16 +1,15 @@
 //! `helm ccr pull REPO/CHART`: pick a version, download it to a temporary file, check its
 //! digest, then rename it into place (or unpack it with `--untar`).
 
-use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::chart::constraint;
 use crate::chart::tgz;
+use crate::copy::export::{self, Counts};
+use crate::copy::Side;
 use crate::error::UsageError;
 use crate::provenance;
 use crate::provenance::gpg::Gpg;
@@ -18,10 +17,9 @@ use crate::provenance::identity::{self, Selected};
 use crate::provenance::sign;
 use crate::registry::download::part_file_in;
 use crate::registry::model::HelmChartVersion;
-use crate::registry::{is_not_found, ChartPages, Expected, PartIn, Registry};
+use crate::registry::{Expected, PartIn, Registry};
 use crate::settings::reference;
 use crate::settings::{self, Global};
-use crate::support::pool;
 use crate::ui::output::Format;
 use crate::ui::report::{Action, Record, Reporter};
 use crate::ui::text::redact_userinfo;
@@ -250,24 +248,7 @@ fn keep_provenance(prov: Option<Vec<u8>>, dir: &Path, file_name: &str) -> Result
     Ok(())
 }
 
-/// Provenance files are a few kilobytes; anything beyond this is refused.
-const MAX_PROV_BYTES: usize = 1 << 20;
-/// Records are ordered by chart, then version: room for this many versions per chart.
-const PER_CHART: usize = 1 << 20;
-
-enum ExportTask {
-    Page,
-    Chart(usize, String),
-    Version(usize, Box<HelmChartVersion>),
-}
-
-fn lock_export<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `pull REPO --all -d DIR`: the air-gap export. Every chart version of the namespace (or of
-/// one chart) and its provenance file land in DIR, each verified against the registry's digest
-/// and written through a part file renamed into place, so that `mirror DIR DEST` restores it.
+/// `pull REPO --all -d DIR`: the air-gap export ([`crate::copy::export`]), then its summary.
 fn export_all(s: &PullSettings, global: &Global) -> Result<()> {
     let (repo_arg, chart) = match reference::parse_repo(&s.chart) {
         Ok(r) => (r, None),
@@ -283,182 +264,40 @@ fn export_all(s: &PullSettings, global: &Global) -> Result<()> {
     let client = settings::connect(&repo.url, repo.credentials.clone(), global)?;
     std::fs::create_dir_all(&s.destination)
         .with_context(|| format!("creating {}", s.destination.display()))?;
-    let out = global.output();
-    let report = Reporter::new(s.format, out, true);
-    let pages = Mutex::new(client.chart_pages());
-    let seen: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
-    let next_chart = AtomicUsize::new(0);
-    let versions = AtomicUsize::new(0);
-    let provs = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    let initial = match &chart {
-        Some(c) => {
-            lock_export(&seen).insert(c.clone());
-            vec![ExportTask::Chart(
-                next_chart.fetch_add(1, Ordering::SeqCst),
-                c.clone(),
-            )]
-        }
-        None => vec![ExportTask::Page],
-    };
-    let ctx = Exporter {
-        s,
+    let report = Reporter::new(s.format, global.output(), true);
+    let side = Side {
         client: &client,
-        repo: &repo.display,
-        pages: &pages,
+        display: &repo.display,
     };
-    pool::run(global.env.parallel()?, initial, |task, queue| match task {
-        ExportTask::Page => {
-            let Some(page) = ctx.next_page()? else {
-                return Ok(());
-            };
-            queue.push_front(ExportTask::Page);
-            for c in page {
-                if lock_export(&seen).insert(c.name.clone()) {
-                    let i = next_chart.fetch_add(1, Ordering::SeqCst);
-                    queue.push_back(ExportTask::Chart(i, c.name));
-                }
-            }
-            Ok(())
-        }
-        ExportTask::Chart(i, name) => {
-            let listed = if chart.is_some() {
-                client.existing_versions(&name, &repo.display).map(Some)
-            } else {
-                // Gone since the chart list was read: nothing to export.
-                client.find_versions(&name)
-            };
-            match listed.with_context(|| format!("listing the versions of {name}")) {
-                Ok(vs) => {
-                    for (k, v) in vs.unwrap_or_default().into_iter().enumerate() {
-                        queue.push_front(ExportTask::Version(i * PER_CHART + k, Box::new(v)));
-                    }
-                }
-                Err(e) => {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                    report.fail(i * PER_CHART, &name, &repo.display, &e);
-                }
-            }
-            Ok(())
-        }
-        ExportTask::Version(index, v) => {
-            let id = format!("{} {}", v.name, v.version);
-            match ctx.export(&v) {
-                Ok((record, with_prov)) => {
-                    versions.fetch_add(1, Ordering::SeqCst);
-                    if with_prov {
-                        provs.fetch_add(1, Ordering::SeqCst);
-                    }
-                    report.add(index, record);
-                }
-                Err(e) => {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                    report.fail(index, &id, &repo.display, &e);
-                }
-            }
-            Ok(())
-        }
-    })?;
-    let n = versions.load(Ordering::SeqCst);
+    let counts = export::run(
+        &side,
+        chart.as_deref(),
+        &s.destination,
+        global.env.parallel()?,
+        &report,
+    )?;
+    export_summary(s, global, &repo.display, &counts);
+    report.finish()
+}
+
+/// `Pulled N chart versions (M with a .prov) from REPO into DIR[; F failed]`: on stdout, or
+/// with `-o json|yaml` (where stdout is the list alone) on stderr.
+fn export_summary(s: &PullSettings, global: &Global, repo: &str, counts: &Counts) {
+    let n = counts.versions;
     let summary = format!(
         "Pulled {n} chart version{} ({} with a .prov) from {} into {}{}",
         if n == 1 { "" } else { "s" },
-        provs.load(Ordering::SeqCst),
-        redact_userinfo(&repo.display),
+        counts.provs,
+        redact_userinfo(repo),
         s.destination.display(),
-        match failed.load(Ordering::SeqCst) {
+        match counts.failed {
             0 => String::new(),
             f => format!("; {f} failed"),
         }
     );
-    if s.format == crate::ui::output::Format::Text {
-        out.result(&summary);
+    if s.format == Format::Text {
+        global.output().result(&summary);
     } else if !global.quiet {
-        // With -o json|yaml stdout is the list alone.
         eprintln!("{summary}");
-    }
-    report.finish()
-}
-
-struct Exporter<'a> {
-    s: &'a PullSettings,
-    client: &'a Registry,
-    repo: &'a str,
-    pages: &'a Mutex<ChartPages<'a>>,
-}
-
-impl Exporter<'_> {
-    fn next_page(&self) -> Result<Option<Vec<crate::registry::model::HelmChart>>> {
-        lock_export(self.pages)
-            .next_page()
-            .with_context(|| format!("listing the charts of {}", self.repo))
-    }
-
-    /// Writes one version (and its `.prov`) into the destination; the record has no text
-    /// line (the summary says it all).
-    fn export(&self, v: &HelmChartVersion) -> Result<(Record, bool)> {
-        let dir = &self.s.destination;
-        let file_name = v.file_name();
-        let tmp = self
-            .client
-            .download_verified(&file_name, Expected::from(v), &PartIn(dir))?
-            .file;
-        let size = tmp.as_file().metadata().ok().map(|m| m.len());
-        let selected = Selected {
-            name: &v.name,
-            version: &v.version,
-        };
-        let file = std::fs::File::open(tmp.path())
-            .with_context(|| format!("reading {file_name} again"))?;
-        identity::check_package(io::BufReader::new(file), &file_name, selected)?;
-        let prov = self.export_provenance(&file_name)?;
-        let with_prov = prov.is_some();
-        if let Some(prov) = prov {
-            let dest = dir.join(provenance::prov_name(&file_name));
-            prov.persist(&dest)
-                .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
-        }
-        let dest = dir.join(&file_name);
-        tmp.persist(&dest)
-            .map_err(|e| anyhow!("writing {}: {}", dest.display(), e.error))?;
-        let record = Record {
-            name: Some(v.name.clone()),
-            version: Some(v.version.clone()),
-            digest: v.digest.as_ref().map(|d| format!("sha256:{d}")),
-            size,
-            path: Some(dest.display().to_string()),
-            ..Record::new(self.repo, Action::Pulled)
-        };
-        Ok((record, with_prov))
-    }
-
-    /// The package's provenance file in a part file of the destination, or None when the
-    /// registry has none.
-    fn export_provenance(&self, file_name: &str) -> Result<Option<tempfile::NamedTempFile>> {
-        struct Capped<W>(W, usize);
-        impl<W: Write> Write for Capped<W> {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                if self.1 + buf.len() > MAX_PROV_BYTES {
-                    return Err(io::Error::other("larger than 1 MiB"));
-                }
-                self.1 += buf.len();
-                self.0.write_all(buf).map(|_| buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                self.0.flush()
-            }
-        }
-        let name = provenance::prov_name(file_name);
-        let mut file = part_file_in(&self.s.destination)?;
-        let result = {
-            let mut out = Capped(io::BufWriter::new(file.as_file_mut()), 0);
-            let r = self.client.download(&name, &mut out);
-            r.and_then(|n| out.flush().map(|_| n).map_err(anyhow::Error::from))
-        };
-        match result {
-            Ok(_) => Ok(Some(file)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e.context(format!("downloading {name}"))),
-        }
     }
 }

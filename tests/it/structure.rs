@@ -177,6 +177,7 @@ const LAYERS: &[&str] = &[
     "cli",
     "mirror",
     "serve",
+    "copy",
     "getter",
     "provenance",
     "settings",
