@@ -43,62 +43,8 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
 }
 
 pub fn run(s: &ServeSettings, global: &Global) -> Result<()> {
-    let mut named: Vec<(String, String)> = Vec::new();
-    match (&s.repo, s.repos.is_empty()) {
-        (Some(r), true) => named.push((String::new(), r.clone())),
-        (None, false) => {
-            for spec in &s.repos {
-                let Some((name, repo)) = spec.split_once('=') else {
-                    return Err(usage(format!(
-                        "--repo {spec:?}: expected NAME=REPO, e.g. --repo stable=ccr://ccr-xxxx/charts"
-                    )));
-                };
-                if !routes::valid_repo_name(name) {
-                    return Err(usage(format!(
-                        "--repo {spec:?}: {name:?} cannot be a path segment (letters, digits, '-', '_', '.', '+', '~'; not healthz, readyz, metrics, charts or index.yaml)"
-                    )));
-                }
-                if named.iter().any(|(n, _)| n == name) {
-                    return Err(usage(format!("--repo {name:?} is given twice")));
-                }
-                named.push((name.to_string(), repo.to_string()));
-            }
-        }
-        (Some(_), false) => {
-            return Err(usage(
-                "serve takes either one REPO (served at /) or --repo NAME=REPO flags, not both"
-                    .into(),
-            ))
-        }
-        (None, true) => {
-            return Err(usage(
-                "serve needs a repository: helm ccr serve REPO, or --repo NAME=REPO (repeatable)"
-                    .into(),
-            ))
-        }
-    }
-    let tls = match (&s.tls_cert, &s.tls_key) {
-        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
-        (None, None) => None,
-        _ => return Err(usage("--tls-cert and --tls-key go together".into())),
-    };
-    let cache_size = parse_size(&s.cache_size).ok_or_else(|| {
-        usage(format!(
-            "--cache-size {:?}: expected a size such as 512Mi, 2Gi or 1000000",
-            s.cache_size
-        ))
-    })?;
-    let index_ttl = duration("--index-ttl", &s.index_ttl)?;
-    let full_refresh = duration("--full-refresh", &s.full_refresh)?;
-    let max_stale = duration("--max-stale", &s.max_stale)?;
-    let grace = duration("--grace-period", &s.grace)?;
-    let cache_dir = match &s.cache_dir {
-        Some(d) => d.clone(),
-        None => match global.env.helm_cache_home() {
-            Some(c) => c.join("ccr").join("serve"),
-            None => std::env::temp_dir().join("helm-ccr-serve"),
-        },
-    };
+    let named = named_repositories(s)?;
+    let config = server_config(s, global)?;
     // A server has no overall deadline (the transport's liveliness limits still hold) and no
     // progress bars.
     let mut global = global.clone();
@@ -119,22 +65,76 @@ pub fn run(s: &ServeSettings, global: &Global) -> Result<()> {
     if upstreams.is_empty() {
         bail!("no repository to serve");
     }
-    serve::run(
-        ServeConfig {
-            listen: s.listen.clone(),
-            htpasswd: s.htpasswd.clone(),
-            tls,
-            index_ttl,
-            full_refresh,
-            max_stale,
-            cache_dir,
-            cache_size,
-            log_json: s.log_json,
-            parallel: global.env.parallel()?,
-            grace,
-            max_connections: 1024,
-            public_provenance: s.public_provenance,
+    serve::run(config, upstreams)
+}
+
+/// The repositories to serve, each with the path it is served under (`""`: at `/`).
+fn named_repositories(s: &ServeSettings) -> Result<Vec<(String, String)>> {
+    match (&s.repo, s.repos.is_empty()) {
+        (Some(r), true) => Ok(vec![(String::new(), r.clone())]),
+        (None, false) => {
+            let mut named: Vec<(String, String)> = Vec::new();
+            for spec in &s.repos {
+                let Some((name, repo)) = spec.split_once('=') else {
+                    return Err(usage(format!(
+                        "--repo {spec:?}: expected NAME=REPO, e.g. --repo stable=ccr://ccr-xxxx/charts"
+                    )));
+                };
+                if !routes::valid_repo_name(name) {
+                    return Err(usage(format!(
+                        "--repo {spec:?}: {name:?} cannot be a path segment (letters, digits, '-', '_', '.', '+', '~'; not healthz, readyz, metrics, charts or index.yaml)"
+                    )));
+                }
+                if named.iter().any(|(n, _)| n == name) {
+                    return Err(usage(format!("--repo {name:?} is given twice")));
+                }
+                named.push((name.to_string(), repo.to_string()));
+            }
+            Ok(named)
+        }
+        (Some(_), false) => Err(usage(
+            "serve takes either one REPO (served at /) or --repo NAME=REPO flags, not both".into(),
+        )),
+        (None, true) => Err(usage(
+            "serve needs a repository: helm ccr serve REPO, or --repo NAME=REPO (repeatable)"
+                .into(),
+        )),
+    }
+}
+
+/// The server's settings from the flags: each checked, a usage error naming the flag.
+fn server_config(s: &ServeSettings, global: &Global) -> Result<ServeConfig> {
+    let tls = match (&s.tls_cert, &s.tls_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => return Err(usage("--tls-cert and --tls-key go together".into())),
+    };
+    let cache_size = parse_size(&s.cache_size).ok_or_else(|| {
+        usage(format!(
+            "--cache-size {:?}: expected a size such as 512MiB, 2GiB or 1000000",
+            s.cache_size
+        ))
+    })?;
+    let cache_dir = match &s.cache_dir {
+        Some(d) => d.clone(),
+        None => match global.env.helm_cache_home() {
+            Some(c) => c.join("ccr").join("serve"),
+            None => std::env::temp_dir().join("helm-ccr-serve"),
         },
-        upstreams,
-    )
+    };
+    Ok(ServeConfig {
+        listen: s.listen.clone(),
+        htpasswd: s.htpasswd.clone(),
+        tls,
+        index_ttl: duration("--index-ttl", &s.index_ttl)?,
+        full_refresh: duration("--full-refresh", &s.full_refresh)?,
+        max_stale: duration("--max-stale", &s.max_stale)?,
+        cache_dir,
+        cache_size,
+        log_json: s.log_json,
+        parallel: global.env.parallel()?,
+        grace: duration("--grace-period", &s.grace)?,
+        max_connections: 1024,
+        public_provenance: s.public_provenance,
+    })
 }
