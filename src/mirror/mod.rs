@@ -117,23 +117,13 @@ pub fn run(
         out.warn(&format!("{shown} has no chart packages"));
     }
     let packages = select(all, opts, &shown)?;
-    // What the destination holds of every chart concerned: its versions and their digests.
     let names: Vec<String> = packages
         .iter()
         .map(|p| p.name.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let held = pool::map(&names, opts.parallel, |name| {
-        Ok(dest
-            .registry
-            .find_versions(name)
-            .with_context(|| format!("listing {name} in {}", dest.display))?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| (v.version, v.digest))
-            .collect::<HashMap<String, Option<String>>>())
-    })?;
+    let held = held_versions(dest, &names, opts.parallel)?;
     let held: HashMap<&str, HashMap<String, Option<String>>> =
         names.iter().map(String::as_str).zip(held).collect();
 
@@ -194,6 +184,25 @@ pub fn run(
         unchanged: unchanged.into_inner(),
         failed: failed.into_inner(),
         dry_run: opts.dry_run,
+    })
+}
+
+/// What the destination holds of each chart named: its versions and their digests, listed
+/// `parallel` at a time.
+fn held_versions(
+    dest: &Dest<'_>,
+    names: &[String],
+    parallel: usize,
+) -> Result<Vec<HashMap<String, Option<String>>>> {
+    pool::map(names, parallel, |name| {
+        Ok(dest
+            .registry
+            .find_versions(name)
+            .with_context(|| format!("listing {name} in {}", dest.display))?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.version, v.digest))
+            .collect::<HashMap<String, Option<String>>>())
     })
 }
 
