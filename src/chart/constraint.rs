@@ -7,7 +7,21 @@ use anyhow::{bail, Result};
 use semver::Version;
 
 use crate::chart::metadata::parse_loose_version;
+use crate::error::UsageError;
 use crate::registry::model::HelmChartVersion;
+
+/// A `--version` that cannot be a constraint is a usage error, said once, before any request.
+pub fn check_version_flag(w: &str) -> anyhow::Result<()> {
+    if w.trim().is_empty() {
+        return Err(UsageError("--version is empty".into()).into());
+    }
+    Constraint::parse(w).map(|_| ()).map_err(|_| {
+        UsageError(format!(
+            "invalid --version {w:?}: give a version or a constraint such as 1.2.3, ^1.2, ~1.2.3 or \">=1.0 <2.0\""
+        ))
+        .into()
+    })
+}
 
 /// Orders versions by SemVer precedence (build metadata ignored); versions that do not parse
 /// sort below every version that does, by text.

@@ -46,7 +46,7 @@ fn parse_sources(s: &CopySettings) -> Result<(RepoArg, Charts)> {
         .into());
     }
     if let Some(w) = &s.version {
-        check_constraint(w)?;
+        constraint::check_version_flag(w)?;
     }
     // `SRC` alone: a repository, not a chart.
     if s.sources.len() == 1 {
@@ -100,19 +100,6 @@ fn parse_sources(s: &CopySettings) -> Result<(RepoArg, Charts)> {
     }
     let repo = repo.ok_or_else(|| UsageError("nothing to copy".into()))?;
     Ok((repo, Charts::Named(charts)))
-}
-
-/// A `--version` that cannot be a constraint is a usage error, said once, before any request.
-fn check_constraint(w: &str) -> Result<()> {
-    if w.trim().is_empty() {
-        return Err(UsageError("--version is empty".into()).into());
-    }
-    constraint::Constraint::parse(w).map(|_| ()).map_err(|_| {
-        UsageError(format!(
-            "invalid --version {w:?}: give a version or a constraint such as 1.2.3, ^1.2, ~1.2.3 or \">=1.0 <2.0\""
-        ))
-        .into()
-    })
 }
 
 /// One side of the copy: its repository and its client.

@@ -54,7 +54,7 @@ pub fn choose(
     repo_display: &str,
 ) -> Result<HelmChartVersion> {
     if let Some(w) = wanted {
-        check_constraint(w)?;
+        constraint::check_version_flag(w)?;
     }
     let versions = client.existing_versions(chart, repo_display)?;
     match constraint::select(&versions, wanted, devel)? {
@@ -102,25 +102,12 @@ fn refuse_version_suffix(arg: &str, chart: &str) -> Result<()> {
     .into())
 }
 
-/// A `--version` that cannot be a constraint is a usage error, said once, before any request.
-pub fn check_constraint(w: &str) -> Result<()> {
-    if w.trim().is_empty() {
-        return Err(UsageError("--version is empty".into()).into());
-    }
-    constraint::Constraint::parse(w).map(|_| ()).map_err(|_| {
-        UsageError(format!(
-            "invalid --version {w:?}: give a version or a constraint such as 1.2.3, ^1.2, ~1.2.3 or \">=1.0 <2.0\""
-        ))
-        .into()
-    })
-}
-
 pub fn run(s: &PullSettings, global: &Global) -> Result<()> {
     if s.all {
         return export_all(s, global);
     }
     if let Some(w) = &s.version {
-        check_constraint(w)?;
+        constraint::check_version_flag(w)?;
         if s.devel && crate::chart::metadata::parse_loose_version(w).is_ok() {
             global.output().warn(&format!(
                 "--devel changes nothing with an exact --version {w}: that version is pulled whether it is a pre-release or not"
