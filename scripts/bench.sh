@@ -4,6 +4,9 @@
 #     largest chart of the corpus (tests/charts/valid), and the compressed size ratio;
 #   - the ccr:// index of 300 charts x 10 versions against an emulator that delays every answer
 #     by 20 ms, vs the sequential floor (requests x latency), with the request count checked;
+#   - `serve` of that namespace: the cached index to 100 concurrent keep-alive clients (median
+#     and p99 latency, requests/s), serve's peak RSS with it indexed and 100 packages cached,
+#     and the requests of an incremental refresh of it unchanged vs those of the full build;
 #   - `copy --all` of 40 charts x 5 versions between two namespaces of the 20 ms emulator, vs
 #     the sequential floor (requests x latency), the requests counted at the emulator;
 #   - a 40-chart multi-push vs the one-by-one loop 40 x (`helm package` + `helm-ccr push` of the
@@ -14,6 +17,7 @@
 # ratio is taken pair by pair), after one warm-up of each.
 #   scripts/bench.sh [PAIRS]          (default 5, at least 5)
 # Environment: HELM (the helm binary; default: the pinned Helm 4.1.4 of scripts/install-helm.sh).
+# CARGO_TARGET_DIR is honoured (the binaries are taken from where cargo builds them).
 # Needs python3 and GNU time (/usr/bin/time; Debian: apt-get install time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +36,7 @@ fi
 
 cargo build --release --locked --quiet -p helm-ccr --bin helm-ccr
 cargo build --release --locked --quiet -p ccr-emulator --bin ccr-emulator
+bin=${CARGO_TARGET_DIR:-$root/target}/release
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -44,7 +49,7 @@ trap cleanup EXIT
 start_emulator() { # NAME [ARGS...]
   local name=$1
   shift
-  "$root/target/release/ccr-emulator" --port 0 --keys BENCHAK:BENCHSK "$@" >"$work/$name.url" 2>"$work/$name.err" &
+  "$bin/ccr-emulator" --port 0 --keys BENCHAK:BENCHSK "$@" >"$work/$name.url" 2>"$work/$name.err" &
   pids+=($!)
   for _ in $(seq 50); do [ -s "$work/$name.url" ] && break; sleep 0.1; done
   [ -s "$work/$name.url" ] || { echo "bench: the emulator did not start:" >&2; cat "$work/$name.err" >&2; exit 1; }
@@ -53,7 +58,7 @@ start_emulator fast
 start_emulator slow --latency-ms 20
 
 export BENCH_WORK=$work BENCH_PAIRS=$pairs BENCH_HELM=$helm_bin
-export BENCH_CCR=$root/target/release/helm-ccr BENCH_ROOT=$root
+export BENCH_CCR=$bin/helm-ccr BENCH_ROOT=$root
 BENCH_FAST=$(head -n1 "$work/fast.url")
 BENCH_SLOW=$(head -n1 "$work/slow.url")
 export BENCH_FAST BENCH_SLOW
@@ -65,8 +70,8 @@ unset HELM_CCR_ENDPOINT HELM_CCR_PARALLEL HELM_DEBUG SOURCE_DATE_EPOCH \
 mkdir -p "$HOME"
 
 python3 - <<'PY'
-import io, json, math, os, random, shutil, statistics, subprocess, sys, tarfile, time
-import urllib.request
+import atexit, http.client, io, json, math, os, random, shutil, statistics, subprocess, sys
+import tarfile, threading, time, urllib.request
 
 W = os.environ["BENCH_WORK"]
 PAIRS = int(os.environ["BENCH_PAIRS"])
@@ -252,6 +257,192 @@ row(f"index 300 x 10 at {LATENCY_MS} ms, {sent} requests "
     f"({'as expected' if all(s == expected for _, s in runs) else 'WRONG COUNT'})",
     f"{t:.3f} s", f"{floor:.2f} s floor ({sent} x {LATENCY_MS} ms)", r, "<= 0.0833", r <= 1 / 12)
 
+# --- serve of that namespace: refresh, peak RSS, 100 concurrent clients -----------------------
+serving = []
+
+
+def stop_serving():
+    for p in serving:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+atexit.register(stop_serving)
+
+
+def get(host, path, conn=None):
+    """GET over http.client (keep-alive on `conn` when given); returns (status, headers, body)."""
+    c = conn or http.client.HTTPConnection(host, timeout=120)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    if conn is None:
+        c.close()
+    return r.status, r, body
+
+
+def metric(host, name):
+    """The first value of a counter or gauge of serve's /metrics."""
+    for line in get(host, "/metrics")[2].decode().splitlines():
+        if line.split("{")[0].split(" ")[0] == name:
+            return float(line.split()[-1])
+    sys.exit(f"bench: serve's /metrics has no {name}")
+
+
+def start_serve(name, *flags):
+    """Starts `helm-ccr serve` of ccr://bench/idx on the 20 ms emulator; returns the process
+    and its host:port once its first index is built (/readyz)."""
+    log = os.path.join(W, f"{name}.log")
+    with open(log, "wb") as err:
+        p = subprocess.Popen([CCR, "serve", "ccr://bench/idx", "--listen", "127.0.0.1:0",
+                              "--cache-dir", os.path.join(W, f"{name}-cache"), *flags],
+                             stdout=subprocess.PIPE, stderr=err,
+                             env=dict(os.environ, HELM_CCR_ENDPOINT=SLOW))
+    serving.append(p)
+    url = p.stdout.readline().decode().strip()
+    if not url.startswith("http://"):
+        sys.exit(f"bench: serve did not start:\n{open(log, errors='replace').read()}")
+    host = url.split("//", 1)[1]
+    deadline = time.monotonic() + 120
+    while get(host, "/readyz")[0] != 200:
+        if p.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"bench: serve's index was not built:\n{open(log, errors='replace').read()}")
+        time.sleep(0.05)
+    return p, host
+
+
+def stop(p):
+    p.terminate()
+    p.wait(30)
+
+
+def entries(body):
+    return body.decode().count("\n  - apiVersion:")
+
+
+# Incremental refresh of the unchanged namespace vs the full build serve made at start-up.
+admin(SLOW, "DELETE", "/_emulator/requests")
+proc, host = start_serve("refresh", "--index-ttl", "1s", "--full-refresh", "1h")
+full_sent = len(admin(SLOW, "GET", "/_emulator/requests"))
+full_s = metric(host, "helm_ccr_serve_index_build_seconds")
+status, first, body = get(host, "/index.yaml")
+etag = first.getheader("ETag")
+if status != 200 or entries(body) != 3000 or full_sent != expected:
+    problems.append(f"serve: first build {full_sent} requests (expected {expected}), "
+                    f"index {status} with {entries(body)} entries (expected 3000)")
+refreshes = []
+for _ in range(PAIRS):
+    builds = metric(host, "helm_ccr_serve_index_builds_total")
+    time.sleep(1.2)  # past --index-ttl: the next request refreshes the index first
+    admin(SLOW, "DELETE", "/_emulator/requests")
+    t = time.perf_counter()
+    status, r, body = get(host, "/index.yaml")
+    dt = time.perf_counter() - t
+    sent = len(admin(SLOW, "GET", "/_emulator/requests"))
+    if metric(host, "helm_ccr_serve_index_builds_total") != builds + 1:
+        problems.append("serve: asking for the index past --index-ttl did not refresh it once")
+    if status != 200 or r.getheader("ETag") != etag or entries(body) != 3000:
+        problems.append("serve: the refreshed index of the unchanged namespace differs")
+    refreshes.append((dt, sent))
+stop(proc)
+t = statistics.median(dt for dt, _ in refreshes)
+sent = max(s for _, s in refreshes)
+r = sent / full_sent
+row(f"serve: refresh of the unchanged 300 x 10 at {LATENCY_MS} ms "
+    f"({'steady' if len({s for _, s in refreshes}) == 1 else 'COUNT VARIES'})",
+    f"{sent} requests, {t * 1000:.0f} ms", f"{full_sent} requests full build, {full_s:.2f} s",
+    r, "<= 0.05", r <= 0.05)
+
+# Peak RSS with the namespace indexed and 100 distinct packages fetched (10 clients at once),
+# then the cached index to 100 keep-alive clients at once.
+proc, host = start_serve("serve", "--index-ttl", "1h")
+files = [f"c{c:03d}-1.{c % 10}.0.tgz" for c in range(100)]
+lock = threading.Lock()
+
+
+def fetch_packages(part):
+    conn = http.client.HTTPConnection(host, timeout=120)
+    for f in part:
+        status, _, body = get(host, f"/charts/{f}", conn)
+        if status != 200 or body != open(os.path.join(seed_dir, f), "rb").read():
+            with lock:
+                problems.append(f"serve: /charts/{f} answered {status} or other bytes")
+    conn.close()
+
+
+threads = [threading.Thread(target=fetch_packages, args=(files[i::10],)) for i in range(10)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+misses = metric(host, "helm_ccr_serve_cache_misses_total")
+if misses != 100:
+    problems.append(f"serve: {misses:.0f} package downloads for 100 packages")
+
+
+def peak_of(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    sys.exit("bench: no VmHWM in /proc")
+
+
+hwm = peak_of(proc.pid)
+row("peak RSS, serve with 300 x 10 indexed and 100 packages cached", f"{hwm:.1f} MiB",
+    "50 MiB", hwm / 50, "<= 1", hwm <= 50)
+
+CLIENTS, EACH = 100, 4 * PAIRS
+index_size = len(get(host, "/index.yaml")[2])
+latencies = []
+start = threading.Barrier(CLIENTS + 1, timeout=300)
+
+
+def index_client():
+    mine = []
+    try:
+        conn = http.client.HTTPConnection(host, timeout=120)
+        get(host, "/index.yaml", conn)  # the connection is open before the clock starts
+        start.wait()
+        for _ in range(EACH):
+            t = time.perf_counter()
+            status, r, body = get(host, "/index.yaml", conn)
+            mine.append(time.perf_counter() - t)
+            if status != 200 or len(body) != index_size or r.will_close:
+                raise RuntimeError(f"{status}, {len(body)} bytes, will close: {r.will_close}")
+        conn.close()
+    except Exception as e:  # any failure is the bench's to report
+        start.abort()
+        with lock:
+            problems.append(f"serve: an index client failed: {e!r}")
+    with lock:
+        latencies.extend(mine)
+
+
+threads = [threading.Thread(target=index_client) for _ in range(CLIENTS)]
+for th in threads:
+    th.start()
+try:
+    start.wait()
+except threading.BrokenBarrierError:
+    pass
+t = time.perf_counter()
+for th in threads:
+    th.join()
+wall = time.perf_counter() - t
+hwm_after = peak_of(proc.pid)
+stop(proc)
+if len(latencies) == CLIENTS * EACH:
+    med = statistics.median(latencies)
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    row(f"serve: cached index ({index_size / 1024:.0f} KiB), {CLIENTS} keep-alive clients x "
+        f"{EACH} (serve's peak RSS after: {hwm_after:.1f} MiB)",
+        f"median {med * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms",
+        f"{len(latencies) / wall:.0f} requests/s", None, "-", True)
+
 # --- copy --all of 40 charts x 5 versions at 20 ms a request ----------------------------------
 copy_seeds = []
 for c in range(40):
@@ -372,7 +563,8 @@ w2 = max(len(x[2]) for x in rows)
 print()
 print(f"{'figure':<{w0}}  {'ours':>{w1}}  {'yardstick':<{w2}}  {'ratio':>7}  {'target':<12}")
 for fig, ours, yard, ratio, target, verdict in rows:
-    print(f"{fig:<{w0}}  {ours:>{w1}}  {yard:<{w2}}  {ratio:>7.3f}  {target:<12}  {verdict}")
+    shown = "-" if ratio is None else f"{ratio:.3f}"
+    print(f"{fig:<{w0}}  {ours:>{w1}}  {yard:<{w2}}  {shown:>7}  {target:<12}  {verdict}")
 print(f"\nload average at end {load()}")
 for p in problems:
     print(f"bench: {p}", file=sys.stderr)
