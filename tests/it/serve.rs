@@ -1260,3 +1260,43 @@ fn the_deploy_chart_passes_token_and_sts_files() {
         );
     }
 }
+
+/// The STS file's keys are ambient credentials: to a `ccr://` URL naming an unknown host (no
+/// configured endpoint) serve refuses to start, and nothing connects to that host.
+#[test]
+fn sts_file_keys_go_only_where_ambient_credentials_may() {
+    let w = World::new();
+    let creds = w.write(
+        "sts.env",
+        b"BCE_ACCESS_KEY_ID=sts-ak\nBCE_SECRET_ACCESS_KEY=sts-sk-hidden\nBCE_SECURITY_TOKEN=tok-hidden\n",
+    );
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    host.set_nonblocking(true).unwrap();
+    let addr = host.local_addr().unwrap();
+    let out = w
+        .std_cmd()
+        .env_remove("HELM_CCR_ENDPOINT")
+        .env_remove("BCE_ACCESS_KEY_ID")
+        .env_remove("BCE_SECRET_ACCESS_KEY")
+        .args(["serve", &format!("ccr://{addr}/inst/ns")])
+        .args(["--listen", "127.0.0.1:0", "--sts-credentials-file"])
+        .arg(&creds)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("refusing to send credentials to {addr}"))
+            && err.contains("--sts-credentials-file"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("sts-sk-hidden") && !err.contains("tok-hidden"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        host.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
