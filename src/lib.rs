@@ -283,6 +283,8 @@ fn serve_settings(a: ServeArgs) -> ServeSettings {
         repos: a.repos,
         listen: a.listen,
         htpasswd: a.htpasswd,
+        token_file: a.token_file,
+        sts_credentials_file: a.sts_credentials_file,
         tls_cert: a.tls_cert,
         tls_key: a.tls_key,
         index_ttl: a.index_ttl,

@@ -539,6 +539,12 @@ pub struct ServeArgs {
     /// Require HTTP basic auth from this htpasswd file of bcrypt entries (htpasswd -B); re-read when it changes
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
+    /// Accept `Authorization: Bearer TOKEN` with a token of this file (one a line, '#' comments); re-read when it changes. With --htpasswd, either is accepted
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Sign upstream requests with the keys of this file, re-read when it changes (a rotating Secret): BCE_ACCESS_KEY_ID=..., BCE_SECRET_ACCESS_KEY=..., BCE_SECURITY_TOKEN=... lines. They replace the credential chain's for every repository
+    #[arg(long, value_name = "FILE")]
+    pub sts_credentials_file: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -560,7 +566,7 @@ pub struct ServeArgs {
     /// Bound of the package cache; least recently used packages go first
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub cache_size: String,
-    /// Serve .prov files without --htpasswd authentication (Helm 4 fetches them without the repository's credentials)
+    /// Serve .prov files without --htpasswd/--token-file authentication (Helm 4 fetches them without the repository's credentials)
     #[arg(long)]
     pub public_provenance: bool,
     /// How long requests in flight may take to finish after SIGTERM or SIGINT

@@ -283,7 +283,9 @@ fn flag_value(
         "--older-than" if sub == "rm" => {
             (pick(&["30d", "90d", "180d", "365d"]), NO_FILE | KEEP_ORDER)
         }
-        "--htpasswd" | "--tls-cert" | "--tls-key" => (Vec::new(), DEFAULT),
+        "--htpasswd" | "--token-file" | "--sts-credentials-file" | "--tls-cert" | "--tls-key" => {
+            (Vec::new(), DEFAULT)
+        }
         "--cache-dir" => (Vec::new(), FILTER_DIRS),
         "--log-format" => (pick(&["text", "json"]), NO_FILE),
         "--repo" if sub == "serve" => {
@@ -457,6 +459,8 @@ mod tests {
         );
         assert_eq!(c(&["serve", "--cache-dir", ""]).1, FILTER_DIRS);
         assert_eq!(c(&["serve", "--htpasswd", ""]).1, DEFAULT);
+        assert_eq!(c(&["serve", "--token-file", ""]).1, DEFAULT);
+        assert_eq!(c(&["serve", "--sts-credentials-file", ""]).1, DEFAULT);
         assert!(c(&["serve", "--"])
             .0
             .iter()

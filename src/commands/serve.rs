@@ -9,9 +9,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::error::UsageError;
 use crate::serve::{self, routes, ServeConfig, Upstream};
+use crate::settings::credentials::Credentials;
 use crate::settings::duration::parse_duration;
 use crate::settings::env::parse_size;
 use crate::settings::reference;
+use crate::settings::source::Source;
 use crate::settings::{self, Global};
 
 /// What `serve` was asked for, as typed.
@@ -22,6 +24,8 @@ pub struct ServeSettings {
     pub repos: Vec<String>,
     pub listen: String,
     pub htpasswd: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    pub sts_credentials_file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub index_ttl: String,
@@ -50,11 +54,21 @@ pub fn run(s: &ServeSettings, global: &Global) -> Result<()> {
     let mut global = global.clone();
     global.timeout = None;
     global.quiet = true;
+    // The STS file's keys replace the chain's for every repository (checked as ambient
+    // credentials: they go only to Baidu's API hosts and to a configured endpoint).
+    let sts = match &s.sts_credentials_file {
+        Some(path) => Some(Credentials {
+            keys: serve::sts::read_keys(path)?,
+            source: Source::StsFile(path.clone()),
+        }),
+        None => None,
+    };
     let mut upstreams = Vec::new();
     for (name, repo) in named {
         let arg = reference::parse_repo(&repo)?;
         let resolved = settings::resolve_repo(&arg, &global.env)?;
-        let registry = settings::connect(&resolved.url, resolved.credentials.clone(), &global)
+        let credentials = sts.clone().or(resolved.credentials.clone());
+        let registry = settings::connect(&resolved.url, credentials, &global)
             .with_context(|| format!("cannot serve {}", resolved.display))?;
         upstreams.push(Upstream {
             name,
@@ -125,6 +139,8 @@ fn server_config(s: &ServeSettings, global: &Global) -> Result<ServeConfig> {
     Ok(ServeConfig {
         listen: s.listen.clone(),
         htpasswd: s.htpasswd.clone(),
+        token_file: s.token_file.clone(),
+        sts_credentials_file: s.sts_credentials_file.clone(),
         tls,
         index_ttl: duration("--index-ttl", &s.index_ttl)?,
         full_refresh: duration("--full-refresh", &s.full_refresh)?,

@@ -1,5 +1,6 @@
 //! Client authentication: HTTP basic auth against an htpasswd file of bcrypt entries (what
-//! `htpasswd -B` writes). The file is re-read when its modification time or size changes.
+//! `htpasswd -B` writes), and/or bearer tokens from a file of one token a line ([`Tokens`]).
+//! Both files are re-read when their modification time or size changes.
 //! A verified `Authorization` header is remembered (by its sha256, for this version of the
 //! file) so that bcrypt's deliberate cost is paid once per client, not per request. Neither
 //! the header nor the password is ever logged.
@@ -13,6 +14,8 @@ use sha2::{Digest, Sha256};
 
 /// The `WWW-Authenticate` challenge of a 401.
 pub const CHALLENGE: &str = "Basic realm=\"helm-ccr\"";
+/// The second challenge of a 401 when bearer tokens are accepted.
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"helm-ccr\"";
 
 /// At most this many verified headers are remembered; then the memory starts over.
 const REMEMBERED: usize = 4096;
@@ -107,6 +110,102 @@ impl Htpasswd {
     }
 }
 
+/// Bearer tokens from a file: one a line, blank lines and `#` comments left out. Only their
+/// sha256 digests are kept, and a presented token is compared digest to digest in constant
+/// time. Re-read when the file's modification time or size changes.
+pub struct Tokens {
+    path: PathBuf,
+    state: Mutex<TokenState>,
+}
+
+#[derive(Default)]
+struct TokenState {
+    stamp: Option<(SystemTime, u64)>,
+    digests: Vec<[u8; 32]>,
+}
+
+impl Tokens {
+    /// Reads `path` once (an unreadable file or one without a token is an error at start-up).
+    pub fn open(path: PathBuf) -> anyhow::Result<Tokens> {
+        let t = Tokens {
+            path,
+            state: Mutex::new(TokenState::default()),
+        };
+        t.reload()?;
+        if t.state().digests.is_empty() {
+            anyhow::bail!(
+                "{} has no token (one a line; '#' starts a comment)",
+                t.path.display()
+            );
+        }
+        Ok(t)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, TokenState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Re-reads the file when it changed; on a read error the tokens stay as they were.
+    fn reload(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let md = std::fs::metadata(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let stamp = (md.modified().unwrap_or(std::time::UNIX_EPOCH), md.len());
+        if self.state().stamp == Some(stamp) {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let digests = token_digests(&text);
+        let mut s = self.state();
+        s.stamp = Some(stamp);
+        s.digests = digests;
+        Ok(())
+    }
+
+    /// Whether `authorization` (the header's value) is `Bearer TOKEN` with a token of the file.
+    pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(token) = authorization.and_then(bearer_token) else {
+            return false;
+        };
+        if let Err(e) = self.reload() {
+            super::log::event(&format!("{e:#}; keeping the tokens read before"));
+        }
+        let given: [u8; 32] = Sha256::digest(token).into();
+        // Every digest is compared, each in full: the time taken says nothing of which
+        // (or how much of one) matched.
+        self.state()
+            .digests
+            .iter()
+            .fold(false, |found, d| found | same_digest(d, &given))
+    }
+}
+
+/// Constant-time equality of two digests.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The sha256 digests of a token file's tokens.
+pub fn token_digests(text: &str) -> Vec<[u8; 32]> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|t| Sha256::digest(t.as_bytes()).into())
+        .collect()
+}
+
+/// The token of a `Bearer` authorization header.
+pub fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token.as_bytes())
+}
+
 /// The bcrypt entries of an htpasswd file (`user:$2y$…`); other lines (comments, other hash
 /// schemes) are left out.
 pub fn parse(text: &str) -> HashMap<String, String> {
@@ -196,6 +295,20 @@ mod tests {
         ] {
             assert_eq!(basic_credentials(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn bearer_headers_and_token_files() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"bearer  abc "), Some(&b"abc"[..]));
+        for bad in [&b"Basic abc"[..], b"Bearer", b"Bearer  ", b"abc"] {
+            assert_eq!(bearer_token(bad), None, "{bad:?}");
+        }
+        let d = token_digests("# comment\n\n  one  \ntwo\n");
+        assert_eq!(d.len(), 2);
+        let one: [u8; 32] = Sha256::digest(b"one").into();
+        assert!(same_digest(&d[0], &one));
+        assert!(!same_digest(&d[1], &one));
     }
 
     #[test]

@@ -101,20 +101,35 @@ async fn answer<B>(app: &App, req: &Request<B>, route: &Route) -> Response<Body>
     }
     let public =
         app.public_provenance && matches!(route, Route::File(_, f) if f.ends_with(".prov"));
-    if let Some(auth) = app.auth.as_ref().filter(|_| !public) {
+    if (app.auth.is_some() || app.tokens.is_some()) && !public {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        if !auth.allows(given).await {
+        let by_token = app.tokens.as_ref().is_some_and(|t| t.allows(given));
+        let allowed = by_token
+            || match &app.auth {
+                Some(h) => h.allows(given).await,
+                None => false,
+            };
+        if !allowed {
             let mut r = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
             set(
                 r.headers_mut(),
                 header::WWW_AUTHENTICATE,
                 super::auth::CHALLENGE,
             );
+            if app.tokens.is_some() {
+                r.headers_mut().append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(super::auth::BEARER_CHALLENGE),
+                );
+            }
             return r;
         }
+    }
+    if matches!(route, Route::Index(_) | Route::File(..)) {
+        app.refresh_keys();
     }
     match route {
         Route::Metrics => {

@@ -4,7 +4,8 @@
 //! tokio runtime that only [`run`] creates, so every other command starts as it did. Upstream
 //! calls go through the blocking [`Registry`] on tokio's bounded pool of blocking threads.
 //! Layout: [`routes`] (paths, pure), [`index`] (the index cache: single-flight, incremental,
-//! stale), [`packages`] (the disk cache), [`auth`] (htpasswd), [`metrics`], [`log`],
+//! stale), [`packages`] (the disk cache), [`auth`] (htpasswd, bearer tokens), [`sts`] (the
+//! upstream keys' file), [`metrics`], [`log`],
 //! [`handler`] (one request), [`body`] (response bodies); the accept loop, TLS and the
 //! graceful shutdown are here.
 
@@ -16,6 +17,7 @@ pub mod log;
 pub mod metrics;
 pub mod packages;
 pub mod routes;
+pub mod sts;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -47,6 +49,11 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServeConfig {
     pub listen: String,
     pub htpasswd: Option<PathBuf>,
+    /// Bearer tokens, one a line.
+    pub token_file: Option<PathBuf>,
+    /// Upstream keys re-read when the file changes (see [`sts`]); the registries were
+    /// connected with the keys it held at start-up.
+    pub sts_credentials_file: Option<PathBuf>,
     /// Certificate chain and private key (PEM) for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub index_ttl: Duration,
@@ -82,9 +89,21 @@ pub struct App {
     pub registries: Vec<Arc<Registry>>,
     pub packages: Packages,
     pub auth: Option<auth::Htpasswd>,
+    pub tokens: Option<auth::Tokens>,
+    /// Re-read before upstream requests.
+    pub sts: Option<sts::StsFile>,
     /// See [`ServeConfig::public_provenance`].
     pub public_provenance: bool,
     pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Before upstream requests: the STS file's keys, when it changed.
+    pub fn refresh_keys(&self) {
+        if let Some(s) = &self.sts {
+            s.refresh();
+        }
+    }
 }
 
 /// Serves `upstreams` until SIGTERM or SIGINT, then lets in-flight requests finish within the
@@ -96,6 +115,11 @@ pub fn run(config: ServeConfig, upstreams: Vec<Upstream>) -> Result<()> {
         .htpasswd
         .clone()
         .map(auth::Htpasswd::open)
+        .transpose()?;
+    let tokens = config
+        .token_file
+        .clone()
+        .map(auth::Tokens::open)
         .transpose()?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
@@ -122,12 +146,18 @@ pub fn run(config: ServeConfig, upstreams: Vec<Upstream>) -> Result<()> {
         ));
         registries.push(registry);
     }
+    let sts = config
+        .sts_credentials_file
+        .clone()
+        .map(|path| sts::StsFile::new(path, registries.clone()));
     let app = Arc::new(App {
         prefixes,
         indexes,
         registries,
         packages,
         auth,
+        tokens,
+        sts,
         public_provenance: config.public_provenance,
         metrics,
     });
@@ -179,9 +209,9 @@ async fn serve(
         let _ = writeln!(out, "{url}");
         let _ = out.flush();
     }
-    if app.auth.is_none() && !addr.ip().is_loopback() {
+    if app.auth.is_none() && app.tokens.is_none() && !addr.ip().is_loopback() {
         log::event(&format!(
-            "warning: serving {addr} without client authentication: anyone who can reach it reads the charts (use --htpasswd FILE)"
+            "warning: serving {addr} without client authentication: anyone who can reach it reads the charts (use --htpasswd FILE or --token-file FILE)"
         ));
     }
     let names: Vec<String> = app
@@ -195,6 +225,7 @@ async fn serve(
     for i in 0..app.indexes.len() {
         let app = app.clone();
         tokio::spawn(async move {
+            app.refresh_keys();
             app.indexes[i].get().await;
         });
     }

@@ -45,11 +45,12 @@ impl Trust {
 }
 
 /// Whether credentials from this source are ambient (found in the environment or the user's
-/// BCE files) rather than given for one repository.
+/// BCE files, or serve's `--sts-credentials-file` for every repository) rather than given for
+/// one repository.
 pub fn is_ambient(source: &Source) -> bool {
     matches!(
         source,
-        Source::EnvKeyPair | Source::BceProfile | Source::BcecliCredentials(_)
+        Source::EnvKeyPair | Source::BceProfile | Source::BcecliCredentials(_) | Source::StsFile(_)
     )
 }
 

@@ -25,6 +25,8 @@ pub enum Source {
     BceProfile,
     /// bcecmd's credentials file (`~/.go-bcecli/credentials`), at this path.
     BcecliCredentials(PathBuf),
+    /// `serve --sts-credentials-file`, at this path: keys for every served repository.
+    StsFile(PathBuf),
     /// The API host written in the `ccr://` URL.
     UrlApiHost,
     /// The region's API host, `ccr.{region}.baidubce.com`.
@@ -60,6 +62,7 @@ impl fmt::Display for Source {
             }
             Source::BceProfile => f.write_str("~/.bce/config.json"),
             Source::BcecliCredentials(path) => write!(f, "{}", path.display()),
+            Source::StsFile(path) => write!(f, "--sts-credentials-file {}", path.display()),
             Source::UrlApiHost => f.write_str("the API host in the repository URL"),
             Source::Region(region) => write!(f, "region {region}"),
             Source::Default => f.write_str("default"),

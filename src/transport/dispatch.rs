@@ -90,12 +90,13 @@ impl Transport {
         transfer: Option<&Transfer>,
     ) -> Result<http::Response<ureq::Body>, Failure> {
         let timestamp = clock::format_timestamp(self.now_unix());
+        let keys = self.keys();
         let signed = sign_headers(
             method,
             path,
             query,
             &self.cfg.endpoint.host_header(),
-            &self.cfg.keys,
+            &keys,
             &timestamp,
         );
         let qs = auth::canonical_query(query);

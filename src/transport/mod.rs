@@ -89,6 +89,9 @@ pub struct Transport {
     clock_offset: AtomicI64,
     /// The requests allowed in flight, lowered while the registry throttles.
     gate: Gate,
+    /// The keys requests are signed with: `cfg.keys` at first, swapped by
+    /// [`Transport::set_keys`] (a server re-reading rotated STS credentials).
+    keys: std::sync::RwLock<Keys>,
 }
 
 /// What the headers of an error answer tell us.
@@ -167,8 +170,10 @@ impl Transport {
             .build()
             .into();
         let gate = Gate::new(cfg.parallel);
+        let keys = std::sync::RwLock::new(cfg.keys.clone());
         Ok(Transport {
             agent,
+            keys,
             cfg,
             limits,
             route,
@@ -180,6 +185,17 @@ impl Transport {
 
     pub fn config(&self) -> &TransportConfig {
         &self.cfg
+    }
+
+    /// The keys the next request is signed with.
+    pub fn keys(&self) -> Keys {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Signs the requests from now on with `keys` (same endpoint, so the same destination
+    /// check holds: the caller checked it for the keys' source).
+    pub fn set_keys(&self, keys: Keys) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
     }
 
     pub fn limits(&self) -> &Limits {

@@ -1025,3 +1025,278 @@ fn the_readme_gitops_examples_parse() {
         assert!(section.contains(flag) && help.contains(flag), "{flag}");
     }
 }
+
+/// `--token-file`: `Authorization: Bearer TOKEN` with a token of the file is accepted (as is
+/// basic auth with `--htpasswd` too); a wrong or missing one is a 401 naming both schemes;
+/// the file is re-read when it changes; tokens never reach the log.
+#[test]
+fn bearer_tokens_from_a_file_that_is_re_read() {
+    let w = World::new();
+    w.push_chart("app", "1.0.0");
+    let tokens = w.write("tokens", b"# CI\n\n  tok-first-0001  \n");
+    let pw = htpasswd(&w, "bob", "pw");
+    let s = serve(
+        &w,
+        &[
+            REPO,
+            "--token-file",
+            &tokens.to_string_lossy(),
+            "--htpasswd",
+            &pw,
+        ],
+    );
+    s.ready();
+    let bearer = |t: &str| format!("Bearer {t}");
+    let status = |auth: Option<&str>| {
+        let hs: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        get(&s.addr, "/index.yaml", &hs).status
+    };
+    assert_eq!(status(Some(&bearer("tok-first-0001"))), 200);
+    assert_eq!(status(Some(&basic("bob", "pw"))), 200);
+    assert_eq!(
+        get(
+            &s.addr,
+            "/charts/app-1.0.0.tgz",
+            &[("Authorization", &bearer("tok-first-0001"))]
+        )
+        .status,
+        200
+    );
+    for wrong in [
+        None,
+        Some(bearer("tok-first-000")),
+        Some(bearer("tok-first-00011")),
+        Some(bearer("# CI")),
+        Some(bearer("")),
+        Some(basic("bob", "tok-first-0001")),
+        Some("tok-first-0001".to_string()),
+    ] {
+        let hs: Vec<(&str, &str)> = wrong
+            .as_deref()
+            .map(|a| ("Authorization", a))
+            .into_iter()
+            .collect();
+        let r = get(&s.addr, "/index.yaml", &hs);
+        assert_eq!(r.status, 401, "{wrong:?}");
+        let challenges: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            challenges,
+            ["Basic realm=\"helm-ccr\"", "Bearer realm=\"helm-ccr\""],
+            "{wrong:?}"
+        );
+        assert!(!r.text().contains("apiVersion"));
+    }
+    // Rotated: the new token works at once, the old one no longer does.
+    std::fs::write(&tokens, b"tok-second-02\n").unwrap();
+    assert_eq!(status(Some(&bearer("tok-second-02"))), 200);
+    assert_eq!(status(Some(&bearer("tok-first-0001"))), 401);
+    assert_eq!(status(Some(&basic("bob", "pw"))), 200);
+    let (code, log) = s.stop("TERM");
+    assert_eq!(code, Some(0));
+    assert!(log.contains("/index.yaml 401"), "{log}");
+    for secret in ["tok-first", "tok-second"] {
+        assert!(!log.contains(secret), "{log}");
+    }
+}
+
+/// `--token-file` alone: bearer tokens only, and an empty file is refused at start-up.
+#[test]
+fn a_token_file_alone_and_an_empty_one() {
+    let w = World::new();
+    w.push_chart("app", "1.0.0");
+    let tokens = w.write("tokens", b"only-token\n");
+    let s = serve(&w, &[REPO, "--token-file", &tokens.to_string_lossy()]);
+    s.ready();
+    assert_eq!(
+        get(
+            &s.addr,
+            "/index.yaml",
+            &[("Authorization", "Bearer only-token")]
+        )
+        .status,
+        200
+    );
+    let r = get(&s.addr, "/index.yaml", &[]);
+    assert_eq!(r.status, 401);
+    drop(s);
+    let empty = w.write("empty", b"# nothing yet\n\n");
+    let out = w
+        .cmd()
+        .args(["serve", REPO, "--listen", "127.0.0.1:0", "--token-file"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no token"), "{err}");
+}
+
+/// `--sts-credentials-file`: its keys replace the chain's (the environment's keys are not the
+/// emulator's here) and are re-read when the file changes: an expired session token fails the
+/// first build (503, not ready), the rotated one makes the next refresh succeed; rotated to a
+/// wrong one again, refreshes fail and the last index is served with a `Warning`.
+#[test]
+fn sts_credentials_from_a_file_that_is_re_read() {
+    let w = World::with(ccr_emulator::Config::new(vec![
+        ccr_emulator::Key::with_token("sts-ak", "sts-secret-key", "session-token-live"),
+    ]));
+    w.emu.put_raw(
+        crate::common::world::INSTANCE,
+        crate::common::world::NS,
+        "app",
+        "1.0.0",
+        chart_tgz("app", "1.0.0", ""),
+    );
+    let file = |token: &str| {
+        format!(
+            "# rotated by a job\nBCE_ACCESS_KEY_ID=sts-ak\nBCE_SECRET_ACCESS_KEY=\"sts-secret-key\"\nBCE_SECURITY_TOKEN={token}\n"
+        )
+    };
+    let creds = w.write("sts.env", file("session-token-expired").as_bytes());
+    let s = serve(
+        &w,
+        &[
+            REPO,
+            "--sts-credentials-file",
+            &creds.to_string_lossy(),
+            "--index-ttl",
+            "1s",
+        ],
+    );
+    poll(|| get(&s.addr, "/index.yaml", &[]).status == 503);
+    assert_eq!(get(&s.addr, "/readyz", &[]).status, 503);
+    std::fs::write(&creds, file("session-token-live")).unwrap();
+    poll(|| get(&s.addr, "/index.yaml", &[]).status == 200);
+    assert_eq!(get(&s.addr, "/readyz", &[]).status, 200);
+    assert!(get(&s.addr, "/index.yaml", &[])
+        .text()
+        .contains("charts/app-1.0.0.tgz"));
+    assert_eq!(get(&s.addr, "/charts/app-1.0.0.tgz", &[]).status, 200);
+    std::fs::write(&creds, file("session-token-revoked")).unwrap();
+    poll(|| get(&s.addr, "/index.yaml", &[]).header("warning").is_some());
+    let (code, log) = s.stop("TERM");
+    assert_eq!(code, Some(0));
+    assert!(log.contains("upstream keys re-read"), "{log}");
+    for secret in ["sts-secret-key", "session-token"] {
+        assert!(!log.contains(secret), "{log}");
+    }
+}
+
+/// An STS credentials file without the keys is a start-up error naming the file and the
+/// format, never a value of it.
+#[test]
+fn an_sts_credentials_file_without_keys_is_refused() {
+    let w = World::new();
+    let creds = w.write(
+        "sts.env",
+        b"BCE_ACCESS_KEY_ID=ak-visible\nBCE_SECURITY_TOKEN=tok-hidden\n",
+    );
+    let out = w
+        .cmd()
+        .args([
+            "serve",
+            REPO,
+            "--listen",
+            "127.0.0.1:0",
+            "--sts-credentials-file",
+        ])
+        .arg(&creds)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sts.env") && err.contains("BCE_SECRET_ACCESS_KEY="),
+        "{err}"
+    );
+    assert!(
+        !err.contains("tok-hidden") && !err.contains("ak-visible"),
+        "{err}"
+    );
+}
+
+/// The chart passes the client token and STS files when their Secrets are set, mounting each
+/// Secret whole (no subPath) so that its rotation reaches the file.
+#[test]
+fn the_deploy_chart_passes_token_and_sts_files() {
+    let chart = crate::common::files::repo_root().join("deploy/helm-ccr-serve");
+    let home = tempfile::tempdir().unwrap();
+    for major in [3, 4] {
+        let out = helm_output(
+            major,
+            home.path(),
+            &[
+                h("template"),
+                h("r"),
+                chart.as_os_str(),
+                h("--set"),
+                h("auth.tokenSecret=tok,upstream.stsSecret=sts,auth.publicProvenance=true"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = stdout(&out);
+        for want in [
+            "- --token-file=/etc/helm-ccr/tokens/tokens",
+            "- --sts-credentials-file=/etc/helm-ccr/sts/credentials",
+            "- --public-provenance",
+            "secretName: tok",
+            "secretName: sts",
+            "mountPath: /etc/helm-ccr/sts",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(
+            !text.contains("--htpasswd") && !text.contains("subPath"),
+            "{text}"
+        );
+    }
+}
+
+/// The STS file's keys are ambient credentials: to a `ccr://` URL naming an unknown host (no
+/// configured endpoint) serve refuses to start, and nothing connects to that host.
+#[test]
+fn sts_file_keys_go_only_where_ambient_credentials_may() {
+    let w = World::new();
+    let creds = w.write(
+        "sts.env",
+        b"BCE_ACCESS_KEY_ID=sts-ak\nBCE_SECRET_ACCESS_KEY=sts-sk-hidden\nBCE_SECURITY_TOKEN=tok-hidden\n",
+    );
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    host.set_nonblocking(true).unwrap();
+    let addr = host.local_addr().unwrap();
+    let out = w
+        .std_cmd()
+        .env_remove("HELM_CCR_ENDPOINT")
+        .env_remove("BCE_ACCESS_KEY_ID")
+        .env_remove("BCE_SECRET_ACCESS_KEY")
+        .args(["serve", &format!("ccr://{addr}/inst/ns")])
+        .args(["--listen", "127.0.0.1:0", "--sts-credentials-file"])
+        .arg(&creds)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("refusing to send credentials to {addr}"))
+            && err.contains("--sts-credentials-file"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("sts-sk-hidden") && !err.contains("tok-hidden"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        host.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
