@@ -8,9 +8,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
+
+use super::watched::Watched;
 
 /// The `WWW-Authenticate` challenge of a 401.
 pub const CHALLENGE: &str = "Basic realm=\"helm-ccr\"";
@@ -21,13 +22,12 @@ pub const BEARER_CHALLENGE: &str = "Bearer realm=\"helm-ccr\"";
 const REMEMBERED: usize = 4096;
 
 pub struct Htpasswd {
-    path: PathBuf,
+    file: Watched,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    stamp: Option<(SystemTime, u64)>,
     users: Arc<HashMap<String, String>>,
     verified: HashSet<[u8; 32]>,
 }
@@ -37,14 +37,14 @@ impl Htpasswd {
     /// start-up, not a server that lets nobody in without saying why).
     pub fn open(path: PathBuf) -> anyhow::Result<Htpasswd> {
         let h = Htpasswd {
-            path,
+            file: Watched::new(path),
             state: Mutex::new(State::default()),
         };
         h.reload()?;
         if h.state().users.is_empty() {
             anyhow::bail!(
                 "{} has no bcrypt entries (write them with `htpasswd -B`)",
-                h.path.display()
+                h.file.path().display()
             );
         }
         Ok(h)
@@ -56,20 +56,12 @@ impl Htpasswd {
 
     /// Re-reads the file when it changed; on a read error the entries stay as they were.
     fn reload(&self) -> anyhow::Result<()> {
-        use anyhow::Context;
-        let md = std::fs::metadata(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let stamp = (md.modified().unwrap_or(std::time::UNIX_EPOCH), md.len());
-        if self.state().stamp == Some(stamp) {
-            return Ok(());
-        }
-        let text = std::fs::read_to_string(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let users = parse(&text);
-        let mut s = self.state();
-        s.stamp = Some(stamp);
-        s.users = Arc::new(users);
-        s.verified.clear();
+        self.file.reload(|text| {
+            let mut s = self.state();
+            s.users = Arc::new(parse(text));
+            s.verified.clear();
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -114,52 +106,37 @@ impl Htpasswd {
 /// sha256 digests are kept, and a presented token is compared digest to digest in constant
 /// time. Re-read when the file's modification time or size changes.
 pub struct Tokens {
-    path: PathBuf,
-    state: Mutex<TokenState>,
-}
-
-#[derive(Default)]
-struct TokenState {
-    stamp: Option<(SystemTime, u64)>,
-    digests: Vec<[u8; 32]>,
+    file: Watched,
+    digests: Mutex<Vec<[u8; 32]>>,
 }
 
 impl Tokens {
     /// Reads `path` once (an unreadable file or one without a token is an error at start-up).
     pub fn open(path: PathBuf) -> anyhow::Result<Tokens> {
         let t = Tokens {
-            path,
-            state: Mutex::new(TokenState::default()),
+            file: Watched::new(path),
+            digests: Mutex::new(Vec::new()),
         };
         t.reload()?;
-        if t.state().digests.is_empty() {
+        if t.digests().is_empty() {
             anyhow::bail!(
                 "{} has no token (one a line; '#' starts a comment)",
-                t.path.display()
+                t.file.path().display()
             );
         }
         Ok(t)
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, TokenState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn digests(&self) -> std::sync::MutexGuard<'_, Vec<[u8; 32]>> {
+        self.digests.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Re-reads the file when it changed; on a read error the tokens stay as they were.
     fn reload(&self) -> anyhow::Result<()> {
-        use anyhow::Context;
-        let md = std::fs::metadata(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let stamp = (md.modified().unwrap_or(std::time::UNIX_EPOCH), md.len());
-        if self.state().stamp == Some(stamp) {
-            return Ok(());
-        }
-        let text = std::fs::read_to_string(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let digests = token_digests(&text);
-        let mut s = self.state();
-        s.stamp = Some(stamp);
-        s.digests = digests;
+        self.file.reload(|text| {
+            *self.digests() = token_digests(text);
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -174,8 +151,7 @@ impl Tokens {
         let given: [u8; 32] = Sha256::digest(token).into();
         // Every digest is compared, each in full: the time taken says nothing of which
         // (or how much of one) matched.
-        self.state()
-            .digests
+        self.digests()
             .iter()
             .fold(false, |found, d| found | same_digest(d, &given))
     }

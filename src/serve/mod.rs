@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod packages;
 pub mod routes;
 pub mod sts;
+mod watched;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -16,13 +16,14 @@
 //! credentials when the registries were connected, and a swap keeps each registry's endpoint.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
 use crate::registry::Registry;
 use crate::transport::auth::Keys;
+
+use super::watched::Watched;
 
 /// Reads the keys of an STS credentials file. Errors name the file and the missing key, never
 /// a value.
@@ -69,19 +70,16 @@ fn unquote(v: &str) -> &str {
 
 /// The file and the registries whose keys it sets.
 pub struct StsFile {
-    path: PathBuf,
+    file: Watched,
     registries: Vec<Arc<Registry>>,
-    stamp: Mutex<Option<(SystemTime, u64)>>,
 }
 
 impl StsFile {
     /// `path`, whose keys the registries were connected with (read at start-up).
     pub fn new(path: PathBuf, registries: Vec<Arc<Registry>>) -> StsFile {
-        let stamp = stamp_of(&path).ok();
         StsFile {
-            path,
+            file: Watched::taken_now(path),
             registries,
-            stamp: Mutex::new(stamp),
         }
     }
 
@@ -89,37 +87,23 @@ impl StsFile {
     /// every registry's. A file that cannot be read or parsed keeps the keys read before (and
     /// is logged, without any value).
     pub fn refresh(&self) {
-        let Ok(stamp) = stamp_of(&self.path) else {
-            super::log::event(&format!(
-                "cannot read {}; keeping the upstream keys read before",
-                self.path.display()
-            ));
-            return;
-        };
-        let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
-        if *last == Some(stamp) {
-            return;
-        }
-        match read_keys(&self.path) {
-            Ok(keys) => {
-                *last = Some(stamp);
-                for r in &self.registries {
-                    r.transport().set_keys(keys.clone());
-                }
-                super::log::event(&format!(
-                    "upstream keys re-read from {} (access key {})",
-                    self.path.display(),
-                    keys.access_key_id
-                ));
+        let path = self.file.path();
+        let taken = self.file.reload(|text| {
+            let keys = parse(text).with_context(|| format!("in {}", path.display()))?;
+            for r in &self.registries {
+                r.transport().set_keys(keys.clone());
             }
-            Err(e) => super::log::event(&format!("{e:#}; keeping the upstream keys read before")),
+            super::log::event(&format!(
+                "upstream keys re-read from {} (access key {})",
+                path.display(),
+                keys.access_key_id
+            ));
+            Ok(())
+        });
+        if let Err(e) = taken {
+            super::log::event(&format!("{e:#}; keeping the upstream keys read before"));
         }
     }
-}
-
-fn stamp_of(path: &Path) -> std::io::Result<(SystemTime, u64)> {
-    let md = std::fs::metadata(path)?;
-    Ok((md.modified().unwrap_or(std::time::UNIX_EPOCH), md.len()))
 }
 
 #[cfg(test)]
