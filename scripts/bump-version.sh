@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets the one version of helm-ccr everywhere it is written down:
 #   Cargo.toml ([package] version), Cargo.lock (the helm-ccr entry), plugin.yaml,
-#   getter/ccr-getter.yaml, and CHANGELOG.md (the [Unreleased] section becomes
+#   getter/ccr-getter.yaml, the serve chart's appVersion (deploy/helm-ccr-serve/Chart.yaml: the
+#   image tag it deploys), and CHANGELOG.md (the [Unreleased] section becomes
 #   "## [X.Y.Z] - today", under a new empty [Unreleased]; the links at the bottom follow).
 #   scripts/bump-version.sh 0.2.0
 # Then: write the release notes in CHANGELOG.md, commit, tag vX.Y.Z, push the tag (the release
@@ -19,7 +20,7 @@ new=$1
 semver='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$'
 [[ $new =~ $semver ]] || die "'$new' is not a SemVer version such as 1.2.3 (no leading v)"
 
-for f in Cargo.toml Cargo.lock plugin.yaml getter/ccr-getter.yaml CHANGELOG.md; do
+for f in Cargo.toml Cargo.lock plugin.yaml getter/ccr-getter.yaml deploy/helm-ccr-serve/Chart.yaml CHANGELOG.md; do
   [ -f "$f" ] || die "$root/$f does not exist"
 done
 old=$(awk '/^\[package\]/{p=1; next} /^\[/{p=0} p && /^version *=/{gsub(/"/, "", $3); print $3; exit}' Cargo.toml)
@@ -51,6 +52,13 @@ for f in plugin.yaml getter/ccr-getter.yaml; do
     END { if (!done) exit 1 }' "$f" >"$tmp/$f" || die "no version: line in $f"
 done
 
+mkdir -p "$tmp/deploy/helm-ccr-serve"
+awk -v v="$new" '
+  !done && /^appVersion:/ { print "appVersion: \"" v "\""; done = 1; next }
+  { print }
+  END { if (!done) exit 1 }' deploy/helm-ccr-serve/Chart.yaml >"$tmp/deploy/helm-ccr-serve/Chart.yaml" ||
+  die "no appVersion: line in deploy/helm-ccr-serve/Chart.yaml"
+
 if grep -q "^## \[$new\]" CHANGELOG.md; then
   cp CHANGELOG.md "$tmp/CHANGELOG.md"
 else
@@ -68,7 +76,7 @@ else
     die "CHANGELOG.md needs a '## [Unreleased]' heading and an '[Unreleased]: ' link"
 fi
 
-for f in Cargo.toml Cargo.lock plugin.yaml getter/ccr-getter.yaml CHANGELOG.md; do
+for f in Cargo.toml Cargo.lock plugin.yaml getter/ccr-getter.yaml deploy/helm-ccr-serve/Chart.yaml CHANGELOG.md; do
   cat "$tmp/$f" >"$f"
 done
-echo "bump-version.sh: $old -> $new in Cargo.toml, Cargo.lock, plugin.yaml, getter/ccr-getter.yaml, CHANGELOG.md"
+echo "bump-version.sh: $old -> $new in Cargo.toml, Cargo.lock, plugin.yaml, getter/ccr-getter.yaml, deploy/helm-ccr-serve/Chart.yaml (appVersion), CHANGELOG.md"

@@ -49,6 +49,12 @@ fn manifest_version(text: &str) -> Option<String> {
     doc["version"].as_str().map(str::to_string)
 }
 
+/// The serve chart's `appVersion` (the image tag it deploys by default).
+fn chart_app_version(text: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_saphyr::from_str(text).ok()?;
+    doc["appVersion"].as_str().map(str::to_string)
+}
+
 /// The newest released section of CHANGELOG.md: `## [X.Y.Z] - YYYY-MM-DD`.
 fn changelog_version(text: &str) -> Option<String> {
     let line = text
@@ -75,6 +81,10 @@ fn versions(root: &Path) -> BTreeMap<&'static str, Option<String>> {
         (
             "getter/ccr-getter.yaml",
             manifest_version(&read(root, "getter/ccr-getter.yaml")),
+        ),
+        (
+            "deploy/helm-ccr-serve/Chart.yaml (appVersion)",
+            chart_app_version(&read(root, "deploy/helm-ccr-serve/Chart.yaml")),
         ),
         (
             "CHANGELOG.md",
@@ -117,11 +127,13 @@ fn one_version_in_cargo_manifests_plugin_manifests_and_changelog() {
 fn scratch_checkout() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     fs::create_dir_all(tmp.path().join("getter")).unwrap();
+    fs::create_dir_all(tmp.path().join("deploy/helm-ccr-serve")).unwrap();
     for f in [
         "Cargo.toml",
         "Cargo.lock",
         "plugin.yaml",
         "getter/ccr-getter.yaml",
+        "deploy/helm-ccr-serve/Chart.yaml",
         "CHANGELOG.md",
     ] {
         fs::copy(repo_root().join(f), tmp.path().join(f)).unwrap();
@@ -176,6 +188,7 @@ fn bump_version_changes_every_place_and_nothing_else() {
         "Cargo.lock",
         "plugin.yaml",
         "getter/ccr-getter.yaml",
+        "deploy/helm-ccr-serve/Chart.yaml",
     ] {
         let before = read(&repo_root(), f);
         let after = read(tmp.path(), f);
