@@ -5,24 +5,6 @@ use ccr_emulator::Fault;
 
 use crate::common::*;
 
-fn index(w: &World, parallel: &str) -> std::process::Output {
-    w.cmd()
-        .env("HELM_CCR_PARALLEL", parallel)
-        .args(["download", "", "", "", &format!("{REPO}/index.yaml")])
-        .output()
-        .unwrap()
-}
-
-/// The index text without its `generated:` time.
-fn without_time(text: &[u8]) -> String {
-    String::from_utf8(text.to_vec())
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("generated:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// 230 charts of 2 versions, and one (`c000`) of 120: pages of charts 1..3, one versions page
 /// per chart, two for c000.
 fn many_charts(w: &World) -> usize {
@@ -50,7 +32,7 @@ fn index_in_parallel_is_the_sequential_index_with_the_same_requests() {
     let mut texts = Vec::new();
     for parallel in ["1", "32"] {
         w.emu.clear_requests();
-        let out = index(&w, parallel);
+        let out = w.index(parallel);
         assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(
             w.emu.requests().len(),
@@ -73,7 +55,7 @@ fn index_lists_versions_before_the_last_page_of_charts() {
     // answers came back, while the first page's charts are listed as soon as it arrives.
     w.emu.set_latency(50);
     w.emu.clear_requests();
-    let out = index(&w, "32");
+    let out = w.index("32");
     assert!(out.status.success(), "{}", stderr(&out));
     let paths: Vec<String> = w.emu.requests().into_iter().map(|r| r.path).collect();
     let last_page = paths
@@ -100,7 +82,7 @@ fn one_failing_version_listing_fails_the_whole_index() {
                 code: None,
             },
         );
-        let out = index(&w, parallel);
+        let out = w.index(parallel);
         assert_one_error(&out, 1, "c150");
         assert!(out.stdout.is_empty(), "no partial index reaches Helm");
         w.emu.clear_faults();
@@ -112,7 +94,7 @@ fn a_bad_parallel_setting_is_refused_by_name() {
     let w = World::new();
     w.push_chart("app", "1.0.0");
     for bad in ["0", "many", "-3"] {
-        let out = index(&w, bad);
+        let out = w.index(bad);
         assert_one_error(&out, 1, "HELM_CCR_PARALLEL");
         assert!(out.stdout.is_empty());
     }

@@ -28,24 +28,6 @@ fn charts(w: &World) {
     }
 }
 
-fn index(w: &World) -> std::process::Output {
-    w.cmd()
-        .env("HELM_CCR_PARALLEL", "32")
-        .args(["download", "", "", "", &format!("{REPO}/index.yaml")])
-        .output()
-        .unwrap()
-}
-
-/// The index text without its `generated:` time.
-fn without_time(text: &[u8]) -> String {
-    String::from_utf8(text.to_vec())
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("generated:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Requests the emulator answered 429, and those it answered otherwise.
 fn throttled_and_served(w: &World) -> (usize, usize) {
     let reqs = w.emu.requests();
@@ -59,14 +41,14 @@ fn the_index_completes_under_throttling_and_is_the_unthrottled_index() {
     charts(&w);
     // Each answer takes a little while, so that requests overlap as they would over a network.
     w.emu.set_latency(20);
-    let plain = index(&w);
+    let plain = w.index("32");
     assert!(plain.status.success(), "{}", stderr(&plain));
     let sent = w.emu.requests().len();
     assert_eq!(sent, 1 + CHARTS);
 
     w.emu.set_max_in_flight(Some(4));
     w.emu.clear_requests();
-    let out = index(&w);
+    let out = w.index("32");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(without_time(&out.stdout), without_time(&plain.stdout));
     let (throttled, served) = throttled_and_served(&w);

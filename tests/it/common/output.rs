@@ -32,3 +32,13 @@ pub fn error_line(out: &Output) -> String {
     assert!(!err.contains("panicked"), "{err}");
     lines[0].to_string()
 }
+
+/// An index's text without its `generated:` time (the one line that differs between builds).
+pub fn without_time(text: &[u8]) -> String {
+    String::from_utf8(text.to_vec())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("generated:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -35,6 +35,15 @@ impl World {
         }
     }
 
+    /// The getter's `index.yaml` of [`REPO`], with `HELM_CCR_PARALLEL=parallel`.
+    pub fn index(&self, parallel: &str) -> std::process::Output {
+        self.cmd()
+            .env("HELM_CCR_PARALLEL", parallel)
+            .args(["download", "", "", "", &format!("{REPO}/index.yaml")])
+            .output()
+            .unwrap()
+    }
+
     /// `helm-ccr` with a clean environment: own HOME, no proxies, no stray HELM_* or BCE_*,
     /// credentials in the environment and the emulator as endpoint; cwd is the work dir.
     pub fn cmd(&self) -> Command {
