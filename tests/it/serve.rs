@@ -35,6 +35,20 @@ impl Drop for Served {
     }
 }
 
+/// Runs Helm `major` in `home` and asserts it succeeded; a failure shows Helm's stderr and
+/// serve's log.
+fn helm_ok(major: u32, home: &std::path::Path, s: &Served, args: &[&str]) -> std::process::Output {
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| h(a)).collect();
+    let out = helm_output(major, home, &os);
+    assert!(
+        out.status.success(),
+        "helm {major} {args:?}: {}\nserve's log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log.lock().unwrap()
+    );
+    out
+}
+
 /// Starts `helm-ccr serve ARGS` on a free port with its cache in the work directory; returns
 /// once it printed its URL.
 fn serve(w: &World, args: &[&str]) -> Served {
@@ -276,17 +290,7 @@ fn helm_without_the_plugin_uses_the_served_repository() {
     for major in [3, 4] {
         let home = tempfile::tempdir().unwrap();
         let home = home.path();
-        let ok = |args: &[&str]| {
-            let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| h(a)).collect();
-            let out = helm_output(major, home, &os);
-            assert!(
-                out.status.success(),
-                "helm {major} {args:?}: {}\nserve's log:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                s.log.lock().unwrap()
-            );
-            out
-        };
+        let ok = |args: &[&str]| helm_ok(major, home, &s, args);
         ok(&[
             "repo",
             "add",
@@ -720,17 +724,7 @@ fn helm_reads_the_repository_over_https() {
     for major in [3, 4] {
         let home = tempfile::tempdir().unwrap();
         let home = home.path();
-        let run = |args: &[&str]| {
-            let os: Vec<&std::ffi::OsStr> = args.iter().map(|a| h(a)).collect();
-            let out = helm_output(major, home, &os);
-            assert!(
-                out.status.success(),
-                "helm {major} {args:?}: {}\nserve's log:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                s.log.lock().unwrap()
-            );
-            out
-        };
+        let run = |args: &[&str]| helm_ok(major, home, &s, args);
         run(&[
             "repo",
             "add",
