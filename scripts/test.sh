@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test the project has: lints (shellcheck, actionlint, zizmor), formatting, clippy, unit +
+# Every test the project has: lints (shellcheck, actionlint, zizmor, hadolint), formatting, clippy, unit +
 # integration tests (which drive the real helm 3.17.3 and 4.1.4, installed and checked by
 # scripts/install-helm.sh, and include the one-version check), cargo deny, the plugin end-to-end
 # suite, and the install end to end from a signed release with no Rust on PATH.
@@ -29,7 +29,7 @@ if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; the
   command -v gpg >/dev/null 2>&1 || { echo "gpg is still missing: install GnuPG" >&2; exit 1; }
 fi
 
-echo "==> lints: shellcheck, actionlint, zizmor"
+echo "==> lints: shellcheck, actionlint, zizmor, hadolint"
 scripts/lint.sh
 
 echo "==> cargo fmt --check"
