@@ -895,10 +895,6 @@ fn force_on_a_registry_that_refuses_overwrites_never_loses_the_old_version() {
 
     // The first upload meets the registry's 409; after the delete, the new upload is refused
     // (not a transient fault): the old package and its provenance go back.
-    let conflict = || Fault::Status {
-        status: 409,
-        code: Some("StatusConflict".into()),
-    };
     w.emu.push_fault_for("POST", "", conflict());
     w.emu.push_fault_for(
         "POST",
@@ -934,17 +930,7 @@ fn force_on_a_registry_that_refuses_overwrites_never_loses_the_old_version() {
 
     // Both the new upload and the restore refused: the error says the registry holds nothing
     // and where the old package is.
-    w.emu.push_fault_for("POST", "", conflict());
-    for _ in 0..2 {
-        w.emu.push_fault_for(
-            "POST",
-            "",
-            Fault::Status {
-                status: 400,
-                code: None,
-            },
-        );
-    }
+    refuse_replacement_and_restore(&w.emu);
     let out = w
         .cmd()
         .args(["push", "new.tgz", REPO, "--force"])

@@ -52,13 +52,6 @@ fn replaced_dir(w: &World) -> PathBuf {
     w.home.path().join(".cache/helm/ccr/replaced")
 }
 
-fn conflict() -> Fault {
-    Fault::Status {
-        status: 409,
-        code: Some("StatusConflict".into()),
-    }
-}
-
 fn hold() -> Fault {
     Fault::Latency { ms: HOLD_MS }
 }
@@ -321,17 +314,7 @@ fn the_kept_path_is_said_even_quiet_or_as_json_and_removed_once_replaced() {
 fn the_cache_follows_helm_cache_home() {
     let Setup { w, .. } = setup(false);
     let cache = w.path("cache");
-    w.emu.push_fault_for("POST", "", conflict());
-    for _ in 0..2 {
-        w.emu.push_fault_for(
-            "POST",
-            "",
-            Fault::Status {
-                status: 400,
-                code: None,
-            },
-        );
-    }
+    refuse_replacement_and_restore(&w.emu);
     let out = w
         .cmd()
         .env("HELM_CACHE_HOME", &cache)

@@ -129,3 +129,27 @@ pub fn assert_no_secret(out: &std::process::Output, what: &str) {
         }
     }
 }
+
+/// The 409 a registry that refuses to overwrite answers an upload of an existing version.
+pub fn conflict() -> ccr_emulator::Fault {
+    ccr_emulator::Fault::Status {
+        status: 409,
+        code: Some("StatusConflict".into()),
+    }
+}
+
+/// A `--force` replacement on `emu` that goes wrong twice: the first upload meets the 409, and
+/// after the delete both the new upload and the restore of the old one are refused (400).
+pub fn refuse_replacement_and_restore(emu: &ccr_emulator::Emulator) {
+    emu.push_fault_for("POST", "", conflict());
+    for _ in 0..2 {
+        emu.push_fault_for(
+            "POST",
+            "",
+            ccr_emulator::Fault::Status {
+                status: 400,
+                code: None,
+            },
+        );
+    }
+}
